@@ -1,0 +1,290 @@
+//! Orchestration: arguments → catalog → inventory → evaluation → report → exit status.
+//! The only module (with `main.rs`) that prints.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, DetectSource, Rule, Severity, Sources};
+use crate::cli::{CheckArgs, Cli, Command, DataArgs, ExplainArgs, FailOn, ListArgs};
+use crate::eval::{self, Selection};
+use crate::inventory::snapshot;
+use crate::report::{self, ExitStatus, Format, Policy, Report};
+
+/// Runs one command and returns its exit status. Errors are printed to stderr here.
+#[must_use]
+pub fn run(cli: Cli) -> ExitStatus {
+    match cli.command {
+        Command::Check(a) => check(&a),
+        Command::Validate(d) => validate(&d),
+        Command::List(a) => list(&a),
+        Command::Explain(a) => explain(&a),
+    }
+}
+
+fn eprint(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "upgrade-preflight: {msg}");
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
+fn load_catalog(d: &DataArgs) -> Result<Catalog, ExitStatus> {
+    Catalog::load(&Sources { matrices: d.matrices.clone(), checks: d.checks.clone() }).map_err(|e| {
+        eprint(&e.to_string());
+        ExitStatus::Invalid
+    })
+}
+
+fn selection(a: &CheckArgs, catalog: &Catalog) -> Result<Selection, ExitStatus> {
+    let known = catalog.finding_ids();
+    let only: BTreeSet<String> = a.only.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let skip: BTreeSet<String> = a.skip.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let unknown: Vec<&String> = only.iter().chain(&skip).filter(|id| !known.contains(*id)).collect();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        eprint(&format!("unknown check id(s): {} (run `upgrade-preflight list` to see them all)", names.join(", ")));
+        return Err(ExitStatus::Invalid);
+    }
+    Ok(Selection { only, skip })
+}
+
+fn check(a: &CheckArgs) -> ExitStatus {
+    let catalog = match load_catalog(&a.data) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let sel = match selection(a, &catalog) {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    let Some(path) = &a.snapshot else {
+        eprint("no source: pass --snapshot PATH (the live-cluster source is not available in this build)");
+        return ExitStatus::Invalid;
+    };
+    let inv = match snapshot::load(path) {
+        Ok(i) => i,
+        Err(e) => {
+            eprint(&format!("cannot read snapshot: {e}"));
+            return ExitStatus::Incomplete;
+        }
+    };
+    let evaluation = eval::evaluate(&catalog, &inv, &sel);
+    let policy = Policy {
+        fail_on: match a.fail_on {
+            FailOn::Blocker => Severity::Blocker,
+            FailOn::Warning => Severity::Warning,
+        },
+        allow_incomplete: a.allow_incomplete,
+    };
+    let rep = Report::new(evaluation, &inv, policy);
+    match &a.output_file {
+        Some(file) => {
+            let text = report::render(&rep, a.output, false);
+            if let Err(e) = std::fs::write(file, text) {
+                eprint(&format!("cannot write {}: {e}", file.display()));
+                return ExitStatus::Invalid;
+            }
+            out(&format!("{} (report written to {})\n", rep.headline(), file.display()));
+        }
+        None => {
+            let color = a.output == Format::Table
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            out(&report::render(&rep, a.output, color));
+        }
+    }
+    rep.exit
+}
+
+fn validate(d: &DataArgs) -> ExitStatus {
+    match load_catalog(d) {
+        Ok(c) => {
+            let known_bad: usize = c.matrices.values().map(|m| m.known_bad.len()).sum();
+            out(&format!(
+                "ok: {} matrices ({} known-bad rules), {} checks\n",
+                c.matrices.len(),
+                known_bad,
+                c.checks.len()
+            ));
+            ExitStatus::Go
+        }
+        Err(s) => s,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListEntry {
+    id: String,
+    kind: &'static str,
+    severity: Option<Severity>,
+    component: Option<String>,
+    title: String,
+    origin: String,
+}
+
+fn entries(c: &Catalog) -> Vec<ListEntry> {
+    let mut v: Vec<ListEntry> = c
+        .checks
+        .values()
+        .map(|ch| ListEntry {
+            id: ch.id.clone(),
+            kind: "check",
+            severity: Some(ch.severity),
+            component: ch.component.clone(),
+            title: ch.title.clone(),
+            origin: ch.origin.clone(),
+        })
+        .collect();
+    for m in c.matrices.values() {
+        v.push(ListEntry {
+            id: m.id.clone(),
+            kind: "component",
+            severity: None,
+            component: None,
+            title: m.name.clone(),
+            origin: m.origin.clone(),
+        });
+        for kb in &m.known_bad {
+            v.push(ListEntry {
+                id: kb.id.clone(),
+                kind: "known-bad",
+                severity: Some(kb.severity),
+                component: Some(m.id.clone()),
+                title: format!("{} {}: {}", m.name, kb.range, kb.message),
+                origin: m.origin.clone(),
+            });
+        }
+        if let Some(p) = &m.pinning
+            && let Some(r) = &p.range
+        {
+            v.push(ListEntry {
+                id: m.pin_id(),
+                kind: "pin",
+                severity: Some(p.severity),
+                component: Some(m.id.clone()),
+                title: format!("{} must run {r}", m.name),
+                origin: m.origin.clone(),
+            });
+        }
+    }
+    v
+}
+
+fn list(a: &ListArgs) -> ExitStatus {
+    let catalog = match load_catalog(&a.data) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let entries = entries(&catalog);
+    match a.output {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&entries).unwrap_or_default();
+            out(&format!("{text}\n"));
+        }
+        Format::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                .set_width(report::table::WIDTH)
+                .set_header(vec!["ID", "KIND", "SEVERITY", "COMPONENT", "TITLE"]);
+            for e in &entries {
+                t.add_row(vec![
+                    e.id.clone(),
+                    e.kind.to_string(),
+                    e.severity.map(|s| s.to_string()).unwrap_or_default(),
+                    e.component.clone().unwrap_or_default(),
+                    e.title.clone(),
+                ]);
+            }
+            out(&format!("{t}\n"));
+        }
+    }
+    ExitStatus::Go
+}
+
+fn explain(a: &ExplainArgs) -> ExitStatus {
+    let catalog = match load_catalog(&a.data) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let mut s = String::new();
+    if let Some(c) = catalog.checks.get(&a.id) {
+        s.push_str(&format!("{} — {}\n\nseverity:  {}\n", c.id, c.title, c.severity));
+        if let Some(comp) = &c.component {
+            s.push_str(&format!("component: {comp}\n"));
+        }
+        s.push_str(&format!("source:    {}\n", c.origin));
+        let reads: Vec<String> = c.reads().iter().map(ToString::to_string).collect();
+        s.push_str(&format!("reads:     {}\n", reads.join(", ")));
+        if let Some(w) = &c.when {
+            let range = w.range.as_ref().map_or("detected".to_string(), ToString::to_string);
+            s.push_str(&format!("when:      {} {range}\n", w.component));
+        }
+        match &c.rule {
+            Rule::Cel { source, .. } => s.push_str(&format!("rule (CEL): {}\n", source.trim())),
+            Rule::Builtin(b) => s.push_str(&format!("rule:      built-in {b:?}\n")),
+        }
+        if let Some(d) = &c.description {
+            s.push_str(&format!("\n{}\n", d.trim()));
+        }
+        s.push_str(&format!("\nremediation: {}\n", c.remediation.trim()));
+        for r in &c.references {
+            s.push_str(&format!("  see {r}\n"));
+        }
+        out(&s);
+        return ExitStatus::Go;
+    }
+    for m in catalog.matrices.values() {
+        if m.id == a.id {
+            s.push_str(&format!("{} — component {}\n\nsource: {}\ndetected from, in order:\n", m.id, m.name, m.origin));
+            for d in &m.detect {
+                let line = match d {
+                    DetectSource::Image(i) => format!(
+                        "image tag of {}{}{}{}",
+                        i.kind.as_deref().unwrap_or("any workload"),
+                        i.namespace.as_deref().map(|n| format!(" {n}/")).unwrap_or_else(|| " ".to_string()),
+                        i.name.as_deref().unwrap_or("*"),
+                        i.repository.as_deref().map(|r| format!(" (image {r})")).unwrap_or_default()
+                    ),
+                    DetectSource::Field(f) => format!("{} of {}/{} {}", f.path, f.api_version, f.kind, f.name),
+                    DetectSource::ApiServer {} => "API server /version".to_string(),
+                    DetectSource::Kubelet {} => "oldest kubelet version among Nodes".to_string(),
+                };
+                s.push_str(&format!("  - {line}\n"));
+            }
+            for kb in &m.known_bad {
+                s.push_str(&format!("known-bad {} ({}, {}): {}\n", kb.id, kb.range, kb.severity, kb.message));
+            }
+            if let Some(d) = &m.description {
+                s.push_str(&format!("\n{}\n", d.trim()));
+            }
+            out(&s);
+            return ExitStatus::Go;
+        }
+        for kb in &m.known_bad {
+            if kb.id == a.id {
+                s.push_str(&format!(
+                    "{} — known-bad {} versions {}\n\nseverity: {}\nsource:   {}\n",
+                    kb.id, m.name, kb.range, kb.severity, m.origin
+                ));
+                if let Some((c, _)) = &kb.requires_check {
+                    s.push_str(&format!("only when check '{c}' finds objects (they become the evidence)\n"));
+                }
+                s.push_str(&format!("\n{}\n\nremediation: {}\n", kb.message.trim(), kb.remediation.trim()));
+                for r in &kb.references {
+                    s.push_str(&format!("  see {r}\n"));
+                }
+                out(&s);
+                return ExitStatus::Go;
+            }
+        }
+    }
+    eprint(&format!("no check, known-bad rule or component with id '{}' (run `upgrade-preflight list`)", a.id));
+    ExitStatus::Invalid
+}

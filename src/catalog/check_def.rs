@@ -1,0 +1,307 @@
+//! `checks/<id>.yaml`: the schema, and its validation into a [`Check`].
+//!
+//! A check reads some resources and applies a rule to them. The rule is either a CEL
+//! expression over `object` (as in Kubernetes ValidatingAdmissionPolicy: true means the
+//! object is a finding) or a named built-in evaluator for rules that relate objects.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use super::{Severity, Sink, parse_yaml};
+use crate::eval::builtins::{self, Builtin};
+use crate::resource::{GroupKind, LabelSelector};
+use crate::version::Range;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CheckFile {
+    id: Spanned<String>,
+    title: String,
+    severity: Severity,
+    #[serde(default)]
+    component: Option<Spanned<String>>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    resources: Vec<ResourceFile>,
+    rule: Spanned<RuleFile>,
+    #[serde(default)]
+    when: Option<WhenFile>,
+    #[serde(default)]
+    message: Option<String>,
+    remediation: String,
+    #[serde(default)]
+    references: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ResourceFile {
+    api_version: Spanned<String>,
+    kind: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    label_selector: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RuleFile {
+    #[serde(default)]
+    cel: Option<Spanned<String>>,
+    #[serde(default)]
+    message_expression: Option<Spanned<String>>,
+    #[serde(default)]
+    builtin: Option<Spanned<String>>,
+    #[serde(default)]
+    params: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct WhenFile {
+    component: Spanned<String>,
+    #[serde(default)]
+    range: Option<Spanned<String>>,
+}
+
+/// A resource a check reads.
+#[derive(Debug, Clone)]
+pub struct ResourceSel {
+    /// Group and kind.
+    pub gk: GroupKind,
+    /// `apiVersion` as written (the version the live source prefers).
+    pub api_version: String,
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only objects with these labels.
+    pub label_selector: Option<LabelSelector>,
+}
+
+/// A compiled rule.
+pub enum Rule {
+    /// CEL over `object`; true means "this object is a finding".
+    Cel {
+        /// The expression as written.
+        source: String,
+        /// Compiled expression.
+        program: cel::Program,
+        /// Optional CEL producing the finding's message.
+        message: Option<cel::Program>,
+    },
+    /// A named evaluator in `eval::builtins`.
+    Builtin(Builtin),
+}
+
+/// Gate on a detected component version.
+#[derive(Debug, Clone)]
+pub struct When {
+    /// Component id.
+    pub component: String,
+    /// Version range; `None` means "the component is present".
+    pub range: Option<Range>,
+    location: Location,
+}
+
+/// A validated check.
+pub struct Check {
+    /// Stable id, equal to the file stem.
+    pub id: String,
+    /// One-line title.
+    pub title: String,
+    /// Severity of its findings.
+    pub severity: Severity,
+    /// Component the check is about, if any.
+    pub component: Option<String>,
+    component_location: Location,
+    /// Longer text for `explain`.
+    pub description: Option<String>,
+    /// What it reads (CEL checks) — built-ins declare their own reads.
+    pub resources: Vec<ResourceSel>,
+    /// The rule.
+    pub rule: Rule,
+    /// Optional version gate.
+    pub when: Option<When>,
+    /// Message template: `{kind}`, `{namespace}`, `{name}`, `{object}` are replaced.
+    pub message: Option<String>,
+    /// How to fix it.
+    pub remediation: String,
+    /// Links.
+    pub references: Vec<String>,
+    /// File it came from.
+    pub origin: String,
+}
+
+impl Check {
+    /// Every kind this check needs from the cluster.
+    #[must_use]
+    pub fn reads(&self) -> Vec<GroupKind> {
+        let mut kinds: Vec<GroupKind> = match &self.rule {
+            Rule::Builtin(b) => b.reads(),
+            Rule::Cel { .. } => self.resources.iter().map(|r| r.gk.clone()).collect(),
+        };
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    pub(super) fn component_refs(&self) -> Vec<(String, Location)> {
+        let mut refs = Vec::new();
+        if let Some(c) = &self.component {
+            refs.push((c.clone(), self.component_location));
+        }
+        if let Some(w) = &self.when {
+            refs.push((w.component.clone(), w.location));
+        }
+        if let Rule::Builtin(b) = &self.rule {
+            refs.extend(b.components().into_iter().map(|c| (c, self.component_location)));
+        }
+        refs
+    }
+}
+
+/// The CEL environment rules are compiled and run in: the standard library.
+#[must_use]
+pub fn cel_env() -> Arc<cel::Env> {
+    Arc::new(cel::Env::stdlib())
+}
+
+/// Compiles a CEL expression, reporting syntax errors at the expression's location.
+pub(crate) fn compile_cel(
+    env: &cel::Env,
+    expr: &Spanned<String>,
+    field: &str,
+    sink: &mut Sink<'_>,
+) -> Option<cel::Program> {
+    match env.compile(&expr.value) {
+        Ok(p) => Some(p),
+        Err(errs) => {
+            for e in &errs.errors {
+                let (line, col) = e.pos;
+                let msg = e.msg.split(" expecting {").next().unwrap_or(&e.msg);
+                sink.spanned(
+                    expr,
+                    format!("{field}: invalid CEL at expression line {line}, column {}: {msg}", col + 1),
+                );
+            }
+            if errs.errors.is_empty() {
+                sink.spanned(expr, format!("{field}: invalid CEL"));
+            }
+            None
+        }
+    }
+}
+
+pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Check> {
+    let f: CheckFile = parse_yaml(text, sink)?;
+    let before = sink.diags.len();
+    if f.id.value != stem {
+        sink.spanned(&f.id, format!("id '{}' must equal the file name '{stem}'", f.id.value));
+    }
+    if !is_kebab(&f.id.value) {
+        sink.spanned(&f.id, format!("id '{}' must be kebab-case (a-z, 0-9, '-')", f.id.value));
+    }
+    let mut resources = Vec::new();
+    for r in &f.resources {
+        let label_selector = match &r.label_selector {
+            Some(s) => match LabelSelector::parse(&s.value) {
+                Ok(sel) => Some(sel),
+                Err(e) => {
+                    sink.spanned(s, format!("label-selector: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if r.api_version.value.is_empty() || r.kind.is_empty() {
+            sink.spanned(&r.api_version, "resources: api-version and kind must not be empty");
+        }
+        resources.push(ResourceSel {
+            gk: GroupKind::from_api_version(&r.api_version.value, &r.kind),
+            api_version: r.api_version.value.clone(),
+            namespace: r.namespace.clone(),
+            label_selector,
+        });
+    }
+    let rule_loc = f.rule.referenced;
+    let rf = &f.rule.value;
+    let env = cel_env();
+    let rule = match (&rf.cel, &rf.builtin) {
+        (Some(expr), None) => {
+            if rf.params.is_some() {
+                sink.at(&rule_loc, "rule.params is only for built-in rules");
+            }
+            if resources.is_empty() {
+                sink.spanned(&f.id, "a CEL rule needs at least one entry in resources");
+            }
+            let program = compile_cel(&env, expr, "rule.cel", sink);
+            let message =
+                rf.message_expression.as_ref().and_then(|m| compile_cel(&env, m, "rule.message-expression", sink));
+            program.map(|program| Rule::Cel { source: expr.value.clone(), program, message })
+        }
+        (None, Some(name)) => {
+            if !f.resources.is_empty() {
+                sink.spanned(name, "built-in rules declare what they read; remove resources");
+            }
+            if rf.message_expression.is_some() {
+                sink.spanned(name, "rule.message-expression is only for CEL rules");
+            }
+            match builtins::parse(&name.value, rf.params.as_ref()) {
+                Ok(b) => Some(Rule::Builtin(b)),
+                Err(e) => {
+                    sink.spanned(name, format!("rule.builtin: {e}"));
+                    None
+                }
+            }
+        }
+        (Some(_), Some(_)) => {
+            sink.at(&rule_loc, "rule: set exactly one of cel or builtin, not both");
+            None
+        }
+        (None, None) => {
+            sink.at(&rule_loc, format!("rule: set one of cel or builtin (built-ins: {})", builtins::NAMES.join(", ")));
+            None
+        }
+    };
+    let when = f.when.as_ref().and_then(|w| {
+        let range = match &w.range {
+            Some(r) => match Range::parse(&r.value) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    sink.spanned(r, format!("when.range: {e}"));
+                    return None;
+                }
+            },
+            None => None,
+        };
+        Some(When { component: w.component.value.clone(), range, location: w.component.referenced })
+    });
+    if sink.diags.len() > before {
+        return None;
+    }
+    Some(Check {
+        id: f.id.value,
+        title: f.title,
+        severity: f.severity,
+        component: f.component.as_ref().map(|c| c.value.clone()),
+        component_location: f.component.as_ref().map_or(f.id.referenced, |c| c.referenced),
+        description: f.description,
+        resources,
+        rule: rule?,
+        when,
+        message: f.message,
+        remediation: f.remediation,
+        references: f.references,
+        origin: sink.file.to_string(),
+    })
+}
+
+pub(super) fn is_kebab(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}

@@ -1,0 +1,312 @@
+//! The catalog: every matrix and check the run uses, parsed, validated and cross-checked.
+//!
+//! Built-in files (embedded at build time by `build.rs`) and user directories
+//! (`--matrices DIR`, `--checks DIR`) go through the same loader. A user file replaces the
+//! built-in with the same id. All problems across all files are collected before the load
+//! fails, each as a [`Diagnostic`] naming `file:line:column`.
+
+mod check_def;
+mod matrix;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_saphyr::{Location, Spanned};
+
+pub use check_def::{Check, ResourceSel, Rule, When, cel_env};
+pub use matrix::{DetectSource, FieldSource, ImageSource, KnownBad, Matrix, Pinning, SupportedPeer, UpgradePath};
+
+mod builtin_files {
+    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+}
+
+/// Largest data file accepted, in bytes. Matrices and checks are small; anything bigger is a
+/// mistake (or an attack) and is refused before parsing.
+pub const MAX_DATA_FILE_BYTES: u64 = 1024 * 1024;
+
+/// How bad a finding is. Ordered: `Info < Warning < Blocker`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; never changes the verdict.
+    Info,
+    /// GO with warnings (NO-GO with `--fail-on warning`).
+    Warning,
+    /// NO-GO.
+    Blocker,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Blocker => "blocker",
+        })
+    }
+}
+
+/// One problem in a data file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    /// File path, or `builtin://…` for embedded files.
+    pub file: String,
+    /// 1-based line; 0 when unknown.
+    pub line: u64,
+    /// 1-based column; 0 when unknown.
+    pub column: u64,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// The catalog failed to load; every diagnostic is listed.
+#[derive(Debug, thiserror::Error)]
+#[error("{} problem(s) in matrix/check files:\n{}", .0.len(), render(.0))]
+pub struct CatalogError(pub Vec<Diagnostic>);
+
+fn render(diags: &[Diagnostic]) -> String {
+    diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// Collects diagnostics for one file.
+pub(crate) struct Sink<'a> {
+    file: &'a str,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Sink<'_> {
+    pub(crate) fn at(&mut self, loc: &Location, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            file: self.file.to_string(),
+            line: loc.line(),
+            column: loc.column(),
+            message: message.into(),
+        });
+    }
+
+    pub(crate) fn spanned<T>(&mut self, s: &Spanned<T>, message: impl Into<String>) {
+        self.at(&s.referenced, message);
+    }
+}
+
+/// Everything the run evaluates.
+#[derive(Default)]
+pub struct Catalog {
+    /// Components by id.
+    pub matrices: BTreeMap<String, Matrix>,
+    /// Checks by id.
+    pub checks: BTreeMap<String, Check>,
+}
+
+/// Where to find data beyond the built-ins.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Extra matrix directories, in order; later ones override earlier ones.
+    pub matrices: Vec<PathBuf>,
+    /// Extra check directories, in order.
+    pub checks: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Matrix,
+    Check,
+}
+
+impl Catalog {
+    /// Loads the built-ins, then the user directories, and validates the result.
+    pub fn load(sources: &Sources) -> Result<Self, CatalogError> {
+        let mut files: Vec<(FileKind, String, String, bool)> = Vec::new();
+        let mut diags = Vec::new();
+        for (path, text) in builtin_files::FILES {
+            let kind = if path.starts_with("builtin://matrices/") { FileKind::Matrix } else { FileKind::Check };
+            files.push((kind, (*path).to_string(), (*text).to_string(), true));
+        }
+        for (kind, dirs) in [(FileKind::Matrix, &sources.matrices), (FileKind::Check, &sources.checks)] {
+            for dir in dirs {
+                read_dir(dir, kind, &mut files, &mut diags);
+            }
+        }
+
+        let mut catalog = Catalog::default();
+        // id -> (origin, builtin)
+        let mut seen: BTreeMap<(bool, String), (String, bool)> = BTreeMap::new();
+        for (kind, path, text, builtin) in &files {
+            let mut sink = Sink { file: path, diags: &mut diags };
+            let stem = file_stem(path);
+            let parsed = match kind {
+                FileKind::Matrix => {
+                    matrix::parse(text, &stem, &mut sink).map(|m| (m.id.clone(), Parsed::M(Box::new(m))))
+                }
+                FileKind::Check => {
+                    check_def::parse(text, &stem, &mut sink).map(|c| (c.id.clone(), Parsed::C(Box::new(c))))
+                }
+            };
+            let Some((id, item)) = parsed else { continue };
+            let key = (*kind == FileKind::Matrix, id.clone());
+            if let Some((prev, prev_builtin)) = seen.get(&key)
+                && !(*prev_builtin && !builtin)
+            {
+                sink.at(&Location::UNKNOWN, format!("duplicate id '{id}', also defined in {prev}"));
+                continue;
+            }
+            seen.insert(key, (path.clone(), *builtin));
+            match item {
+                Parsed::M(m) => {
+                    catalog.matrices.insert(id, *m);
+                }
+                Parsed::C(c) => {
+                    catalog.checks.insert(id, *c);
+                }
+            }
+        }
+        catalog.cross_check(&mut diags);
+        if diags.is_empty() {
+            Ok(catalog)
+        } else {
+            diags.sort();
+            diags.dedup();
+            Err(CatalogError(diags))
+        }
+    }
+
+    /// References between files: components named by checks, checks named by matrices, and
+    /// one namespace shared by check ids and known-bad ids (both appear as finding ids).
+    fn cross_check(&self, diags: &mut Vec<Diagnostic>) {
+        let components: BTreeSet<&str> = self.matrices.keys().map(String::as_str).collect();
+        let mut push = |file: &str, loc: &Location, message: String| {
+            diags.push(Diagnostic { file: file.to_string(), line: loc.line(), column: loc.column(), message });
+        };
+        for c in self.checks.values() {
+            for (name, loc) in c.component_refs() {
+                if !components.contains(name.as_str()) {
+                    push(&c.origin, &loc, format!("unknown component '{name}' (known: {})", join(&components)));
+                }
+            }
+        }
+        let mut finding_ids: BTreeMap<&str, &str> =
+            self.checks.iter().map(|(id, c)| (id.as_str(), c.origin.as_str())).collect();
+        for m in self.matrices.values() {
+            for kb in &m.known_bad {
+                if let Some((check, loc)) = &kb.requires_check
+                    && !self.checks.contains_key(check)
+                {
+                    push(&m.origin, loc, format!("known-bad '{}' requires unknown check '{check}'", kb.id));
+                }
+                if let Some(other) = finding_ids.insert(&kb.id, &m.origin) {
+                    push(&m.origin, &kb.location, format!("known-bad id '{}' is already used in {other}", kb.id));
+                }
+            }
+            for p in &m.supported_peers {
+                if !components.contains(p.component.as_str()) {
+                    push(&m.origin, &p.location, format!("supported-peers names unknown component '{}'", p.component));
+                }
+            }
+        }
+    }
+
+    /// Ids of every check and known-bad entry; what `--only`/`--skip` accept.
+    #[must_use]
+    pub fn finding_ids(&self) -> BTreeSet<String> {
+        let mut ids: BTreeSet<String> = self.checks.keys().cloned().collect();
+        for m in self.matrices.values() {
+            ids.extend(m.known_bad.iter().map(|k| k.id.clone()));
+            if m.pinning.is_some() {
+                ids.insert(m.pin_id());
+            }
+        }
+        ids
+    }
+}
+
+enum Parsed {
+    M(Box<Matrix>),
+    C(Box<Check>),
+}
+
+fn join(set: &BTreeSet<&str>) -> String {
+    set.iter().copied().collect::<Vec<_>>().join(", ")
+}
+
+fn file_stem(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml")).unwrap_or(name).to_string()
+}
+
+fn read_dir(
+    dir: &Path,
+    kind: FileKind,
+    files: &mut Vec<(FileKind, String, String, bool)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let diag = |message: String| Diagnostic { file: dir.display().to_string(), line: 0, column: 0, message };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(diag(format!("cannot read directory: {e}")));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        diags.push(diag("no .yaml files in directory".to_string()));
+    }
+    for p in paths {
+        let shown = p.display().to_string();
+        match std::fs::metadata(&p) {
+            Ok(m) if m.len() > MAX_DATA_FILE_BYTES => {
+                diags.push(Diagnostic {
+                    file: shown,
+                    line: 0,
+                    column: 0,
+                    message: format!("file is {} bytes; data files are limited to {MAX_DATA_FILE_BYTES}", m.len()),
+                });
+                continue;
+            }
+            _ => {}
+        }
+        match std::fs::read_to_string(&p) {
+            Ok(text) => files.push((kind, shown, text, false)),
+            Err(e) => {
+                diags.push(Diagnostic { file: shown, line: 0, column: 0, message: format!("cannot read file: {e}") })
+            }
+        }
+    }
+}
+
+/// Parses YAML into `T`, reporting a syntax or schema error at its location.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, sink: &mut Sink<'_>) -> Option<T> {
+    match serde_saphyr::from_str::<T>(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let loc = e.location().unwrap_or(Location::UNKNOWN);
+            sink.at(&loc, plain_yaml_message(&e));
+            None
+        }
+    }
+}
+
+/// serde-saphyr's message without its own " at line X, column Y" suffix and snippet: our
+/// diagnostics carry the location in front, like a compiler.
+#[must_use]
+pub fn plain_yaml_message(e: &serde_saphyr::Error) -> String {
+    let msg = e.without_snippet().to_string();
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    msg.strip_prefix("error: ").unwrap_or(&msg).to_string()
+}

@@ -1,0 +1,534 @@
+//! Built-in evaluators: rules that relate objects to each other or to the matrices, which a
+//! per-object CEL expression cannot express. Each declares the kinds it reads.
+//!
+//! | name | params | what it finds |
+//! |---|---|---|
+//! | `missing-references` | — | workloads referencing a Secret/ConfigMap (or a key of one) that does not exist and is not optional |
+//! | `floating-image-tags` | — | containers of components whose matrix demands pinning that run a floating tag |
+//! | `mounted-config-file` | `component`, `range`, `file`, `ini-section` | a component in `range` whose mounted ConfigMaps lack `file` (or its `[ini-section]`) |
+//! | `webhook-endpoints` | — | admission webhooks with `failurePolicy: Fail` whose Service has no ready endpoints |
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::detect::{Detected, matching_images};
+use super::workloads::{self, ImageRef};
+use crate::catalog::{Catalog, DetectSource, Severity};
+use crate::inventory::{Inventory, KindView, Object};
+use crate::resource::{GroupKind, ObjectRef};
+use crate::version::{self, Parsed, Range};
+
+/// Names of the built-in evaluators.
+pub const NAMES: &[&str] = &["missing-references", "floating-image-tags", "mounted-config-file", "webhook-endpoints"];
+
+/// A configured built-in evaluator.
+#[derive(Debug, Clone)]
+pub enum Builtin {
+    /// See module docs.
+    MissingReferences,
+    /// See module docs.
+    FloatingImageTags,
+    /// See module docs.
+    MountedConfigFile(MountedConfig),
+    /// See module docs.
+    WebhookEndpoints,
+}
+
+/// Parameters of `mounted-config-file`.
+#[derive(Debug, Clone)]
+pub struct MountedConfig {
+    component: String,
+    range: Range,
+    file: String,
+    ini_section: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MountedConfigParams {
+    component: String,
+    range: String,
+    file: String,
+    #[serde(default)]
+    ini_section: Option<String>,
+}
+
+/// What a built-in found: objects, a message, and optionally a different severity.
+pub struct Hit {
+    /// Evidence objects, the offending one first.
+    pub objects: Vec<ObjectRef>,
+    /// One-line message.
+    pub message: String,
+    /// Overrides the check's severity (e.g. lower when the version is unknown).
+    pub severity: Option<Severity>,
+}
+
+/// Parses a built-in rule with its parameters.
+pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
+    let no_params = |b: Builtin| match params {
+        None | Some(Value::Null) => Ok(b),
+        Some(_) => Err(format!("'{name}' takes no params")),
+    };
+    match name {
+        "missing-references" => no_params(Builtin::MissingReferences),
+        "floating-image-tags" => no_params(Builtin::FloatingImageTags),
+        "webhook-endpoints" => no_params(Builtin::WebhookEndpoints),
+        "mounted-config-file" => {
+            let p: MountedConfigParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("'{name}' params: {e}"))?;
+            let range = Range::parse(&p.range).map_err(|e| format!("'{name}' params.range: {e}"))?;
+            Ok(Builtin::MountedConfigFile(MountedConfig {
+                component: p.component,
+                range,
+                file: p.file,
+                ini_section: p.ini_section,
+            }))
+        }
+        other => Err(format!("unknown built-in '{other}' (known: {})", NAMES.join(", "))),
+    }
+}
+
+fn gks(list: &[(&str, &str)]) -> Vec<GroupKind> {
+    list.iter().map(|(g, k)| GroupKind::new(g, k)).collect()
+}
+
+const SECRET: (&str, &str) = ("", "Secret");
+const CONFIGMAP: (&str, &str) = ("", "ConfigMap");
+
+impl Builtin {
+    /// Kinds it reads.
+    #[must_use]
+    pub fn reads(&self) -> Vec<GroupKind> {
+        let mut k = match self {
+            Builtin::MissingReferences => {
+                let mut v = gks(workloads::KINDS);
+                v.extend(gks(&[SECRET, CONFIGMAP]));
+                v
+            }
+            Builtin::FloatingImageTags => gks(workloads::DETECT_KINDS),
+            Builtin::MountedConfigFile(_) => {
+                let mut v = gks(workloads::DETECT_KINDS);
+                v.push(GroupKind::new("", "ConfigMap"));
+                v
+            }
+            Builtin::WebhookEndpoints => gks(&[
+                ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+                ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+                ("", "Service"),
+                ("", "Endpoints"),
+                ("discovery.k8s.io", "EndpointSlice"),
+            ]),
+        };
+        k.sort();
+        k
+    }
+
+    /// Components it refers to (validated against the catalog).
+    #[must_use]
+    pub fn components(&self) -> Vec<String> {
+        match self {
+            Builtin::MountedConfigFile(p) => vec![p.component.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Runs the evaluator. `Err` means it could not be evaluated, with the reason.
+    pub fn evaluate(
+        &self,
+        inv: &Inventory,
+        catalog: &Catalog,
+        detected: &BTreeMap<String, Detected>,
+    ) -> Result<Vec<Hit>, String> {
+        match self {
+            Builtin::MissingReferences => missing_references(inv),
+            Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog)),
+            Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
+            Builtin::WebhookEndpoints => webhook_endpoints(inv),
+        }
+    }
+}
+
+/// Fails when a kind the evaluator cannot do without was not collected.
+fn require(inv: &Inventory, kinds: &[(&str, &str)]) -> Result<(), String> {
+    for (g, k) in kinds {
+        if let KindView::Failed(r) = inv.state(&GroupKind::new(g, k)) {
+            return Err(format!("cannot read {}: {r}", GroupKind::new(g, k)));
+        }
+    }
+    Ok(())
+}
+
+// ---------- missing-references ----------
+
+struct Reference {
+    kind: &'static str,
+    name: String,
+    key: Option<String>,
+    via: String,
+}
+
+fn optional(v: &Value) -> bool {
+    v.get("optional").and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn name_of<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
+    v.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn references(spec: &Value) -> Vec<Reference> {
+    let mut out = Vec::new();
+    let mut push = |kind: &'static str, r: &Value, name_field: &str, key: Option<String>, via: String| {
+        if !optional(r)
+            && let Some(name) = name_of(r, name_field)
+        {
+            out.push(Reference { kind, name: name.to_string(), key, via });
+        }
+    };
+    for c in workloads::containers(spec) {
+        let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+            let var = e.get("name").and_then(Value::as_str).unwrap_or("?");
+            if let Some(r) = e.pointer("/valueFrom/secretKeyRef") {
+                let key = r.get("key").and_then(Value::as_str).map(ToString::to_string);
+                push("Secret", r, "name", key, format!("env {var} of container {cname}"));
+            }
+            if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
+                let key = r.get("key").and_then(Value::as_str).map(ToString::to_string);
+                push("ConfigMap", r, "name", key, format!("env {var} of container {cname}"));
+            }
+        }
+        for e in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(r) = e.get("secretRef") {
+                push("Secret", r, "name", None, format!("envFrom of container {cname}"));
+            }
+            if let Some(r) = e.get("configMapRef") {
+                push("ConfigMap", r, "name", None, format!("envFrom of container {cname}"));
+            }
+        }
+    }
+    for v in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+        let vname = v.get("name").and_then(Value::as_str).unwrap_or("?");
+        if let Some(r) = v.get("secret") {
+            push("Secret", r, "secretName", None, format!("volume {vname}"));
+        }
+        if let Some(r) = v.get("configMap") {
+            push("ConfigMap", r, "name", None, format!("volume {vname}"));
+        }
+        for s in v.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(r) = s.get("secret") {
+                push("Secret", r, "name", None, format!("projected volume {vname}"));
+            }
+            if let Some(r) = s.get("configMap") {
+                push("ConfigMap", r, "name", None, format!("projected volume {vname}"));
+            }
+        }
+    }
+    for s in spec.get("imagePullSecrets").and_then(Value::as_array).into_iter().flatten() {
+        push("Secret", s, "name", None, "imagePullSecrets".to_string());
+    }
+    out
+}
+
+fn has_key(obj: &Object, key: &str) -> bool {
+    ["data", "stringData", "binaryData"]
+        .iter()
+        .any(|f| obj.value.get(f).and_then(Value::as_object).is_some_and(|m| m.contains_key(key)))
+}
+
+fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
+    require(inv, &[SECRET, CONFIGMAP])?;
+    let mut hits = Vec::new();
+    for (obj, spec) in workloads::top_level(inv, workloads::KINDS) {
+        let ns = obj.namespace.as_deref().unwrap_or("default");
+        let mut seen = BTreeSet::new();
+        for r in references(spec) {
+            let gk = GroupKind::new("", r.kind);
+            let target = inv.get(&gk, Some(ns), &r.name);
+            let problem = match (target, &r.key) {
+                (None, _) => format!("{} {ns}/{} which does not exist", r.kind, r.name),
+                (Some(t), Some(k)) if !has_key(t, k) => {
+                    format!("key '{k}' of {} {ns}/{}, which has no such key", r.kind, r.name)
+                }
+                _ => continue,
+            };
+            if !seen.insert(problem.clone()) {
+                continue;
+            }
+            hits.push(Hit {
+                objects: vec![
+                    obj.obj_ref(),
+                    ObjectRef {
+                        kind: r.kind.to_string(),
+                        namespace: Some(ns.to_string()),
+                        name: r.name.clone(),
+                        api_version: "v1".into(),
+                    },
+                ],
+                message: format!("{} references {problem} ({}); its pods cannot start", obj.obj_ref(), r.via),
+                severity: None,
+            });
+        }
+    }
+    Ok(hits)
+}
+
+// ---------- floating-image-tags ----------
+
+fn floating_tags(inv: &Inventory, catalog: &Catalog) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    for m in catalog.matrices.values() {
+        if !m.pinning.as_ref().is_some_and(|p| p.floating_tags_are_drift) {
+            continue;
+        }
+        let mut seen = BTreeSet::new();
+        for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
+            for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+                for (c, image) in matching_images(src, obj, spec) {
+                    let Parsed::Floating(why) = version::parse(image.version_str()) else { continue };
+                    let cname = c.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
+                    if !seen.insert((obj.obj_ref(), cname.clone())) {
+                        continue;
+                    }
+                    let policy = workloads::effective_pull_policy(c, &image);
+                    let image_str = c.get("image").and_then(Value::as_str).unwrap_or_default();
+                    let (severity, consequence) = if policy == "Always" {
+                        (None, "any restart, reschedule or upgrade may pull a different upstream version")
+                    } else {
+                        (
+                            Some(Severity::Warning),
+                            "a new node or an evicted image pulls whatever the tag points to then",
+                        )
+                    };
+                    hits.push(Hit {
+                        objects: vec![obj.obj_ref()],
+                        message: format!(
+                            "{} container {cname} runs {image_str}: {why} with imagePullPolicy {policy}; {consequence} ({} must be pinned)",
+                            obj.obj_ref(),
+                            m.name
+                        ),
+                        severity,
+                    });
+                }
+            }
+        }
+    }
+    hits
+}
+
+// ---------- mounted-config-file ----------
+
+fn ini_has_section(text: &str, section: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l.strip_prefix('[').and_then(|r| r.strip_suffix(']')).is_some_and(|s| s.trim().eq_ignore_ascii_case(section))
+    })
+}
+
+/// ConfigMaps mounted by a pod spec, with the file names each provides.
+fn mounted_configmaps(spec: &Value) -> Vec<(String, Option<Vec<(String, String)>>)> {
+    let mut out = Vec::new();
+    let mut add = |cm: &Value| {
+        if let Some(name) = name_of(cm, "name") {
+            let items = cm.get("items").and_then(Value::as_array).map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| Some((i.get("key")?.as_str()?.to_string(), i.get("path")?.as_str()?.to_string())))
+                    .collect()
+            });
+            out.push((name.to_string(), items));
+        }
+    };
+    for v in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(cm) = v.get("configMap") {
+            add(cm);
+        }
+        for s in v.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(cm) = s.get("configMap") {
+                add(cm);
+            }
+        }
+    }
+    out
+}
+
+fn mounted_config(
+    p: &MountedConfig,
+    inv: &Inventory,
+    catalog: &Catalog,
+    _detected: &BTreeMap<String, Detected>,
+) -> Result<Vec<Hit>, String> {
+    require(inv, &[CONFIGMAP])?;
+    let Some(m) = catalog.matrices.get(&p.component) else {
+        return Err(format!("unknown component '{}'", p.component));
+    };
+    let file_desc = match &p.ini_section {
+        Some(s) => format!("{} with a [{s}] section", p.file),
+        None => p.file.clone(),
+    };
+    let mut hits = Vec::new();
+    let mut seen = BTreeSet::new();
+    for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
+        for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+            let images: Vec<ImageRef> = matching_images(src, obj, spec).into_iter().map(|(_, i)| i).collect();
+            let Some(image) = images.first() else { continue };
+            if !seen.insert(obj.obj_ref()) {
+                continue;
+            }
+            let (severity, version_note) = match version::parse(image.version_str()) {
+                Parsed::Version(v) if p.range.matches(&v) => (None, format!("{} {}", m.name, version::display(&v))),
+                Parsed::Version(_) => continue,
+                Parsed::Floating(why) | Parsed::Unknown(why) => (
+                    Some(Severity::Warning),
+                    format!("{} of unknown version ({why}; {} {} needs it)", m.name, m.name, p.range),
+                ),
+            };
+            let ns = obj.namespace.as_deref().unwrap_or("default");
+            let found = mounted_configmaps(spec).iter().any(|(name, items)| {
+                let Some(cm) = inv.get(&GroupKind::new("", "ConfigMap"), Some(ns), name) else { return false };
+                let key = match items {
+                    Some(items) => items
+                        .iter()
+                        .find(|(_, path)| path.rsplit('/').next() == Some(p.file.as_str()))
+                        .map(|(k, _)| k.clone()),
+                    None => Some(p.file.clone()),
+                };
+                let Some(text) = key.and_then(|k| {
+                    cm.value.get("data").and_then(|d| d.get(&k)).and_then(Value::as_str).map(ToString::to_string)
+                }) else {
+                    return false;
+                };
+                p.ini_section.as_deref().is_none_or(|s| ini_has_section(&text, s))
+            });
+            if !found {
+                hits.push(Hit {
+                    objects: vec![obj.obj_ref()],
+                    message: format!(
+                        "{} runs {version_note} but no mounted ConfigMap provides {file_desc}",
+                        obj.obj_ref()
+                    ),
+                    severity,
+                });
+            }
+        }
+    }
+    Ok(hits)
+}
+
+// ---------- webhook-endpoints ----------
+
+fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
+    let svc_gk = GroupKind::new("", "Service");
+    require(inv, &[("", "Service")])?;
+    let slices_gk = GroupKind::new("discovery.k8s.io", "EndpointSlice");
+    let eps_gk = GroupKind::new("", "Endpoints");
+    let slices = match inv.state(&slices_gk) {
+        KindView::Collected(v) => Some(v),
+        _ => None,
+    };
+    let eps = match inv.state(&eps_gk) {
+        KindView::Collected(v) => Some(v),
+        _ => None,
+    };
+    if slices.is_none() && eps.is_none() {
+        return Err("cannot read EndpointSlices or Endpoints".to_string());
+    }
+    let ready = |ns: &str, name: &str| -> bool {
+        let from_slices = slices.into_iter().flatten().any(|s| {
+            s.namespace.as_deref() == Some(ns)
+                && s.labels().is_some_and(|l| l.get("kubernetes.io/service-name").map(String::as_str) == Some(name))
+                && s.value.get("endpoints").and_then(Value::as_array).into_iter().flatten().any(|e| {
+                    // API contract: a nil `ready` is interpreted as ready.
+                    e.pointer("/conditions/ready").and_then(Value::as_bool).unwrap_or(true)
+                })
+        });
+        let from_endpoints = eps.into_iter().flatten().any(|e| {
+            e.namespace.as_deref() == Some(ns)
+                && e.name == name
+                && e.value
+                    .get("subsets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s.get("addresses").and_then(Value::as_array).is_some_and(|a| !a.is_empty()))
+        });
+        from_slices || from_endpoints
+    };
+    let mut hits = Vec::new();
+    for kind in ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"] {
+        let gk = GroupKind::new("admissionregistration.k8s.io", kind);
+        if let KindView::Failed(r) = inv.state(&gk) {
+            return Err(format!("cannot read {gk}: {r}"));
+        }
+        for cfg in inv.objects(&gk) {
+            for wh in cfg.value.get("webhooks").and_then(Value::as_array).into_iter().flatten() {
+                // admissionregistration.k8s.io/v1 defaults failurePolicy to Fail.
+                let policy = wh.get("failurePolicy").and_then(Value::as_str).unwrap_or("Fail");
+                if policy != "Fail" {
+                    continue;
+                }
+                let Some(svc) = wh.pointer("/clientConfig/service") else { continue };
+                let (Some(ns), Some(name)) = (name_of(svc, "namespace"), name_of(svc, "name")) else { continue };
+                let whname = wh.get("name").and_then(Value::as_str).unwrap_or("?");
+                let svc_ref = ObjectRef {
+                    kind: "Service".into(),
+                    namespace: Some(ns.into()),
+                    name: name.into(),
+                    api_version: "v1".into(),
+                };
+                let problem = match inv.get(&svc_gk, Some(ns), name) {
+                    None => "which does not exist",
+                    Some(s) if s.value.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") => {
+                        continue;
+                    }
+                    Some(_) if ready(ns, name) => continue,
+                    Some(_) => "which has no ready endpoints",
+                };
+                hits.push(Hit {
+                    objects: vec![cfg.obj_ref(), svc_ref],
+                    message: format!(
+                        "{} webhook {whname} (failurePolicy Fail) calls Service {ns}/{name} {problem}: matching API requests, the upgrade's own included, will be rejected",
+                        cfg.obj_ref()
+                    ),
+                    severity: None,
+                });
+            }
+        }
+    }
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ini_sections() {
+        assert!(ini_has_section("; x\n[haproxy]\nhosts[] =\n", "haproxy"));
+        assert!(ini_has_section("[ HAProxy ]", "haproxy"));
+        assert!(!ini_has_section("[main]\nhaproxy=1", "haproxy"));
+    }
+
+    #[test]
+    fn params() {
+        assert!(parse("missing-references", None).is_ok());
+        assert!(parse("missing-references", Some(&serde_json::json!({"x": 1}))).is_err());
+        assert!(parse("nope", None).is_err());
+        assert!(
+            parse(
+                "mounted-config-file",
+                Some(&serde_json::json!({"component": "haraka", "range": ">=3.1.0", "file": "connection.ini"}))
+            )
+            .is_ok()
+        );
+        assert!(
+            parse(
+                "mounted-config-file",
+                Some(&serde_json::json!({"component": "haraka", "range": ">=3.x", "file": "c"}))
+            )
+            .is_err()
+        );
+        assert!(parse("mounted-config-file", Some(&serde_json::json!({"component": "haraka"}))).is_err());
+    }
+}

@@ -1,0 +1,248 @@
+//! Component version detection: walk each matrix's sources in order and report the
+//! version found, or why none could be read.
+
+use semver::Version;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::workloads::{self, ImageRef};
+use crate::catalog::{DetectSource, FieldSource, ImageSource, Matrix};
+use crate::inventory::{Inventory, KindView, Object};
+use crate::resource::{GroupKind, ObjectRef};
+use crate::version::{self, Parsed};
+
+/// What detection concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionState {
+    /// A concrete version.
+    Known(Version),
+    /// The component is there, but its version cannot be read.
+    Unknown(String),
+    /// No source found the component.
+    NotDetected,
+}
+
+/// A component's detected version, with evidence.
+#[derive(Debug, Clone)]
+pub struct Detected {
+    /// Component id.
+    pub component: String,
+    /// Display name.
+    pub name: String,
+    /// Outcome.
+    pub state: VersionState,
+    /// The raw string the version came from.
+    pub raw: Option<String>,
+    /// Which source, in words (e.g. "image of Deployment cattle-system/rancher").
+    pub source: Option<String>,
+    /// The object the version came from.
+    pub object: Option<ObjectRef>,
+}
+
+/// Report status of a detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DetectStatus {
+    /// Version known.
+    Detected,
+    /// Present, version unknown.
+    Unknown,
+    /// Not found.
+    NotDetected,
+}
+
+impl Detected {
+    /// Status for reports.
+    #[must_use]
+    pub fn status(&self) -> DetectStatus {
+        match self.state {
+            VersionState::Known(_) => DetectStatus::Detected,
+            VersionState::Unknown(_) => DetectStatus::Unknown,
+            VersionState::NotDetected => DetectStatus::NotDetected,
+        }
+    }
+
+    /// The version, if known.
+    #[must_use]
+    pub fn version(&self) -> Option<&Version> {
+        match &self.state {
+            VersionState::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+struct Candidate {
+    raw: String,
+    parsed: Parsed,
+    source: String,
+    object: ObjectRef,
+}
+
+/// Detects one component.
+#[must_use]
+pub fn detect(m: &Matrix, inv: &Inventory) -> Detected {
+    let mut first_unknown: Option<Candidate> = None;
+    let mut failures: Vec<String> = Vec::new();
+    for src in &m.detect {
+        let candidates = match src {
+            DetectSource::Image(i) => image_candidates(i, inv, &mut failures),
+            DetectSource::Field(f) => field_candidate(f, inv, &mut failures).into_iter().collect(),
+            DetectSource::ApiServer {} => api_server(inv).into_iter().collect(),
+            DetectSource::Kubelet {} => kubelet(inv, &mut failures).into_iter().collect(),
+        };
+        // Lowest concrete version wins: a known-bad range most often has an upper bound.
+        let best = candidates
+            .iter()
+            .filter_map(|c| match &c.parsed {
+                Parsed::Version(v) => Some((v, c)),
+                _ => None,
+            })
+            .min_by(|a, b| version::cmp_precedence(a.0, b.0));
+        if let Some((v, c)) = best {
+            return Detected {
+                component: m.id.clone(),
+                name: m.name.clone(),
+                state: VersionState::Known(v.clone()),
+                raw: Some(c.raw.clone()),
+                source: Some(c.source.clone()),
+                object: Some(c.object.clone()),
+            };
+        }
+        if first_unknown.is_none() {
+            first_unknown = candidates.into_iter().next();
+        }
+    }
+    match first_unknown {
+        Some(c) => {
+            let why = match &c.parsed {
+                Parsed::Floating(w) | Parsed::Unknown(w) => w.clone(),
+                Parsed::Version(_) => String::new(),
+            };
+            Detected {
+                component: m.id.clone(),
+                name: m.name.clone(),
+                state: VersionState::Unknown(format!("{why} ({})", c.source)),
+                raw: Some(c.raw),
+                source: Some(c.source),
+                object: Some(c.object),
+            }
+        }
+        None => Detected {
+            component: m.id.clone(),
+            name: m.name.clone(),
+            state: if failures.is_empty() {
+                VersionState::NotDetected
+            } else {
+                VersionState::Unknown(failures.join("; "))
+            },
+            raw: None,
+            source: None,
+            object: None,
+        },
+    }
+}
+
+/// True when a container of `obj` matches the image source; returns the image.
+pub fn matching_images<'a>(src: &ImageSource, obj: &Object, spec: &'a Value) -> Vec<(&'a Value, ImageRef)> {
+    if src.kind.as_deref().is_some_and(|k| k != obj.kind)
+        || src.namespace.as_deref().is_some_and(|n| Some(n) != obj.namespace.as_deref())
+        || src.name.as_deref().is_some_and(|n| n != obj.name)
+    {
+        return Vec::new();
+    }
+    workloads::containers(spec)
+        .filter(|c| src.container.as_deref().is_none_or(|n| c.get("name").and_then(Value::as_str) == Some(n)))
+        .filter_map(|c| {
+            let image = ImageRef::parse(c.get("image").and_then(Value::as_str)?);
+            let ok = src.repository.as_deref().is_none_or(|p| workloads::glob_match(p, &image.repository));
+            ok.then_some((c, image))
+        })
+        .collect()
+}
+
+fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<String>) -> Vec<Candidate> {
+    for (g, k) in workloads::DETECT_KINDS {
+        if let KindView::Failed(r) = inv.state(&GroupKind::new(g, k)) {
+            failures.push(format!("cannot read {k}s: {r}"));
+        }
+    }
+    let mut out = Vec::new();
+    for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+        for (_, image) in matching_images(src, obj, spec) {
+            let raw = image.version_str().to_string();
+            out.push(Candidate {
+                parsed: version::parse(&raw),
+                raw,
+                source: format!("image {}{} of {}", image.repository, tag_suffix(&image), obj.obj_ref()),
+                object: obj.obj_ref(),
+            });
+        }
+    }
+    out
+}
+
+fn tag_suffix(i: &ImageRef) -> String {
+    match (&i.tag, &i.digest) {
+        (Some(t), _) => format!(":{t}"),
+        (None, Some(d)) => format!("@{d}"),
+        (None, None) => String::new(),
+    }
+}
+
+fn field_candidate(f: &FieldSource, inv: &Inventory, failures: &mut Vec<String>) -> Option<Candidate> {
+    let gk = GroupKind::from_api_version(&f.api_version, &f.kind);
+    if let KindView::Failed(r) = inv.state(&gk) {
+        failures.push(format!("cannot read {gk}: {r}"));
+        return None;
+    }
+    let obj = inv.get(&gk, f.namespace.as_deref(), &f.name)?;
+    let mut cur = &obj.value;
+    for p in f.path.split('.') {
+        cur = cur.get(p)?;
+    }
+    let raw = cur.as_str()?.to_string();
+    Some(Candidate {
+        parsed: version::parse(&raw),
+        raw,
+        source: format!("{} of {}", f.path, obj.obj_ref()),
+        object: obj.obj_ref(),
+    })
+}
+
+fn api_server(inv: &Inventory) -> Option<Candidate> {
+    let raw = inv.server_version.clone()?;
+    Some(Candidate {
+        parsed: version::parse(&raw),
+        raw,
+        source: "API server /version".to_string(),
+        object: ObjectRef {
+            kind: "APIServer".into(),
+            namespace: None,
+            name: "/version".into(),
+            api_version: "v1".into(),
+        },
+    })
+}
+
+fn kubelet(inv: &Inventory, failures: &mut Vec<String>) -> Option<Candidate> {
+    let gk = GroupKind::new("", "Node");
+    if let KindView::Failed(r) = inv.state(&gk) {
+        failures.push(format!("cannot read Nodes: {r}"));
+        return None;
+    }
+    inv.objects(&gk)
+        .iter()
+        .filter_map(|n| {
+            let raw = n.value.pointer("/status/nodeInfo/kubeletVersion")?.as_str()?.to_string();
+            let v = version::parse_version(&raw)?;
+            Some((v, raw, n))
+        })
+        .min_by(|a, b| version::cmp_precedence(&a.0, &b.0))
+        .map(|(v, raw, n)| Candidate {
+            parsed: Parsed::Version(v),
+            raw,
+            source: format!("oldest kubelet, {}", n.obj_ref()),
+            object: n.obj_ref(),
+        })
+}

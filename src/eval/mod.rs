@@ -1,0 +1,321 @@
+//! Evaluation: a pure, synchronous function of the catalog and the inventory.
+//!
+//! Cluster problems are [`Finding`]s, never errors. A check whose data could not be read
+//! is *could not evaluate* with the reason; a check about something the cluster does not
+//! have (a custom resource kind it does not serve, a component it does not run) is *not
+//! applicable*. Neither is ever a silent pass.
+
+pub mod builtins;
+pub mod detect;
+pub mod workloads;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, Check, Rule, Severity, When};
+use crate::inventory::{Inventory, KindView, Object};
+use crate::resource::ObjectRef;
+use crate::version;
+use detect::{Detected, VersionState};
+
+/// One problem found in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Check id or matrix rule id.
+    pub check_id: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Component it concerns.
+    pub component: Option<String>,
+    /// Evidence, the offending object first.
+    pub objects: Vec<ObjectRef>,
+    /// One line.
+    pub message: String,
+    /// How to fix it.
+    pub remediation: String,
+    /// Links.
+    pub references: Vec<String>,
+}
+
+/// A check that produced no verdict, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Check id.
+    pub check_id: String,
+    /// Severity the check would have had.
+    pub severity: Severity,
+    /// Why.
+    pub reason: String,
+}
+
+/// Which checks to run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only these ids (empty = all).
+    pub only: BTreeSet<String>,
+    /// Never these ids.
+    pub skip: BTreeSet<String>,
+}
+
+impl Selection {
+    fn wants(&self, id: &str) -> bool {
+        (self.only.is_empty() || self.only.contains(id)) && !self.skip.contains(id)
+    }
+}
+
+/// The outcome of evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// Findings, sorted (severity desc, check id, objects).
+    pub findings: Vec<Finding>,
+    /// Checks that do not apply to this cluster.
+    pub not_applicable: Vec<Skipped>,
+    /// Checks that could not be evaluated.
+    pub could_not_evaluate: Vec<Skipped>,
+    /// Ids evaluated (whether or not they found anything).
+    pub evaluated: Vec<String>,
+    /// Detected components.
+    pub components: Vec<Detected>,
+}
+
+enum Outcome {
+    Ran(Vec<Finding>),
+    NotApplicable(String),
+    CouldNotEvaluate(String),
+}
+
+/// Evaluates every selected check and matrix rule against the inventory.
+#[must_use]
+pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluation {
+    let detected: BTreeMap<String, Detected> =
+        catalog.matrices.values().map(|m| (m.id.clone(), detect::detect(m, inv))).collect();
+    let env = crate::catalog::cel_env();
+    let mut out = Evaluation::default();
+    let mut check_results: BTreeMap<&str, Option<Vec<ObjectRef>>> = BTreeMap::new();
+
+    for check in catalog.checks.values() {
+        let outcome = run_check(check, catalog, inv, &detected, &env);
+        // Objects this check found, for known-bad rules that depend on it (None = no verdict).
+        let objs = match &outcome {
+            Outcome::Ran(f) => Some(f.iter().filter_map(|f| f.objects.first().cloned()).collect()),
+            _ => None,
+        };
+        check_results.insert(&check.id, objs);
+        if sel.wants(&check.id) {
+            record(&mut out, &check.id, check.severity, outcome);
+        }
+    }
+
+    for m in catalog.matrices.values() {
+        let det = &detected[&m.id];
+        for kb in &m.known_bad {
+            if !sel.wants(&kb.id) {
+                continue;
+            }
+            let outcome = match &det.state {
+                VersionState::NotDetected => Outcome::NotApplicable(format!("{} not detected", m.name)),
+                VersionState::Unknown(why) => Outcome::CouldNotEvaluate(format!("{} version unknown: {why}", m.name)),
+                VersionState::Known(v) if !kb.range.matches(v) => {
+                    Outcome::NotApplicable(format!("{} {} is not in {}", m.name, version::display(v), kb.range))
+                }
+                VersionState::Known(v) => {
+                    let base = Finding {
+                        check_id: kb.id.clone(),
+                        severity: kb.severity,
+                        component: Some(m.id.clone()),
+                        objects: det.object.clone().into_iter().collect(),
+                        message: format!("{} {} ({}): {}", m.name, version::display(v), kb.range, kb.message),
+                        remediation: kb.remediation.clone(),
+                        references: kb.references.clone(),
+                    };
+                    match &kb.requires_check {
+                        None => Outcome::Ran(vec![base]),
+                        Some((check, _)) => match check_results.get(check.as_str()) {
+                            Some(Some(objs)) if objs.is_empty() => Outcome::Ran(Vec::new()),
+                            Some(Some(objs)) => Outcome::Ran(
+                                objs.iter()
+                                    .map(|o| Finding {
+                                        objects: vec![o.clone()].into_iter().chain(det.object.clone()).collect(),
+                                        message: format!("{o}: {}", base.message),
+                                        ..base.clone()
+                                    })
+                                    .collect(),
+                            ),
+                            _ => Outcome::CouldNotEvaluate(format!(
+                                "depends on check '{check}', which produced no verdict"
+                            )),
+                        },
+                    }
+                }
+            };
+            record(&mut out, &kb.id, kb.severity, outcome);
+        }
+        if let Some(pin) = &m.pinning
+            && let Some(range) = &pin.range
+        {
+            let id = m.pin_id();
+            if sel.wants(&id) {
+                let outcome = match &det.state {
+                    VersionState::NotDetected => Outcome::NotApplicable(format!("{} not detected", m.name)),
+                    VersionState::Unknown(why) => {
+                        Outcome::CouldNotEvaluate(format!("{} version unknown: {why}", m.name))
+                    }
+                    VersionState::Known(v) if range.matches(v) => Outcome::Ran(Vec::new()),
+                    VersionState::Known(v) => Outcome::Ran(vec![Finding {
+                        check_id: id.clone(),
+                        severity: pin.severity,
+                        component: Some(m.id.clone()),
+                        objects: det.object.clone().into_iter().collect(),
+                        message: format!("{} runs {}, outside its pin {range}", m.name, version::display(v)),
+                        remediation: pin.remediation.clone().unwrap_or_else(|| format!("Pin {} to {range}.", m.name)),
+                        references: m.references.clone(),
+                    }]),
+                };
+                record(&mut out, &id, pin.severity, outcome);
+            }
+        }
+    }
+
+    out.components = detected.into_values().collect();
+    out.findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.check_id.cmp(&b.check_id))
+            .then_with(|| a.objects.cmp(&b.objects))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    out.findings.dedup();
+    out
+}
+
+fn record(out: &mut Evaluation, id: &str, severity: Severity, outcome: Outcome) {
+    let skipped = |reason: String| Skipped { check_id: id.to_string(), severity, reason };
+    match outcome {
+        Outcome::Ran(f) => {
+            out.evaluated.push(id.to_string());
+            out.findings.extend(f);
+        }
+        Outcome::NotApplicable(r) => out.not_applicable.push(skipped(r)),
+        Outcome::CouldNotEvaluate(r) => out.could_not_evaluate.push(skipped(r)),
+    }
+}
+
+fn gate(when: &When, detected: &BTreeMap<String, Detected>) -> Option<Outcome> {
+    let det = detected.get(&when.component)?;
+    match (&det.state, &when.range) {
+        (VersionState::NotDetected, _) => Some(Outcome::NotApplicable(format!("{} not detected", det.name))),
+        (VersionState::Unknown(_), None) | (VersionState::Known(_), None) => None,
+        (VersionState::Unknown(why), Some(_)) => {
+            Some(Outcome::CouldNotEvaluate(format!("{} version unknown: {why}", det.name)))
+        }
+        (VersionState::Known(v), Some(r)) if !r.matches(v) => {
+            Some(Outcome::NotApplicable(format!("{} {} is not in {r}", det.name, version::display(v))))
+        }
+        (VersionState::Known(_), Some(_)) => None,
+    }
+}
+
+fn run_check(
+    check: &Check,
+    catalog: &Catalog,
+    inv: &Inventory,
+    detected: &BTreeMap<String, Detected>,
+    env: &Arc<cel::Env>,
+) -> Outcome {
+    if let Some(w) = &check.when
+        && let Some(o) = gate(w, detected)
+    {
+        return o;
+    }
+    let reads = check.reads();
+    let mut absent = Vec::new();
+    for gk in &reads {
+        match inv.state(gk) {
+            KindView::Failed(r) => return Outcome::CouldNotEvaluate(format!("cannot read {gk}: {r}")),
+            KindView::Absent => absent.push(gk.to_string()),
+            KindView::Collected(_) => {}
+        }
+    }
+    if !reads.is_empty() && absent.len() == reads.len() {
+        return Outcome::NotApplicable(format!("cluster does not serve {}", absent.join(", ")));
+    }
+    let finding = |objects: Vec<ObjectRef>, message: String, severity: Option<Severity>| Finding {
+        check_id: check.id.clone(),
+        severity: severity.unwrap_or(check.severity),
+        component: check.component.clone(),
+        objects,
+        message,
+        remediation: check.remediation.clone(),
+        references: check.references.clone(),
+    };
+    match &check.rule {
+        Rule::Builtin(b) => match b.evaluate(inv, catalog, detected) {
+            Ok(hits) => Outcome::Ran(hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect()),
+            Err(e) => Outcome::CouldNotEvaluate(e),
+        },
+        Rule::Cel { program, message, .. } => {
+            let mut findings = Vec::new();
+            let mut errors: Vec<String> = Vec::new();
+            for sel in &check.resources {
+                for obj in inv.objects(&sel.gk) {
+                    if sel.namespace.as_deref().is_some_and(|n| obj.namespace.as_deref() != Some(n))
+                        || sel.label_selector.as_ref().is_some_and(|s| !s.matches(obj.labels().as_ref()))
+                    {
+                        continue;
+                    }
+                    match eval_cel(program, message.as_ref(), obj, env) {
+                        Ok(None) => {}
+                        Ok(Some(msg)) => {
+                            let msg = msg.unwrap_or_else(|| default_message(check, obj));
+                            findings.push(finding(vec![obj.obj_ref()], msg, None));
+                        }
+                        Err(e) => errors.push(format!("{}: {e}", obj.obj_ref())),
+                    }
+                }
+            }
+            if errors.is_empty() {
+                Outcome::Ran(findings)
+            } else {
+                Outcome::CouldNotEvaluate(format!("CEL failed on {} object(s), first: {}", errors.len(), errors[0]))
+            }
+        }
+    }
+}
+
+/// `Ok(None)`: not a finding; `Ok(Some(msg))`: a finding, with the message expression's
+/// result when there is one.
+fn eval_cel(
+    program: &cel::Program,
+    message: Option<&cel::Program>,
+    obj: &Object,
+    env: &Arc<cel::Env>,
+) -> Result<Option<Option<String>>, String> {
+    let mut ctx = cel::Context::with_env(Arc::clone(env));
+    ctx.add_variable("object", &obj.value).map_err(|e| format!("cannot bind object: {e}"))?;
+    match program.execute(&ctx) {
+        Ok(cel::Value::Bool(false)) => Ok(None),
+        Ok(cel::Value::Bool(true)) => {
+            let msg = match message {
+                None => None,
+                Some(m) => match m.execute(&ctx) {
+                    Ok(cel::Value::String(s)) => Some(s.to_string()),
+                    Ok(other) => return Err(format!("message-expression returned {other:?}, not a string")),
+                    Err(e) => return Err(format!("message-expression: {e}")),
+                },
+            };
+            Ok(Some(msg))
+        }
+        Ok(other) => Err(format!("rule returned {other:?}, not a bool")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn default_message(check: &Check, obj: &Object) -> String {
+    let template = check.message.as_deref().unwrap_or("{object}: {title}");
+    template
+        .replace("{object}", &obj.obj_ref().to_string())
+        .replace("{kind}", &obj.kind)
+        .replace("{namespace}", obj.namespace.as_deref().unwrap_or(""))
+        .replace("{name}", &obj.name)
+        .replace("{title}", &check.title)
+}

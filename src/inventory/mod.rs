@@ -1,0 +1,234 @@
+//! The inventory: what the cluster holds, as far as the checks need it, from whichever
+//! source (an offline snapshot now, the live API later). The engine only ever sees this.
+//!
+//! Each kind is in one of three states: collected (possibly empty), absent (the cluster does
+//! not serve it — its checks are *not applicable*), or failed (could not be read — its
+//! checks *could not be evaluated*). Objects are normalised on the way in: Secret values are
+//! blanked (keys kept), `managedFields[].fieldsV1` is dropped, and
+//! `last-applied-configuration` is removed from Secrets, so no later stage can leak them.
+
+pub mod snapshot;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::resource::{GroupKind, ObjectRef};
+
+/// One object, with its identity pulled out for quick access.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: String,
+    /// The whole object, normalised.
+    pub value: Value,
+}
+
+impl Object {
+    /// Builds an object from JSON, normalising it; `Err` names the missing identity field.
+    pub fn from_value(mut value: Value) -> Result<Self, String> {
+        let api_version = str_at(&value, &["apiVersion"]).ok_or("object has no apiVersion")?.to_string();
+        let kind = str_at(&value, &["kind"]).ok_or("object has no kind")?.to_string();
+        let name =
+            str_at(&value, &["metadata", "name"]).ok_or_else(|| format!("{kind} has no metadata.name"))?.to_string();
+        let namespace = str_at(&value, &["metadata", "namespace"]).map(ToString::to_string);
+        normalise(&mut value, &kind);
+        Ok(Self { api_version, kind, namespace, name, value })
+    }
+
+    /// Group and kind.
+    #[must_use]
+    pub fn gk(&self) -> GroupKind {
+        GroupKind::from_api_version(&self.api_version, &self.kind)
+    }
+
+    /// How reports name it.
+    #[must_use]
+    pub fn obj_ref(&self) -> ObjectRef {
+        ObjectRef {
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            api_version: self.api_version.clone(),
+        }
+    }
+
+    /// `metadata.labels` as a map.
+    #[must_use]
+    pub fn labels(&self) -> Option<BTreeMap<String, String>> {
+        let m = self.value.get("metadata")?.get("labels")?.as_object()?;
+        Some(m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+    }
+
+    /// True when `metadata.ownerReferences` is non-empty.
+    #[must_use]
+    pub fn is_owned(&self) -> bool {
+        self.value.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+    }
+}
+
+/// Follows a path of object keys to a string.
+#[must_use]
+pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str()
+}
+
+fn normalise(value: &mut Value, kind: &str) {
+    let Some(obj) = value.as_object_mut() else { return };
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(mf) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
+            for entry in mf {
+                if let Some(e) = entry.as_object_mut() {
+                    e.remove("fieldsV1");
+                }
+            }
+        }
+        if kind == "Secret"
+            && let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+        {
+            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    if kind == "Secret" {
+        for field in ["data", "stringData"] {
+            if let Some(d) = obj.get_mut(field).and_then(Value::as_object_mut) {
+                for v in d.values_mut() {
+                    *v = Value::String(String::new());
+                }
+            }
+        }
+    }
+}
+
+/// What is known about one kind.
+#[derive(Debug, Clone)]
+pub enum KindState {
+    /// Collected; the list may be empty.
+    Collected(Vec<Object>),
+    /// The cluster does not serve this kind.
+    Absent,
+    /// Could not be read; the reason says why.
+    Failed(String),
+}
+
+/// Where the inventory came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An offline snapshot file or directory.
+    Snapshot(String),
+    /// A live cluster (context name).
+    Live(String),
+}
+
+/// Everything collected.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// `gitVersion` from `/version`, when known.
+    pub server_version: Option<String>,
+    /// Where it came from.
+    pub origin: Origin,
+    kinds: BTreeMap<GroupKind, KindState>,
+    /// True when `kinds` is authoritative (a live collection, or a snapshot that says which
+    /// kinds it collected). Otherwise a built-in kind the snapshot does not mention is taken
+    /// as empty and a custom kind as absent.
+    authoritative: bool,
+    empty: Vec<Object>,
+}
+
+impl Inventory {
+    /// An empty inventory.
+    #[must_use]
+    pub fn new(origin: Origin, authoritative: bool) -> Self {
+        Self { server_version: None, origin, kinds: BTreeMap::new(), authoritative, empty: Vec::new() }
+    }
+
+    /// Adds an object under its kind.
+    pub fn push(&mut self, obj: Object) {
+        let entry = self.kinds.entry(obj.gk()).or_insert_with(|| KindState::Collected(Vec::new()));
+        match entry {
+            KindState::Collected(v) => v.push(obj),
+            other => *other = KindState::Collected(vec![obj]),
+        }
+    }
+
+    /// Records a kind's state (collected-empty, absent or failed).
+    pub fn set_state(&mut self, gk: GroupKind, state: KindState) {
+        match (self.kinds.get_mut(&gk), state) {
+            // Objects already loaded win over a declared "collected, empty".
+            (Some(KindState::Collected(existing)), KindState::Collected(new)) => existing.extend(new),
+            (_, state) => {
+                self.kinds.insert(gk, state);
+            }
+        }
+    }
+
+    /// Sorts objects by namespace and name so every report is deterministic.
+    pub fn finish(&mut self) {
+        for state in self.kinds.values_mut() {
+            if let KindState::Collected(v) = state {
+                v.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            }
+        }
+    }
+
+    /// The state of a kind, applying the snapshot defaults described on [`Inventory`].
+    #[must_use]
+    pub fn state(&self, gk: &GroupKind) -> KindView<'_> {
+        match self.kinds.get(gk) {
+            Some(KindState::Collected(v)) => KindView::Collected(v),
+            Some(KindState::Absent) => KindView::Absent,
+            Some(KindState::Failed(r)) => KindView::Failed(r),
+            None if self.authoritative => KindView::Failed("not collected"),
+            None if gk.is_builtin() => KindView::Collected(&self.empty),
+            None => KindView::Absent,
+        }
+    }
+
+    /// Objects of a kind (empty when absent or failed).
+    #[must_use]
+    pub fn objects(&self, gk: &GroupKind) -> &[Object] {
+        match self.state(gk) {
+            KindView::Collected(v) => v,
+            _ => &[],
+        }
+    }
+
+    /// Finds one object by kind, namespace and name.
+    #[must_use]
+    pub fn get(&self, gk: &GroupKind, namespace: Option<&str>, name: &str) -> Option<&Object> {
+        self.objects(gk).iter().find(|o| o.name == name && o.namespace.as_deref() == namespace)
+    }
+
+    /// Number of objects held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.kinds.values().map(|s| if let KindState::Collected(v) = s { v.len() } else { 0 }).sum()
+    }
+
+    /// True when no objects are held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A borrowed view of a kind's state.
+#[derive(Debug, Clone, Copy)]
+pub enum KindView<'a> {
+    /// Collected objects.
+    Collected(&'a [Object]),
+    /// Not served.
+    Absent,
+    /// Not readable.
+    Failed(&'a str),
+}

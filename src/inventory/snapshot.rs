@@ -1,0 +1,202 @@
+//! Offline snapshots: multi-document YAML or JSON files, `kind: List` documents (what
+//! `kubectl get -A -o yaml` prints), or a directory of such files.
+//!
+//! A snapshot may carry one `SnapshotInfo` document (written by `upgrade-preflight
+//! snapshot`) giving the server version and which kinds were collected, absent or failed:
+//!
+//! ```yaml
+//! apiVersion: upgrade-preflight.io/v1alpha1
+//! kind: SnapshotInfo
+//! serverVersion: v1.30.7+rke2r1
+//! resources:
+//! - {apiVersion: harvesterhci.io/v1beta1, kind: Addon, state: absent}
+//! - {apiVersion: networking.k8s.io/v1, kind: Ingress, state: failed, reason: "forbidden"}
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::{Inventory, KindState, Object, Origin};
+use crate::resource::GroupKind;
+
+/// `apiVersion` of the snapshot metadata document.
+pub const INFO_API_VERSION: &str = "upgrade-preflight.io/v1alpha1";
+
+/// Largest snapshot file read, in bytes (256 MiB).
+pub const MAX_SNAPSHOT_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}{}: {message}", location(*.line, *.column))]
+pub struct SnapshotError {
+    /// File.
+    pub path: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u64,
+    /// 1-based column, 0 when unknown.
+    pub column: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn location(line: u64, column: u64) -> String {
+    if line == 0 { String::new() } else { format!(":{line}:{column}") }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InfoDoc {
+    #[serde(default)]
+    server_version: Option<String>,
+    #[serde(default)]
+    resources: Vec<InfoResource>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InfoResource {
+    api_version: String,
+    kind: String,
+    state: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Loads a snapshot file or directory.
+pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
+    let err = |p: &Path, message: String| SnapshotError { path: p.display().to_string(), line: 0, column: 0, message };
+    let meta = std::fs::metadata(path).map_err(|e| err(path, format!("cannot read snapshot: {e}")))?;
+    let files: Vec<PathBuf> = if meta.is_dir() {
+        let mut files = Vec::new();
+        collect_files(path, &mut files).map_err(|e| err(path, format!("cannot read snapshot directory: {e}")))?;
+        if files.is_empty() {
+            return Err(err(path, "no .yaml, .yml or .json files in snapshot directory".to_string()));
+        }
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut inv = Inventory::new(Origin::Snapshot(path.display().to_string()), false);
+    for f in files {
+        load_file(&f, &mut inv)?;
+    }
+    inv.finish();
+    Ok(inv)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_files(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Parses the documents of one snapshot text; `name` is used in errors.
+pub fn parse_documents(text: &str, name: &str) -> Result<Vec<(u64, Value)>, SnapshotError> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let mut docs = Vec::new();
+        let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+        for v in stream {
+            match v {
+                Ok(Value::Array(items)) => docs.extend(items.into_iter().map(|i| (0, i))),
+                Ok(v) => docs.push((0, v)),
+                Err(e) => {
+                    return Err(SnapshotError {
+                        path: name.to_string(),
+                        line: e.line() as u64,
+                        column: e.column() as u64,
+                        message: format!("invalid JSON: {e}"),
+                    });
+                }
+            }
+        }
+        return Ok(docs);
+    }
+    match serde_saphyr::from_multiple::<Option<Spanned<Value>>>(text) {
+        Ok(docs) => Ok(docs.into_iter().flatten().map(|d| (d.referenced.line(), d.value)).collect()),
+        Err(e) => {
+            let loc = e.location();
+            Err(SnapshotError {
+                path: name.to_string(),
+                line: loc.map_or(0, |l| l.line()),
+                column: loc.map_or(0, |l| l.column()),
+                message: format!("invalid YAML: {}", crate::catalog::plain_yaml_message(&e)),
+            })
+        }
+    }
+}
+
+fn load_file(path: &Path, inv: &mut Inventory) -> Result<(), SnapshotError> {
+    let name = path.display().to_string();
+    let err = |line: u64, message: String| SnapshotError {
+        path: name.clone(),
+        line,
+        column: if line == 0 { 0 } else { 1 },
+        message,
+    };
+    let size = std::fs::metadata(path).map_err(|e| err(0, format!("cannot read: {e}")))?.len();
+    if size > MAX_SNAPSHOT_FILE_BYTES {
+        return Err(err(0, format!("file is {size} bytes; snapshot files are limited to {MAX_SNAPSHOT_FILE_BYTES}")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(0, format!("cannot read: {e}")))?;
+    for (i, (line, doc)) in parse_documents(&text, &name)?.into_iter().enumerate() {
+        let what = || if line > 0 { format!("document {}", i + 1) } else { format!("item {}", i + 1) };
+        if doc.is_null() {
+            continue;
+        }
+        if !doc.is_object() {
+            return Err(err(line, format!("{} is not a Kubernetes object", what())));
+        }
+        let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if kind == "SnapshotInfo" && api_version == INFO_API_VERSION {
+            let info: InfoDoc = serde_json::from_value(doc).map_err(|e| err(line, format!("SnapshotInfo: {e}")))?;
+            apply_info(info, inv).map_err(|m| err(line, m))?;
+            continue;
+        }
+        if kind.ends_with("List") && doc.get("items").is_some() {
+            let Some(Value::Array(items)) = doc.get("items").cloned() else {
+                return Err(err(line, format!("{}: items of {kind} is not a list", what())));
+            };
+            for (j, item) in items.into_iter().enumerate() {
+                let obj =
+                    Object::from_value(item).map_err(|m| err(line, format!("{}, item {}: {m}", what(), j + 1)))?;
+                inv.push(obj);
+            }
+            continue;
+        }
+        let obj = Object::from_value(doc).map_err(|m| err(line, format!("{}: {m}", what())))?;
+        inv.push(obj);
+    }
+    Ok(())
+}
+
+fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
+    if info.server_version.is_some() {
+        inv.server_version = info.server_version;
+    }
+    if !info.resources.is_empty() {
+        inv.authoritative = true;
+    }
+    for r in info.resources {
+        let gk = GroupKind::from_api_version(&r.api_version, &r.kind);
+        let state = match r.state.as_str() {
+            "collected" => KindState::Collected(Vec::new()),
+            "absent" => KindState::Absent,
+            "failed" => KindState::Failed(r.reason.unwrap_or_else(|| "failed".to_string())),
+            other => return Err(format!("SnapshotInfo: resource state '{other}' is not collected, absent or failed")),
+        };
+        inv.set_state(gk, state);
+    }
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! Thin binary: parse arguments, run, map the outcome to the documented exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use upgrade_preflight::{app, cli::Cli};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    app::run(cli).into()
+}

@@ -1,0 +1,187 @@
+//! The JSON wire format, `schemaVersion: 1`. These types are the contract; they are kept
+//! apart from the internal types so those can change without breaking consumers.
+//!
+//! ```json
+//! {
+//!   "schemaVersion": 1,
+//!   "tool": {"name": "upgrade-preflight", "version": "0.1.0"},
+//!   "source": {"type": "snapshot", "location": "examples/demo-cluster.yaml",
+//!              "serverVersion": "v1.30.7+rke2r1", "objects": 42},
+//!   "verdict": "NO-GO",              // GO | GO-WITH-WARNINGS | NO-GO
+//!   "incomplete": false,             // a check at fail-on severity had no verdict
+//!   "exitCode": 1,
+//!   "failOn": "blocker",
+//!   "summary": {"blocker": 5, "warning": 2, "info": 1,
+//!               "evaluated": 14, "notApplicable": 2, "couldNotEvaluate": 0},
+//!   "components": [{"id": "rancher", "name": "Rancher", "status": "detected",
+//!                   "version": "2.7.5", "raw": "v2.7.5", "source": "image rancher/rancher:v2.7.5 of …"}],
+//!   "findings": [{"checkId": "…", "severity": "blocker", "component": "rancher",
+//!                 "objects": [{"kind": "Ingress", "namespace": "x", "name": "y", "apiVersion": "networking.k8s.io/v1"}],
+//!                 "message": "…", "remediation": "…", "references": ["https://…"]}],
+//!   "notApplicable": [{"checkId": "…", "severity": "blocker", "reason": "…"}],
+//!   "couldNotEvaluate": [{"checkId": "…", "severity": "blocker", "reason": "…"}]
+//! }
+//! ```
+//! Fields may be added in a minor release; none is removed or changes meaning without a
+//! new `schemaVersion`. Absent optional values are omitted, never `null`.
+
+use serde::Serialize;
+
+use super::Report;
+use crate::catalog::Severity;
+use crate::eval::detect::DetectStatus;
+use crate::resource::ObjectRef;
+use crate::version;
+
+/// Current schema version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire<'a> {
+    schema_version: u32,
+    tool: Tool,
+    source: Source<'a>,
+    verdict: &'static str,
+    incomplete: bool,
+    exit_code: u8,
+    fail_on: Severity,
+    summary: Summary,
+    components: Vec<Component<'a>>,
+    findings: Vec<Finding<'a>>,
+    not_applicable: Vec<Skipped<'a>>,
+    could_not_evaluate: Vec<Skipped<'a>>,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Source<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    location: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_version: Option<&'a str>,
+    objects: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    blocker: usize,
+    warning: usize,
+    info: usize,
+    evaluated: usize,
+    not_applicable: usize,
+    could_not_evaluate: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Component<'a> {
+    id: &'a str,
+    name: &'a str,
+    status: DetectStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Finding<'a> {
+    check_id: &'a str,
+    severity: Severity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    component: Option<&'a str>,
+    objects: &'a [ObjectRef],
+    message: &'a str,
+    remediation: &'a str,
+    references: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Skipped<'a> {
+    check_id: &'a str,
+    severity: Severity,
+    reason: &'a str,
+}
+
+fn skipped(v: &[crate::eval::Skipped]) -> Vec<Skipped<'_>> {
+    v.iter().map(|s| Skipped { check_id: &s.check_id, severity: s.severity, reason: &s.reason }).collect()
+}
+
+/// Renders the report as pretty JSON with a trailing newline.
+#[must_use]
+pub fn render(r: &Report) -> String {
+    let wire = Wire {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool { name: "upgrade-preflight", version: env!("CARGO_PKG_VERSION") },
+        source: Source {
+            kind: r.source_type,
+            location: &r.source_location,
+            server_version: r.server_version.as_deref(),
+            objects: r.objects,
+        },
+        verdict: r.verdict.as_str(),
+        incomplete: r.incomplete,
+        exit_code: r.exit.code(),
+        fail_on: r.policy.fail_on,
+        summary: Summary {
+            blocker: r.count(Severity::Blocker),
+            warning: r.count(Severity::Warning),
+            info: r.count(Severity::Info),
+            evaluated: r.eval.evaluated.len(),
+            not_applicable: r.eval.not_applicable.len(),
+            could_not_evaluate: r.eval.could_not_evaluate.len(),
+        },
+        components: r
+            .eval
+            .components
+            .iter()
+            .map(|d| Component {
+                id: &d.component,
+                name: &d.name,
+                status: d.status(),
+                version: d.version().map(version::display),
+                raw: d.raw.as_deref(),
+                source: d.source.as_deref(),
+                reason: match &d.state {
+                    crate::eval::detect::VersionState::Unknown(w) => Some(w.as_str()),
+                    _ => None,
+                },
+            })
+            .collect(),
+        findings: r
+            .eval
+            .findings
+            .iter()
+            .map(|f| Finding {
+                check_id: &f.check_id,
+                severity: f.severity,
+                component: f.component.as_deref(),
+                objects: &f.objects,
+                message: &f.message,
+                remediation: &f.remediation,
+                references: &f.references,
+            })
+            .collect(),
+        not_applicable: skipped(&r.eval.not_applicable),
+        could_not_evaluate: skipped(&r.eval.could_not_evaluate),
+    };
+    // Serialising plain structs of strings and numbers cannot fail.
+    let mut s = serde_json::to_string_pretty(&wire).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}

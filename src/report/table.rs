@@ -1,0 +1,126 @@
+//! Human-readable report: verdict, components, findings, remediation, and what was not
+//! evaluated. Colour only when asked (a TTY without `NO_COLOR`); fixed width otherwise, so
+//! output is deterministic.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, Color, ContentArrangement, Table};
+
+use super::{Report, Verdict};
+use crate::catalog::Severity;
+use crate::eval::detect::VersionState;
+use crate::version;
+
+/// Table width when not writing to a terminal.
+pub const WIDTH: u16 = 120;
+
+fn table(color: bool) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(WIDTH);
+    if !color {
+        t.force_no_tty();
+    }
+    t
+}
+
+fn severity_cell(s: Severity, color: bool) -> Cell {
+    let c = Cell::new(s.to_string().to_uppercase());
+    if !color {
+        return c;
+    }
+    match s {
+        Severity::Blocker => c.fg(Color::Red),
+        Severity::Warning => c.fg(Color::Yellow),
+        Severity::Info => c.fg(Color::Blue),
+    }
+}
+
+/// Renders the report.
+#[must_use]
+pub fn render(r: &Report, color: bool) -> String {
+    let mut out = String::new();
+    let server = r.server_version.as_deref().map(|v| format!(", Kubernetes {v}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "upgrade-preflight {} — {} {} ({} objects{server})",
+        env!("CARGO_PKG_VERSION"),
+        r.source_type,
+        r.source_location,
+        r.objects
+    );
+    let _ = writeln!(out);
+
+    let mut comps = table(color);
+    comps.set_header(vec!["COMPONENT", "VERSION", "DETECTED FROM"]);
+    for d in &r.eval.components {
+        let (v, from) = match &d.state {
+            VersionState::Known(v) => (version::display(v), d.source.clone().unwrap_or_default()),
+            VersionState::Unknown(why) => ("unknown".to_string(), why.clone()),
+            VersionState::NotDetected => continue,
+        };
+        comps.add_row(vec![Cell::new(&d.name), Cell::new(v), Cell::new(from)]);
+    }
+    if comps.row_count() > 0 {
+        let _ = writeln!(out, "Components\n{comps}\n");
+    } else {
+        let _ = writeln!(out, "Components: none of the known components detected\n");
+    }
+
+    if r.eval.findings.is_empty() {
+        let _ = writeln!(out, "Findings: none\n");
+    } else {
+        let mut t = table(color);
+        t.set_header(vec!["SEVERITY", "CHECK", "OBJECT", "MESSAGE"]);
+        for f in &r.eval.findings {
+            let obj = f.objects.first().map(ToString::to_string).unwrap_or_default();
+            t.add_row(vec![
+                severity_cell(f.severity, color),
+                Cell::new(&f.check_id),
+                Cell::new(obj),
+                Cell::new(&f.message),
+            ]);
+        }
+        let _ = writeln!(out, "Findings\n{t}\n");
+        let mut fixes: BTreeMap<&str, (&str, &[String])> = BTreeMap::new();
+        for f in &r.eval.findings {
+            fixes.entry(&f.check_id).or_insert((&f.remediation, &f.references));
+        }
+        let _ = writeln!(out, "How to fix");
+        for (id, (fix, refs)) in fixes {
+            let _ = writeln!(out, "  {id}: {}", fix.trim());
+            for link in refs {
+                let _ = writeln!(out, "    see {link}");
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    for (title, list) in
+        [("Could not evaluate", &r.eval.could_not_evaluate), ("Not applicable", &r.eval.not_applicable)]
+    {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{title}");
+        for s in list {
+            let _ = writeln!(out, "  {} ({}): {}", s.check_id, s.severity, s.reason);
+        }
+        let _ = writeln!(out);
+    }
+
+    let verdict = r.headline();
+    let verdict = if color {
+        let code = match r.verdict {
+            Verdict::Go => "32",
+            Verdict::GoWithWarnings => "33",
+            Verdict::NoGo => "31",
+        };
+        format!("\x1b[1;{code}m{verdict}\x1b[0m")
+    } else {
+        verdict
+    };
+    let _ = writeln!(out, "Verdict: {verdict} (exit {})", r.exit.code());
+    out
+}

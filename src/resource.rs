@@ -1,0 +1,217 @@
+//! Names for Kubernetes kinds and objects, and the label-selector language checks use.
+//!
+//! Kinds are identified by group and kind, without version: the API server serves one
+//! object under several versions, and a check that says `networking.k8s.io/v1` must still
+//! see Ingresses a snapshot stored as `v1beta1`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// A kind, without version: `("networking.k8s.io", "Ingress")`; the core group is `""`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct GroupKind {
+    /// API group, `""` for the core group.
+    pub group: String,
+    /// Kind, e.g. `Ingress`.
+    pub kind: String,
+}
+
+impl GroupKind {
+    /// Builds a group/kind pair.
+    #[must_use]
+    pub fn new(group: &str, kind: &str) -> Self {
+        Self { group: group.to_string(), kind: kind.to_string() }
+    }
+
+    /// From an `apiVersion` (`apps/v1`, `v1`) and a kind.
+    #[must_use]
+    pub fn from_api_version(api_version: &str, kind: &str) -> Self {
+        Self::new(split_api_version(api_version).0, kind)
+    }
+
+    /// True for groups every conformant cluster serves; a custom resource group is not.
+    /// An empty list of a built-in kind means "none exist", an absent custom kind means
+    /// "this cluster does not have that product".
+    #[must_use]
+    pub fn is_builtin(&self) -> bool {
+        let g = self.group.as_str();
+        g.is_empty() || (!g.contains('.')) || g.ends_with(".k8s.io")
+    }
+}
+
+impl fmt::Display for GroupKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() { write!(f, "{}", self.kind) } else { write!(f, "{}.{}", self.kind, self.group) }
+    }
+}
+
+/// Splits `group/version` into its parts; `v1` is the core group.
+#[must_use]
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.rsplit_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+/// How a report names an object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// Kind, e.g. `Deployment`.
+    pub kind: String,
+    /// Namespace; absent for cluster-scoped objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `apiVersion` as stored.
+    pub api_version: String,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// One requirement of a label selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Requirement {
+    Eq(String, String),
+    NotEq(String, String),
+    Exists(String),
+    NotExists(String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+}
+
+/// A Kubernetes label selector in its string form (`app=web,tier!=db,env in (a,b),!legacy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelSelector {
+    source: String,
+    reqs: Vec<Requirement>,
+}
+
+impl LabelSelector {
+    /// Parses the string form used by `kubectl -l` and the API's `labelSelector` parameter.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut reqs = Vec::new();
+        for part in split_top_level(s) {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(format!("empty requirement in label selector '{s}'"));
+            }
+            let req = if let Some(key) = part.strip_prefix('!') {
+                Requirement::NotExists(valid_key(key.trim(), s)?)
+            } else if let Some((k, v)) = part.split_once("!=") {
+                Requirement::NotEq(valid_key(k.trim(), s)?, v.trim().to_string())
+            } else if let Some((k, v)) = part.split_once("==") {
+                Requirement::Eq(valid_key(k.trim(), s)?, v.trim().to_string())
+            } else if let Some((k, v)) = part.split_once('=') {
+                Requirement::Eq(valid_key(k.trim(), s)?, v.trim().to_string())
+            } else if let Some((k, set)) = split_set(part, " notin ") {
+                Requirement::NotIn(valid_key(k, s)?, parse_set(set, s)?)
+            } else if let Some((k, set)) = split_set(part, " in ") {
+                Requirement::In(valid_key(k, s)?, parse_set(set, s)?)
+            } else {
+                Requirement::Exists(valid_key(part, s)?)
+            };
+            reqs.push(req);
+        }
+        Ok(Self { source: s.to_string(), reqs })
+    }
+
+    /// True when the labels satisfy every requirement.
+    #[must_use]
+    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        let get = |k: &str| labels.and_then(|l| l.get(k));
+        self.reqs.iter().all(|r| match r {
+            Requirement::Eq(k, v) => get(k) == Some(v),
+            Requirement::NotEq(k, v) => get(k) != Some(v),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.contains(x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.contains(x)),
+        })
+    }
+
+    /// The selector as written, for the API's `labelSelector` parameter.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+}
+
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+fn split_set<'a>(part: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
+    let (k, rest) = part.split_once(op)?;
+    Some((k.trim(), rest.trim()))
+}
+
+fn parse_set(set: &str, whole: &str) -> Result<Vec<String>, String> {
+    let inner = set
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .ok_or_else(|| format!("set in label selector '{whole}' must be written (a,b)"))?;
+    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+}
+
+fn valid_key(k: &str, whole: &str) -> Result<String, String> {
+    let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if ok { Ok(k.to_string()) } else { Err(format!("invalid label key '{k}' in label selector '{whole}'")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
+    }
+
+    #[test]
+    fn selectors() {
+        let l = labels(&[("owner", "helm"), ("status", "deployed")]);
+        assert!(LabelSelector::parse("owner=helm").unwrap().matches(Some(&l)));
+        assert!(!LabelSelector::parse("owner!=helm").unwrap().matches(Some(&l)));
+        assert!(LabelSelector::parse("status in (deployed,failed),owner").unwrap().matches(Some(&l)));
+        assert!(!LabelSelector::parse("status notin (deployed)").unwrap().matches(Some(&l)));
+        assert!(LabelSelector::parse("!missing").unwrap().matches(Some(&l)));
+        assert!(!LabelSelector::parse("owner").unwrap().matches(None));
+        assert!(LabelSelector::parse("a=b,,c").is_err());
+        assert!(LabelSelector::parse("bad key=x").is_err());
+    }
+
+    #[test]
+    fn builtin_groups() {
+        assert!(GroupKind::new("", "Pod").is_builtin());
+        assert!(GroupKind::new("apps", "Deployment").is_builtin());
+        assert!(GroupKind::new("networking.k8s.io", "Ingress").is_builtin());
+        assert!(!GroupKind::new("harvesterhci.io", "Addon").is_builtin());
+        assert!(!GroupKind::new("management.cattle.io", "ManagedChart").is_builtin());
+    }
+}
