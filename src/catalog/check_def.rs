@@ -163,10 +163,16 @@ impl Check {
     }
 }
 
-/// The CEL environment rules are compiled and run in: the standard library.
+/// The CEL environment rules are compiled and run in: the standard library plus the
+/// strings and lists extensions (`join`, `split`, `flatten`, …), as in Kubernetes.
 #[must_use]
 pub fn cel_env() -> Arc<cel::Env> {
-    Arc::new(cel::Env::stdlib())
+    let mut env = cel::Env::stdlib();
+    // Adding an extension fails only on a name clash, which a fresh stdlib env cannot have;
+    // should it ever happen, rules using those functions fail to evaluate and say so.
+    let _ = env.add_extension(cel::extensions::strings);
+    let _ = env.add_extension(cel::extensions::lists);
+    Arc::new(env)
 }
 
 /// Compiles a CEL expression, reporting syntax errors at the expression's location.

@@ -64,6 +64,14 @@ pub struct ImageSource {
     /// e.g. `rancher/rancher`, `*/haraka`.
     #[serde(default)]
     pub repository: Option<String>,
+    /// Globs of repositories this source must not match (another source owns them).
+    #[serde(default)]
+    pub exclude_repositories: Vec<String>,
+    /// False when the tag is not the component's version (e.g. `oneuptime/haraka:7.0.123`
+    /// carries OneUptime's build number, not Haraka's): the version is then unknown, though
+    /// a floating tag is still recognised as one.
+    #[serde(default = "yes")]
+    pub tag_is_version: bool,
 }
 
 /// A field source.

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::detect::{Detected, matching_images};
+use super::detect::{Detected, image_version, matching_images};
 use super::workloads::{self, ImageRef};
 use crate::catalog::{Catalog, DetectSource, Severity};
 use crate::inventory::{Inventory, KindView, Object};
@@ -376,7 +376,7 @@ fn mounted_config(
             if !seen.insert(obj.obj_ref()) {
                 continue;
             }
-            let (severity, version_note) = match version::parse(image.version_str()) {
+            let (severity, version_note) = match image_version(src, image) {
                 Parsed::Version(v) if p.range.matches(&v) => (None, format!("{} {}", m.name, version::display(&v))),
                 Parsed::Version(_) => continue,
                 Parsed::Floating(why) | Parsed::Unknown(why) => (

@@ -155,7 +155,8 @@ pub fn matching_images<'a>(src: &ImageSource, obj: &Object, spec: &'a Value) -> 
         .filter(|c| src.container.as_deref().is_none_or(|n| c.get("name").and_then(Value::as_str) == Some(n)))
         .filter_map(|c| {
             let image = ImageRef::parse(c.get("image").and_then(Value::as_str)?);
-            let ok = src.repository.as_deref().is_none_or(|p| workloads::glob_match(p, &image.repository));
+            let ok = src.repository.as_deref().is_none_or(|p| workloads::glob_match(p, &image.repository))
+                && !src.exclude_repositories.iter().any(|p| workloads::glob_match(p, &image.repository));
             ok.then_some((c, image))
         })
         .collect()
@@ -172,7 +173,7 @@ fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<Strin
         for (_, image) in matching_images(src, obj, spec) {
             let raw = image.version_str().to_string();
             out.push(Candidate {
-                parsed: version::parse(&raw),
+                parsed: image_version(src, &image),
                 raw,
                 source: format!("image {}{} of {}", image.repository, tag_suffix(&image), obj.obj_ref()),
                 object: obj.obj_ref(),
@@ -180,6 +181,19 @@ fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<Strin
         }
     }
     out
+}
+
+/// The version an image of this source carries; see [`ImageSource::tag_is_version`].
+#[must_use]
+pub fn image_version(src: &ImageSource, image: &ImageRef) -> Parsed {
+    match version::parse(image.version_str()) {
+        Parsed::Version(_) if !src.tag_is_version => Parsed::Unknown(format!(
+            "tag '{}' of {} is not the component's version",
+            image.version_str(),
+            image.repository
+        )),
+        other => other,
+    }
 }
 
 fn tag_suffix(i: &ImageRef) -> String {

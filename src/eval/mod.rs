@@ -91,14 +91,15 @@ pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluati
         catalog.matrices.values().map(|m| (m.id.clone(), detect::detect(m, inv))).collect();
     let env = crate::catalog::cel_env();
     let mut out = Evaluation::default();
-    let mut check_results: BTreeMap<&str, Option<Vec<ObjectRef>>> = BTreeMap::new();
+    // Per check: the objects it found, or why it gave no verdict (for known-bad rules).
+    let mut check_results: BTreeMap<&str, Result<Vec<ObjectRef>, (bool, String)>> = BTreeMap::new();
 
     for check in catalog.checks.values() {
         let outcome = run_check(check, catalog, inv, &detected, &env);
-        // Objects this check found, for known-bad rules that depend on it (None = no verdict).
         let objs = match &outcome {
-            Outcome::Ran(f) => Some(f.iter().filter_map(|f| f.objects.first().cloned()).collect()),
-            _ => None,
+            Outcome::Ran(f) => Ok(f.iter().filter_map(|f| f.objects.first().cloned()).collect()),
+            Outcome::NotApplicable(r) => Err((true, r.clone())),
+            Outcome::CouldNotEvaluate(r) => Err((false, r.clone())),
         };
         check_results.insert(&check.id, objs);
         if sel.wants(&check.id) {
@@ -131,8 +132,8 @@ pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluati
                     match &kb.requires_check {
                         None => Outcome::Ran(vec![base]),
                         Some((check, _)) => match check_results.get(check.as_str()) {
-                            Some(Some(objs)) if objs.is_empty() => Outcome::Ran(Vec::new()),
-                            Some(Some(objs)) => Outcome::Ran(
+                            Some(Ok(objs)) if objs.is_empty() => Outcome::Ran(Vec::new()),
+                            Some(Ok(objs)) => Outcome::Ran(
                                 objs.iter()
                                     .map(|o| Finding {
                                         objects: vec![o.clone()].into_iter().chain(det.object.clone()).collect(),
@@ -141,9 +142,14 @@ pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluati
                                     })
                                     .collect(),
                             ),
-                            _ => Outcome::CouldNotEvaluate(format!(
-                                "depends on check '{check}', which produced no verdict"
-                            )),
+                            Some(Err((true, why))) => {
+                                Outcome::NotApplicable(format!("check '{check}' does not apply: {why}"))
+                            }
+                            Some(Err((false, why))) => {
+                                Outcome::CouldNotEvaluate(format!("check '{check}' could not be evaluated: {why}"))
+                            }
+                            // The catalog validates requires-check, so an unknown one cannot get here.
+                            None => Outcome::CouldNotEvaluate(format!("unknown check '{check}'")),
                         },
                     }
                 }
