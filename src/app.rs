@@ -69,7 +69,7 @@ fn check(a: &CheckArgs) -> ExitStatus {
     let inv = match snapshot::load(path) {
         Ok(i) => i,
         Err(e) => {
-            eprint(&format!("cannot read snapshot: {e}"));
+            eprint(&e.to_string());
             return ExitStatus::Incomplete;
         }
     };

@@ -71,6 +71,13 @@ pub fn parse(raw: &str) -> Parsed {
     }
     let mut v = Version::new(nums[0], nums[1], nums[2]);
     if let Some(suffix) = suffix {
+        let lower = suffix.to_ascii_lowercase();
+        if ["head", "dev", "master", "main", "snapshot", "nightly"]
+            .iter()
+            .any(|d| lower == *d || lower.starts_with(&format!("{d}-")))
+        {
+            return Parsed::Unknown(format!("'{s}' is a development build"));
+        }
         match prerelease_of(suffix) {
             Some(Ok(pre)) => v.pre = pre,
             Some(Err(())) => return Parsed::Unknown(format!("'{s}' has an unreadable pre-release")),

@@ -1,0 +1,111 @@
+//! Walks `tests/fixtures/checks/<id>/{pass,fail}.<case>.yaml`: a `fail.*` snapshot must make
+//! `<id>` produce findings, a `pass.*` one must evaluate `<id>` and produce none. Every
+//! finding id in the catalog needs both kinds of fixture. `CHECK=<id>` narrows a run.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use upgrade_preflight::catalog::{Catalog, Sources};
+use upgrade_preflight::eval::{self, Selection};
+use upgrade_preflight::inventory::snapshot;
+
+fn fixture_dirs() -> Vec<(String, PathBuf)> {
+    let root = crate::util::root().join("tests/fixtures/checks");
+    let mut dirs: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn every_finding_id_has_pass_and_fail_fixtures() {
+    let catalog = Catalog::load(&Sources::default()).unwrap();
+    let dirs: BTreeMap<String, PathBuf> = fixture_dirs().into_iter().collect();
+    let mut missing = Vec::new();
+    for id in catalog.finding_ids() {
+        let Some(dir) = dirs.get(&id) else {
+            missing.push(format!("{id}: no directory"));
+            continue;
+        };
+        let names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        for prefix in ["pass.", "fail."] {
+            if !names.iter().any(|n| n.starts_with(prefix)) {
+                missing.push(format!("{id}: no {prefix}* fixture"));
+            }
+        }
+    }
+    for id in dirs.keys() {
+        if !catalog.finding_ids().contains(id) {
+            missing.push(format!("{id}: fixture directory for an id the catalog does not have"));
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn fixtures_pass_and_fail_as_named() {
+    let catalog = Catalog::load(&Sources::default()).unwrap();
+    let only = std::env::var("CHECK").ok();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (id, dir) in fixture_dirs() {
+        if only.as_deref().is_some_and(|o| o != id) {
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let mut snap: Vec<serde_json::Value> = Vec::new();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let inv = snapshot::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            let result = eval::evaluate(&catalog, &inv, &Selection::default());
+            let found: Vec<_> = result.findings.iter().filter(|f| f.check_id == id).collect();
+            let evaluated = result.evaluated.contains(&id);
+            checked += 1;
+            if name.starts_with("fail.") {
+                if found.is_empty() {
+                    failures.push(format!("{id}/{name}: expected findings, got none (evaluated: {evaluated})"));
+                }
+                snap.push(serde_json::json!({
+                    "file": name,
+                    "findings": found.iter().map(|f| serde_json::json!({
+                        "severity": f.severity.to_string(),
+                        "objects": f.objects.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "message": f.message,
+                    })).collect::<Vec<_>>(),
+                }));
+            } else if name.starts_with("pass.") {
+                if !found.is_empty() {
+                    failures.push(format!(
+                        "{id}/{name}: expected no findings, got {:?}",
+                        found.iter().map(|f| &f.message).collect::<Vec<_>>()
+                    ));
+                }
+                if !evaluated {
+                    let why: Vec<_> = result
+                        .not_applicable
+                        .iter()
+                        .chain(&result.could_not_evaluate)
+                        .filter(|s| s.check_id == id)
+                        .map(|s| s.reason.clone())
+                        .collect();
+                    failures.push(format!("{id}/{name}: a pass fixture must evaluate the check, but: {why:?}"));
+                }
+            } else {
+                failures.push(format!("{id}/{name}: fixture names start with pass. or fail."));
+            }
+        }
+        if only.is_none() || only.as_deref() == Some(id.as_str()) {
+            insta::with_settings!({snapshot_suffix => id.clone(), prepend_module_to_snapshot => false}, {
+                insta::assert_json_snapshot!("fixture", snap);
+            });
+        }
+    }
+    assert!(checked > 0, "no fixtures found");
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -1,0 +1,63 @@
+//! Harness: run the built binary with a clean environment and capture everything.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Repository root (tests run with it as the working directory).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a run produced.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary with `args` from the repository root. No test can reach a cluster.
+pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_upgrade-preflight"))
+        .args(args)
+        .current_dir(root())
+        .env("KUBECONFIG", "/nonexistent")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("binary runs");
+    Out {
+        code: out.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// Runs `check --snapshot PATH -o json EXTRA…` and parses the report.
+pub fn check_json(snapshot: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["check", "--snapshot", snapshot, "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", out.stdout, out.stderr));
+    (out.code, v)
+}
+
+/// Finding ids in a JSON report, sorted and deduplicated.
+pub fn finding_ids(report: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> =
+        report["findings"].as_array().unwrap().iter().map(|f| f["checkId"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Writes `files` (relative path → contents) under a new temporary directory.
+pub fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        let p: &Path = rel.as_ref();
+        let full = dir.path().join(p);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    dir
+}
