@@ -153,7 +153,7 @@ impl Catalog {
             let Some((id, item)) = parsed else { continue };
             let key = (*kind == FileKind::Matrix, id.clone());
             if let Some((prev, prev_builtin)) = seen.get(&key)
-                && !(*prev_builtin && !builtin)
+                && (!*prev_builtin || *builtin)
             {
                 sink.at(&Location::UNKNOWN, format!("duplicate id '{id}', also defined in {prev}"));
                 continue;

@@ -326,8 +326,11 @@ fn ini_has_section(text: &str, section: &str) -> bool {
     })
 }
 
+/// A mounted ConfigMap: its name and, when `items` is set, the (key, path) pairs it projects.
+type MountedConfigMap = (String, Option<Vec<(String, String)>>);
+
 /// ConfigMaps mounted by a pod spec, with the file names each provides.
-fn mounted_configmaps(spec: &Value) -> Vec<(String, Option<Vec<(String, String)>>)> {
+fn mounted_configmaps(spec: &Value) -> Vec<MountedConfigMap> {
     let mut out = Vec::new();
     let mut add = |cm: &Value| {
         if let Some(name) = name_of(cm, "name") {
