@@ -85,10 +85,12 @@ fn unreadable_snapshot_exits_3() {
 }
 
 #[test]
-fn no_source_is_a_usage_error() {
-    let out = run(&["check"]);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--snapshot"), "{}", out.stderr);
+fn no_cluster_configuration_exits_3_with_one_line() {
+    // Without --snapshot the live source is used; KUBECONFIG points nowhere in tests.
+    let out = run(&["check", "--timeout", "5"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.starts_with("upgrade-preflight: cannot load cluster configuration"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
     let out = run(&["check", "--snapshot", DEMO, "-o", "xml"]);
     assert_eq!(out.code, 2);
 }
@@ -187,4 +189,25 @@ fn validate_list_and_explain() {
     let out = run(&["explain", "no-such-thing"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no-such-thing"));
+}
+
+#[test]
+fn relational_checks_do_not_conclude_from_what_a_snapshot_lacks() {
+    // A `kubectl get all`-style dump: a fail-closed webhook and its Service, but no
+    // EndpointSlices/Endpoints captured; a Deployment referencing a Secret, but no Secrets.
+    let snap = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: w}\nwebhooks:\n- name: w.example.com\n  clientConfig: {service: {namespace: d, name: svc}}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: svc, namespace: d}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: d}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: c, image: x/y:1.0.0, envFrom: [{secretRef: {name: s}}]}\nstatus: {availableReplicas: 1}\n";
+    let dir = temp_tree(&[("s.yaml", snap)]);
+    let p = dir.path().join("s.yaml");
+    let (code, r) = check_json(p.to_str().unwrap(), &["--only", "webhooks-without-endpoints,missing-references"]);
+    assert_eq!(r["findings"], serde_json::json!([]), "no false blockers from missing data");
+    let reasons: Vec<&str> =
+        r["couldNotEvaluate"].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "the snapshot holds no Secrets, so references to them cannot be checked",
+            "the snapshot holds no EndpointSlices or Endpoints, so webhook backends cannot be checked"
+        ]
+    );
+    assert_eq!(code, 3);
 }

@@ -79,7 +79,10 @@ fn keep_missing_secret_reference_is_no_go() {
 fn harvester_managed_chart_not_ready_is_no_go() {
     let (code, r) = check_json("tests/fixtures/clusters/incident-harvester-managedchart.yaml", &[]);
     assert_eq!(code, 1);
-    assert_eq!(finding_ids(&r), ["harvester-1-4-managed-chart-drift", "managed-charts-not-ready"]);
+    assert_eq!(
+        finding_ids(&r),
+        ["harvester-1-4-managed-chart-drift", "harvester-snapshot-webhook-drift", "managed-charts-not-ready"]
+    );
     assert_eq!(
         objects_of(&r, "managed-charts-not-ready"),
         ["Bundle fleet-local/mcc-harvester", "ManagedChart fleet-local/harvester"]

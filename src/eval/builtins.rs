@@ -245,6 +245,9 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
         let mut seen = BTreeSet::new();
         for r in references(spec) {
             let gk = GroupKind::new("", r.kind);
+            if inv.unknown_if_empty(&gk) {
+                return Err(format!("the snapshot holds no {}s, so references to them cannot be checked", r.kind));
+            }
             let target = inv.get(&gk, Some(ns), &r.name);
             let problem = match (target, &r.key) {
                 (None, _) => format!("{} {ns}/{} which does not exist", r.kind, r.name),
@@ -256,6 +259,12 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
             if !seen.insert(problem.clone()) {
                 continue;
             }
+            // A missing pull secret only fails pulls that need credentials: a warning.
+            let (severity, consequence) = if r.via == "imagePullSecrets" {
+                (Some(Severity::Warning), "private images will fail to pull")
+            } else {
+                (None, "its pods cannot start")
+            };
             hits.push(Hit {
                 objects: vec![
                     obj.obj_ref(),
@@ -266,8 +275,8 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
                         api_version: "v1".into(),
                     },
                 ],
-                message: format!("{} references {problem} ({}); its pods cannot start", obj.obj_ref(), r.via),
-                severity: None,
+                message: format!("{} references {problem} ({}); {consequence}", obj.obj_ref(), r.via),
+                severity,
             });
         }
     }
@@ -286,6 +295,10 @@ fn floating_tags(inv: &Inventory, catalog: &Catalog) -> Vec<Hit> {
         for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
             for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
                 for (c, image) in matching_images(src, obj, spec) {
+                    // A digest pins the image whatever its tag says.
+                    if image.digest.is_some() {
+                        continue;
+                    }
                     let Parsed::Floating(why) = version::parse(image.version_str()) else { continue };
                     let cname = c.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
                     if !seen.insert((obj.obj_ref(), cname.clone())) {
@@ -437,6 +450,8 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
     if slices.is_none() && eps.is_none() {
         return Err("cannot read EndpointSlices or Endpoints".to_string());
     }
+    // A snapshot without any endpoint objects cannot tell "no endpoints" from "not captured".
+    let no_endpoint_data = inv.unknown_if_empty(&slices_gk) && inv.unknown_if_empty(&eps_gk);
     let ready = |ns: &str, name: &str| -> bool {
         let from_slices = slices.into_iter().flatten().any(|s| {
             s.namespace.as_deref() == Some(ns)
@@ -481,11 +496,20 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
                     api_version: "v1".into(),
                 };
                 let problem = match inv.get(&svc_gk, Some(ns), name) {
+                    None if inv.unknown_if_empty(&svc_gk) => {
+                        return Err("the snapshot holds no Services, so webhook backends cannot be checked".to_string());
+                    }
                     None => "which does not exist",
                     Some(s) if s.value.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") => {
                         continue;
                     }
                     Some(_) if ready(ns, name) => continue,
+                    Some(_) if no_endpoint_data => {
+                        return Err(
+                            "the snapshot holds no EndpointSlices or Endpoints, so webhook backends cannot be checked"
+                                .to_string(),
+                        );
+                    }
                     Some(_) => "which has no ready endpoints",
                 };
                 hits.push(Hit {

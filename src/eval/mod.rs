@@ -116,9 +116,8 @@ pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluati
             let outcome = match &det.state {
                 VersionState::NotDetected => Outcome::NotApplicable(format!("{} not detected", m.name)),
                 VersionState::Unknown(why) => Outcome::CouldNotEvaluate(format!("{} version unknown: {why}", m.name)),
-                VersionState::Known(v) if !kb.range.matches(v) => {
-                    Outcome::NotApplicable(format!("{} {} is not in {}", m.name, version::display(v), kb.range))
-                }
+                // The version was checked and is not affected: an evaluated pass.
+                VersionState::Known(v) if !kb.range.matches(v) => Outcome::Ran(Vec::new()),
                 VersionState::Known(v) => {
                     let base = Finding {
                         check_id: kb.id.clone(),
@@ -324,4 +323,59 @@ fn default_message(check: &Check, obj: &Object) -> String {
         .replace("{namespace}", obj.namespace.as_deref().unwrap_or(""))
         .replace("{name}", &obj.name)
         .replace("{title}", &check.title)
+}
+
+/// What the live source must collect for this catalog and selection: the kinds read by the
+/// selected checks, by checks those rely on (known-bad `requires-check`), and by every
+/// matrix's detection sources, each with the narrowest scope all its consumers share.
+#[must_use]
+pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::Need> {
+    use crate::catalog::DetectSource;
+    use crate::inventory::live::{Need, merge_needs};
+    use crate::resource::GroupKind;
+
+    let unscoped =
+        |gk: GroupKind| Need { gk, version_hint: None, namespace: None, label_selector: None, field_selector: None };
+    let mut wanted: BTreeSet<&str> = catalog.checks.keys().filter(|id| sel.wants(id)).map(String::as_str).collect();
+    for m in catalog.matrices.values() {
+        for kb in m.known_bad.iter().filter(|kb| sel.wants(&kb.id)) {
+            if let Some((c, _)) = &kb.requires_check {
+                wanted.insert(c);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for id in wanted {
+        let Some(check) = catalog.checks.get(id) else { continue };
+        match &check.rule {
+            Rule::Cel { .. } => out.extend(check.resources.iter().map(|r| Need {
+                gk: r.gk.clone(),
+                version_hint: Some(crate::resource::split_api_version(&r.api_version).1.to_string()),
+                namespace: r.namespace.clone(),
+                label_selector: r.label_selector.as_ref().map(|s| s.as_str().to_string()),
+                field_selector: None,
+            })),
+            Rule::Builtin(b) => out.extend(b.reads().into_iter().map(unscoped)),
+        }
+    }
+    for m in catalog.matrices.values() {
+        for d in &m.detect {
+            match d {
+                DetectSource::Field(f) => out.push(Need {
+                    gk: GroupKind::from_api_version(&f.api_version, &f.kind),
+                    version_hint: Some(crate::resource::split_api_version(&f.api_version).1.to_string()),
+                    namespace: f.namespace.clone(),
+                    label_selector: None,
+                    field_selector: Some(format!("metadata.name={}", f.name)),
+                }),
+                DetectSource::Image(i) => match &i.kind {
+                    Some(k) => out.push(unscoped(GroupKind::new("apps", k))),
+                    None => out.extend(workloads::DETECT_KINDS.iter().map(|(g, k)| unscoped(GroupKind::new(g, k)))),
+                },
+                DetectSource::Kubelet {} => out.push(unscoped(GroupKind::new("", "Node"))),
+                DetectSource::ApiServer {} => {}
+            }
+        }
+    }
+    merge_needs(out)
 }

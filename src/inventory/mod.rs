@@ -7,6 +7,7 @@
 //! blanked (keys kept), `managedFields[].fieldsV1` is dropped, and
 //! `last-applied-configuration` is removed from Secrets, so no later stage can leak them.
 
+pub mod live;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
@@ -194,6 +195,14 @@ impl Inventory {
         }
     }
 
+    /// True when the kind has no objects only because a non-authoritative snapshot did not
+    /// capture it: an empty list there proves nothing (a `kubectl get all` dump has no
+    /// Secrets). Relational checks that would conclude "does not exist" must not.
+    #[must_use]
+    pub fn unknown_if_empty(&self, gk: &GroupKind) -> bool {
+        !self.authoritative && !self.kinds.contains_key(gk)
+    }
+
     /// Objects of a kind (empty when absent or failed).
     #[must_use]
     pub fn objects(&self, gk: &GroupKind) -> &[Object] {
@@ -207,6 +216,11 @@ impl Inventory {
     #[must_use]
     pub fn get(&self, gk: &GroupKind, namespace: Option<&str>, name: &str) -> Option<&Object> {
         self.objects(gk).iter().find(|o| o.name == name && o.namespace.as_deref() == namespace)
+    }
+
+    /// Every kind with an explicit state, in order.
+    pub fn kinds(&self) -> impl Iterator<Item = (&GroupKind, &KindState)> {
+        self.kinds.iter()
     }
 
     /// Number of objects held.

@@ -21,6 +21,7 @@ use serde_saphyr::Spanned;
 
 use super::{Inventory, KindState, Object, Origin};
 use crate::resource::GroupKind;
+use serde_json::json;
 
 /// `apiVersion` of the snapshot metadata document.
 pub const INFO_API_VERSION: &str = "upgrade-preflight.io/v1alpha1";
@@ -199,4 +200,42 @@ fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
         inv.set_state(gk, state);
     }
     Ok(())
+}
+
+/// Serialises an inventory as a snapshot `load` reads: a `SnapshotInfo` document (server
+/// version, and the state of every kind, so absent and failed kinds stay so) followed by a
+/// `List` of the objects, as a JSON stream. Objects are already normalised (Secret values
+/// blanked), so nothing secret is written.
+#[must_use]
+pub fn write(inv: &Inventory) -> String {
+    let mut resources = Vec::new();
+    let mut items = Vec::new();
+    for (gk, state) in inv.kinds() {
+        let (state, reason, api_version) = match state {
+            KindState::Collected(objs) => {
+                items.extend(objs.iter().map(|o| &o.value));
+                ("collected", None, objs.first().map(|o| o.api_version.clone()))
+            }
+            KindState::Absent => ("absent", None, None),
+            KindState::Failed(r) => ("failed", Some(r.clone()), None),
+        };
+        let api_version = api_version
+            .unwrap_or_else(|| if gk.group.is_empty() { "v1".to_string() } else { format!("{}/v1", gk.group) });
+        let mut r = json!({"apiVersion": api_version, "kind": gk.kind, "state": state});
+        if let Some(reason) = reason {
+            r["reason"] = Value::String(reason);
+        }
+        resources.push(r);
+    }
+    let mut info = json!({"apiVersion": INFO_API_VERSION, "kind": "SnapshotInfo", "resources": resources});
+    if let Some(v) = &inv.server_version {
+        info["serverVersion"] = Value::String(v.clone());
+    }
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+    // Values built from JSON values always serialise.
+    let mut out = serde_json::to_string_pretty(&info).unwrap_or_default();
+    out.push('\n');
+    out.push_str(&serde_json::to_string(&list).unwrap_or_default());
+    out.push('\n');
+    out
 }

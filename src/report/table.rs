@@ -75,12 +75,14 @@ pub fn render(r: &Report, color: bool) -> String {
         t.set_header(vec!["SEVERITY", "CHECK", "OBJECT", "MESSAGE"]);
         for f in &r.eval.findings {
             let obj = f.objects.first().map(ToString::to_string).unwrap_or_default();
-            t.add_row(vec![
-                severity_cell(f.severity, color),
-                Cell::new(&f.check_id),
-                Cell::new(obj),
-                Cell::new(&f.message),
-            ]);
+            // The OBJECT column already names the object; do not repeat it in the message.
+            let msg = f
+                .message
+                .strip_prefix(obj.as_str())
+                .map(|rest| rest.trim_start_matches([':', ' ']))
+                .filter(|rest| !rest.is_empty())
+                .unwrap_or(&f.message);
+            t.add_row(vec![severity_cell(f.severity, color), Cell::new(&f.check_id), Cell::new(&obj), Cell::new(msg)]);
         }
         let _ = writeln!(out, "Findings\n{t}\n");
         let mut fixes: BTreeMap<&str, (&str, &[String])> = BTreeMap::new();
