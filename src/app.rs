@@ -7,9 +7,12 @@ use std::io::{IsTerminal, Write};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, DetectSource, Rule, Severity, Sources};
-use crate::cli::{CheckArgs, Cli, Command, DataArgs, ExplainArgs, FailOn, ListArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, DataArgs, ExplainArgs, FailOn, ListArgs, LiveArgs, RbacArgs, SelectArgs, SnapshotArgs,
+};
 use crate::eval::{self, Selection};
-use crate::inventory::snapshot;
+use crate::inventory::live::{self, LiveOptions};
+use crate::inventory::{Inventory, snapshot};
 use crate::report::{self, ExitStatus, Format, Policy, Report};
 
 /// Runs one command and returns its exit status. Errors are printed to stderr here.
@@ -17,6 +20,8 @@ use crate::report::{self, ExitStatus, Format, Policy, Report};
 pub fn run(cli: Cli) -> ExitStatus {
     match cli.command {
         Command::Check(a) => check(&a),
+        Command::Snapshot(a) => snapshot_cmd(&a),
+        Command::Rbac(a) => rbac(&a),
         Command::Validate(d) => validate(&d),
         Command::List(a) => list(&a),
         Command::Explain(a) => explain(&a),
@@ -40,7 +45,7 @@ fn load_catalog(d: &DataArgs) -> Result<Catalog, ExitStatus> {
     })
 }
 
-fn selection(a: &CheckArgs, catalog: &Catalog) -> Result<Selection, ExitStatus> {
+fn selection(a: &SelectArgs, catalog: &Catalog) -> Result<Selection, ExitStatus> {
     let known = catalog.finding_ids();
     let only: BTreeSet<String> = a.only.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let skip: BTreeSet<String> = a.skip.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
@@ -58,20 +63,22 @@ fn check(a: &CheckArgs) -> ExitStatus {
         Ok(c) => c,
         Err(s) => return s,
     };
-    let sel = match selection(a, &catalog) {
+    let sel = match selection(&a.select, &catalog) {
         Ok(s) => s,
         Err(s) => return s,
     };
-    let Some(path) = &a.snapshot else {
-        eprint("no source: pass --snapshot PATH (the live-cluster source is not available in this build)");
-        return ExitStatus::Invalid;
-    };
-    let inv = match snapshot::load(path) {
-        Ok(i) => i,
-        Err(e) => {
-            eprint(&e.to_string());
-            return ExitStatus::Incomplete;
-        }
+    let inv = match &a.snapshot {
+        Some(path) => match snapshot::load(path) {
+            Ok(i) => i,
+            Err(e) => {
+                eprint(&e.to_string());
+                return ExitStatus::Incomplete;
+            }
+        },
+        None => match collect_live(&a.live, &catalog, &sel) {
+            Ok(i) => i,
+            Err(s) => return s,
+        },
     };
     let evaluation = eval::evaluate(&catalog, &inv, &sel);
     let policy = Policy {
@@ -287,4 +294,69 @@ fn explain(a: &ExplainArgs) -> ExitStatus {
     }
     eprint(&format!("no check, known-bad rule or component with id '{}' (run `upgrade-preflight list`)", a.id));
     ExitStatus::Invalid
+}
+
+fn live_options(a: &LiveArgs) -> LiveOptions {
+    LiveOptions {
+        kubeconfig: a.kubeconfig.clone(),
+        context: a.context.clone(),
+        timeout: std::time::Duration::from_secs(a.timeout),
+        request_timeout: std::time::Duration::from_secs(a.request_timeout),
+        concurrency: usize::try_from(a.concurrency).unwrap_or(8),
+        page_size: a.page_size,
+        progress: live::stderr_is_tty(),
+        ..LiveOptions::default()
+    }
+}
+
+/// Collects from the live cluster; connection problems are printed and exit 3.
+fn collect_live(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<Inventory, ExitStatus> {
+    let needs = eval::needs(catalog, sel);
+    let opts = live_options(a);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
+        eprint(&format!("cannot start the async runtime: {e}"));
+        ExitStatus::Incomplete
+    })?;
+    match runtime.block_on(live::collect(&opts, &needs)) {
+        Ok((inv, _stats)) => Ok(inv),
+        Err(e) => {
+            eprint(&e.to_string());
+            Err(ExitStatus::Incomplete)
+        }
+    }
+}
+
+fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
+    let catalog = match load_catalog(&a.data) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let sel = match selection(&a.select, &catalog) {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    let inv = match collect_live(&a.live, &catalog, &sel) {
+        Ok(i) => i,
+        Err(s) => return s,
+    };
+    let text = snapshot::write(&inv);
+    if let Err(e) = std::fs::write(&a.output, text) {
+        eprint(&format!("cannot write {}: {e}", a.output.display()));
+        return ExitStatus::Invalid;
+    }
+    out(&format!("wrote {} objects to {} (Secret values removed)\n", inv.len(), a.output.display()));
+    ExitStatus::Go
+}
+
+fn rbac(a: &RbacArgs) -> ExitStatus {
+    let catalog = match load_catalog(&a.data) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let sel = match selection(&a.select, &catalog) {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    out(&crate::rbac::render(&eval::needs(&catalog, &sel), &a.namespace));
+    ExitStatus::Go
 }

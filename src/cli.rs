@@ -20,8 +20,12 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate every check against a cluster snapshot and print the verdict.
+    /// Evaluate every check against the cluster (or a snapshot) and print the verdict.
     Check(CheckArgs),
+    /// Capture what the checks need from the live cluster into a file `check --snapshot` reads.
+    Snapshot(SnapshotArgs),
+    /// Print the least-privilege RBAC (get/list only) the enabled checks need.
+    Rbac(RbacArgs),
     /// Lint matrix and check files (built-ins plus --matrices/--checks).
     Validate(DataArgs),
     /// List checks and components.
@@ -50,21 +54,86 @@ pub enum FailOn {
     Warning,
 }
 
-/// `check` arguments.
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Offline snapshot: a YAML/JSON file (multi-document or `kind: List`) or a directory of them.
-    #[arg(long, value_name = "PATH")]
-    pub snapshot: Option<PathBuf>,
-    /// Data files.
-    #[command(flatten)]
-    pub data: DataArgs,
+/// How to reach a live cluster.
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Give up on the cluster after this many seconds in all (exit 3).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+    /// Give up on one request after this many seconds (then retry).
+    #[arg(long, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub request_timeout: u64,
+    /// Lists in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub concurrency: u64,
+    /// Objects per page when listing.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub page_size: u32,
+}
+
+/// Which checks run.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
     /// Run only these checks (comma-separated or repeated ids).
     #[arg(long, value_delimiter = ',', value_name = "ID")]
     pub only: Vec<String>,
     /// Skip these checks (comma-separated or repeated ids).
     #[arg(long, value_delimiter = ',', value_name = "ID")]
     pub skip: Vec<String>,
+}
+
+/// `snapshot` arguments.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// File to write (JSON, which `check --snapshot` reads whatever the extension).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Cluster.
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Data files.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Check selection (only their data is captured).
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// `rbac` arguments.
+#[derive(Debug, Args)]
+pub struct RbacArgs {
+    /// Namespace of the ServiceAccount.
+    #[arg(long, default_value = "upgrade-preflight")]
+    pub namespace: String,
+    /// Data files.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Check selection.
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Offline snapshot instead of a live cluster: a YAML/JSON file (multi-document or `kind: List`) or a directory of them.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["kubeconfig", "context"])]
+    pub snapshot: Option<PathBuf>,
+    /// Cluster.
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Data files.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Check selection.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod eval;
 pub mod inventory;
+pub mod rbac;
 pub mod report;
 pub mod resource;
 pub mod version;

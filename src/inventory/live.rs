@@ -1,0 +1,644 @@
+//! The live-cluster source: connect like kubectl, discover exactly the kinds the enabled
+//! checks and matrices need, and list them concurrently, paginated, read-only.
+//!
+//! The only async module. Every request is a GET. Faults are handled here and end up as
+//! kind states in the [`Inventory`], never as panics:
+//! - per-request timeout; retries with exponential backoff on 429 (honouring `Retry-After`),
+//!   500/502/503/504, timeouts and connection errors;
+//! - a 410 Gone on a `continue` token restarts that list from the beginning;
+//! - 403 (and any kind that keeps failing) makes the kind *failed* with the reason, so its
+//!   checks are *could not evaluate*;
+//! - responses are size-limited and must be JSON.
+//!
+//! Connection problems (no kubeconfig, unreachable server, refused credentials) are a
+//! [`LiveError`] and exit 3; the whole collection is bounded by `--timeout`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Inventory, KindState, Object, Origin};
+use crate::resource::GroupKind;
+
+/// Largest single response accepted (a page of a list), in bytes.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
+/// How many times a 410 Gone restarts one list before the kind is given up.
+const MAX_LIST_RESTARTS: u32 = 3;
+
+/// Connection and collection settings.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Explicit kubeconfig file (else `KUBECONFIG`, `~/.kube/config`, in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// Context name (else the current context).
+    pub context: Option<String>,
+    /// Bound on the whole collection.
+    pub timeout: Duration,
+    /// Bound on one request, body included.
+    pub request_timeout: Duration,
+    /// Lists in flight at once.
+    pub concurrency: usize,
+    /// Items per page (`limit`).
+    pub page_size: u32,
+    /// Retries per request on retryable failures.
+    pub max_retries: u32,
+    /// Print progress on stderr.
+    pub progress: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            context: None,
+            timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(20),
+            concurrency: 8,
+            page_size: 500,
+            max_retries: 4,
+            progress: false,
+        }
+    }
+}
+
+/// The cluster could not be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("cannot load cluster configuration: {0}")]
+    Config(String),
+    /// The API server did not answer.
+    #[error("cannot reach the cluster at {url}: {reason}")]
+    Unreachable {
+        /// Server URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The API server refused the credentials.
+    #[error("the cluster at {url} refused the credentials: {reason}")]
+    Auth {
+        /// Server URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The whole collection took longer than `--timeout`.
+    #[error("timed out after {}s collecting from the cluster (raise --timeout?)", .0.as_secs())]
+    Timeout(Duration),
+}
+
+/// One kind to collect, with the narrowest scope every consumer agrees on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// Group and kind.
+    pub gk: GroupKind,
+    /// Version the data files name (used when the server serves it).
+    pub version_hint: Option<String>,
+    /// List only this namespace.
+    pub namespace: Option<String>,
+    /// Server-side label selector.
+    pub label_selector: Option<String>,
+    /// Server-side field selector (`metadata.name=…`).
+    pub field_selector: Option<String>,
+}
+
+/// Counters, for progress and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// HTTP requests sent (retries included).
+    pub requests: AtomicU64,
+    /// Response body bytes received.
+    pub bytes: AtomicU64,
+    /// Retries.
+    pub retries: AtomicU64,
+    /// Objects kept.
+    pub objects: AtomicUsize,
+    /// Kinds finished.
+    pub kinds_done: AtomicUsize,
+}
+
+enum FetchError {
+    /// The server answered with this status (after retries, if retryable).
+    Status(u16, String),
+    /// No usable answer: transport error, timeout, bad body.
+    Transport(String),
+}
+
+impl FetchError {
+    fn describe(&self) -> String {
+        match self {
+            FetchError::Status(code, msg) => format!("HTTP {code}: {msg}"),
+            FetchError::Transport(m) => m.clone(),
+        }
+    }
+}
+
+struct Http {
+    client: kube::Client,
+    stats: Arc<Stats>,
+    opts: LiveOptions,
+    deadline: Instant,
+}
+
+impl Http {
+    /// GET with retries; returns the JSON body bytes.
+    async fn get(&self, path: &str) -> Result<Vec<u8>, FetchError> {
+        let mut attempt = 0;
+        loop {
+            let result = tokio::time::timeout(self.opts.request_timeout, self.once(path)).await;
+            let (err, retry_after) = match result {
+                Ok(Ok(body)) => return Ok(body),
+                Ok(Err((e, retry_after))) => (e, retry_after),
+                Err(_) => (
+                    FetchError::Transport(format!("no response within {}s", self.opts.request_timeout.as_secs())),
+                    None,
+                ),
+            };
+            let retryable = match &err {
+                FetchError::Status(code, _) => matches!(code, 429 | 500 | 502 | 503 | 504),
+                FetchError::Transport(_) => true,
+            };
+            if !retryable || attempt >= self.opts.max_retries {
+                return Err(err);
+            }
+            let backoff = Duration::from_millis(200u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(5));
+            let delay = retry_after.unwrap_or(backoff);
+            if Instant::now() + delay >= self.deadline {
+                return Err(err);
+            }
+            attempt += 1;
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn once(&self, path: &str) -> Result<Vec<u8>, (FetchError, Option<Duration>)> {
+        let req = http::Request::get(path)
+            .header(http::header::ACCEPT, "application/json")
+            .body(kube::client::Body::empty())
+            .map_err(|e| (FetchError::Transport(format!("bad request path {path}: {e}")), None))?;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = self.client.send(req).await.map_err(|e| (FetchError::Transport(transport_reason(&e)), None))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(60)));
+        let content_type =
+            resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let mut body = resp.into_body();
+        let mut buf = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| (FetchError::Transport(format!("connection failed mid-response: {e}")), None))?;
+            if let Ok(data) = frame.into_data() {
+                self.stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                if buf.len() + data.len() > MAX_RESPONSE_BYTES {
+                    return Err((
+                        FetchError::Transport(format!("response exceeds the {} MiB limit", MAX_RESPONSE_BYTES >> 20)),
+                        None,
+                    ));
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        if status != 200 {
+            return Err((FetchError::Status(status, status_message(&buf)), retry_after));
+        }
+        if !content_type.starts_with("application/json") {
+            let shown = if content_type.is_empty() { "none" } else { content_type.as_str() };
+            return Err((
+                FetchError::Transport(format!("unexpected content type {shown} (expected application/json)")),
+                None,
+            ));
+        }
+        Ok(buf)
+    }
+}
+
+fn transport_reason(e: &kube::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
+/// The `message` of a Kubernetes `Status` body, else the start of the body.
+fn status_message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Status {
+        message: Option<String>,
+    }
+    match serde_json::from_slice::<Status>(body) {
+        Ok(Status { message: Some(m) }) => m,
+        _ => String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string(),
+    }
+}
+
+/// Builds a client the way kubectl finds its configuration.
+async fn client(opts: &LiveOptions) -> Result<(kube::Client, String, String), LiveError> {
+    let kopts = kube::config::KubeConfigOptions { context: opts.context.clone(), ..Default::default() };
+    let mut config = match &opts.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kc, &kopts).await.map_err(|e| LiveError::Config(e.to_string()))?
+        }
+        None if opts.context.is_some() => {
+            kube::Config::from_kubeconfig(&kopts).await.map_err(|e| LiveError::Config(e.to_string()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| LiveError::Config(e.to_string()))?,
+    };
+    // Our own retry policy (documented above) replaces kube's, so every attempt is counted.
+    config.default_retry = false;
+    config.connect_timeout = Some(opts.request_timeout);
+    config.read_timeout = Some(opts.request_timeout);
+    let url = config.cluster_url.to_string();
+    let context = opts.context.clone().unwrap_or_else(|| "current-context".to_string());
+    let client = kube::Client::try_from(config).map_err(|e| LiveError::Config(e.to_string()))?;
+    Ok((client, url, context))
+}
+
+#[derive(Deserialize)]
+struct VersionInfo {
+    #[serde(rename = "gitVersion")]
+    git_version: String,
+}
+
+#[derive(Deserialize)]
+struct GroupList {
+    #[serde(default)]
+    groups: Vec<Group>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Group {
+    name: String,
+    #[serde(default)]
+    versions: Vec<GroupVersion>,
+    preferred_version: Option<GroupVersion>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct GroupVersion {
+    group_version: String,
+}
+
+#[derive(Deserialize)]
+struct ResourceList {
+    #[serde(default)]
+    resources: Vec<ApiResource>,
+}
+
+#[derive(Deserialize, Clone)]
+struct ApiResource {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    namespaced: bool,
+    #[serde(default)]
+    verbs: Vec<String>,
+}
+
+/// Where a kind is served.
+#[derive(Debug, Clone)]
+struct Resolved {
+    group_version: String,
+    plural: String,
+    namespaced: bool,
+}
+
+/// Collects every needed kind. Progress goes to stderr when `opts.progress` is set.
+pub async fn collect(opts: &LiveOptions, needs: &[Need]) -> Result<(Inventory, Arc<Stats>), LiveError> {
+    let (client, url, context) = client(opts).await?;
+    let stats = Arc::new(Stats::default());
+    let http = Arc::new(Http {
+        client,
+        stats: Arc::clone(&stats),
+        opts: opts.clone(),
+        deadline: Instant::now() + opts.timeout,
+    });
+    match tokio::time::timeout(opts.timeout, run(http, needs, url, context)).await {
+        Ok(Ok(inv)) => Ok((inv, stats)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(LiveError::Timeout(opts.timeout)),
+    }
+}
+
+async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> Result<Inventory, LiveError> {
+    let version: VersionInfo = match http.get("/version").await {
+        Ok(body) => serde_json::from_slice(&body).map_err(|e| LiveError::Unreachable {
+            url: url.clone(),
+            reason: format!("/version is not a version: {e}"),
+        })?,
+        Err(FetchError::Status(401 | 403, m)) => return Err(LiveError::Auth { url, reason: m }),
+        Err(e) => return Err(LiveError::Unreachable { url, reason: e.describe() }),
+    };
+    let mut inv = Inventory::new(Origin::Live(context), true);
+    inv.server_version = Some(version.git_version);
+
+    let resolved = discover(&http, needs, &mut inv).await;
+    let sem = Arc::new(tokio::sync::Semaphore::new(http.opts.concurrency.max(1)));
+    let total = resolved.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (need, res) in resolved {
+        let http = Arc::clone(&http);
+        let sem = Arc::clone(&sem);
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring cannot fail; if it ever did, the
+            // list simply runs without the bound.
+            let _permit = sem.acquire_owned().await.ok();
+            let state = list_kind(&http, &need, &res).await;
+            http.stats.kinds_done.fetch_add(1, Ordering::Relaxed);
+            if http.opts.progress {
+                progress(&http.stats, total);
+            }
+            (need.gk, state)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((gk, state)) => inv.set_state(gk, state),
+            Err(e) => {
+                // A panicking list task is a bug; keep going and say so rather than abort.
+                let _ = writeln!(std::io::stderr(), "upgrade-preflight: internal error in a list task: {e}");
+            }
+        }
+    }
+    if http.opts.progress {
+        let _ = writeln!(std::io::stderr());
+    }
+    inv.finish();
+    Ok(inv)
+}
+
+fn progress(stats: &Stats, total: usize) {
+    let _ = write!(
+        std::io::stderr(),
+        "\rcollecting: {}/{total} kinds, {} objects",
+        stats.kinds_done.load(Ordering::Relaxed),
+        stats.objects.load(Ordering::Relaxed)
+    );
+}
+
+/// True when stderr is a terminal (progress is shown only then).
+#[must_use]
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Resolves needs to served resources; records absent and failed kinds in `inv`.
+async fn discover(http: &Http, needs: &[Need], inv: &mut Inventory) -> Vec<(Need, Resolved)> {
+    let groups: BTreeSet<&str> = needs.iter().map(|n| n.gk.group.as_str()).collect();
+    let mut out = Vec::new();
+    let mut group_list: Option<Result<GroupList, String>> = None;
+    for group in groups {
+        let wanted: Vec<&Need> = needs.iter().filter(|n| n.gk.group == group).collect();
+        let lists: Result<Vec<(String, ResourceList)>, String> = if group.is_empty() {
+            fetch_resources(http, "/api/v1").await.map(|l| vec![("v1".to_string(), l)])
+        } else {
+            if group_list.is_none() {
+                group_list = Some(match http.get("/apis").await {
+                    Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("/apis: {e}")),
+                    Err(e) => Err(format!("discovery /apis: {}", e.describe())),
+                });
+            }
+            match group_list.as_ref() {
+                Some(Ok(gl)) => match gl.groups.iter().find(|g| g.name == group) {
+                    None => Ok(Vec::new()),
+                    Some(g) => {
+                        // Versions to look in: each need's hint first, then preferred, then the rest.
+                        let mut order: Vec<String> = Vec::new();
+                        for n in &wanted {
+                            if let Some(v) = &n.version_hint {
+                                let gv = format!("{group}/{v}");
+                                if g.versions.iter().any(|x| x.group_version == gv) && !order.contains(&gv) {
+                                    order.push(gv);
+                                }
+                            }
+                        }
+                        for gv in g.preferred_version.iter().chain(&g.versions) {
+                            if !order.contains(&gv.group_version) {
+                                order.push(gv.group_version.clone());
+                            }
+                        }
+                        let mut lists = Vec::new();
+                        let mut err = None;
+                        for gv in order {
+                            match fetch_resources(http, &format!("/apis/{gv}")).await {
+                                Ok(l) => lists.push((gv, l)),
+                                Err(e) => err = Some(e),
+                            }
+                        }
+                        match (lists.is_empty(), err) {
+                            (true, Some(e)) => Err(e),
+                            _ => Ok(lists),
+                        }
+                    }
+                },
+                Some(Err(e)) => Err(e.clone()),
+                None => Err("discovery failed".to_string()),
+            }
+        };
+        for need in wanted {
+            match &lists {
+                Err(e) => inv.set_state(need.gk.clone(), KindState::Failed(e.clone())),
+                Ok(lists) => {
+                    let found = lists.iter().find_map(|(gv, l)| {
+                        l.resources.iter().find(|r| r.kind == need.gk.kind && !r.name.contains('/')).map(|r| (gv, r))
+                    });
+                    match found {
+                        None => inv.set_state(need.gk.clone(), KindState::Absent),
+                        Some((_, r)) if !r.verbs.is_empty() && !r.verbs.iter().any(|v| v == "list") => inv.set_state(
+                            need.gk.clone(),
+                            KindState::Failed(format!("{} cannot be listed (verbs: {})", r.name, r.verbs.join(", "))),
+                        ),
+                        Some((gv, r)) => out.push((
+                            need.clone(),
+                            Resolved { group_version: gv.clone(), plural: r.name.clone(), namespaced: r.namespaced },
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn fetch_resources(http: &Http, path: &str) -> Result<ResourceList, String> {
+    match http.get(path).await {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("discovery {path}: {e}")),
+        Err(e) => Err(format!("discovery {path}: {}", e.describe())),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListPage {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListMeta {
+    #[serde(rename = "continue", default)]
+    cont: Option<String>,
+}
+
+fn list_path(res: &Resolved, need: &Need) -> String {
+    let base = if res.group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{}", res.group_version) };
+    match (&need.namespace, res.namespaced) {
+        (Some(ns), true) => format!("{base}/namespaces/{}/{}", enc(ns), res.plural),
+        _ => format!("{base}/{}", res.plural),
+    }
+}
+
+/// Percent-encodes a query value or path segment.
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> KindState {
+    let path = list_path(res, need);
+    let scope = match (&need.namespace, res.namespaced) {
+        (Some(ns), true) => format!("in namespace {ns}"),
+        _ => "at cluster scope".to_string(),
+    };
+    let what = if need.gk.group.is_empty() { res.plural.clone() } else { format!("{}.{}", res.plural, need.gk.group) };
+    let mut restarts = 0;
+    'restart: loop {
+        let mut objects = Vec::new();
+        let mut cont: Option<String> = None;
+        loop {
+            let mut q = vec![format!("limit={}", http.opts.page_size)];
+            if let Some(c) = &cont {
+                q.push(format!("continue={}", enc(c)));
+            }
+            if let Some(s) = &need.label_selector {
+                q.push(format!("labelSelector={}", enc(s)));
+            }
+            if let Some(s) = &need.field_selector {
+                q.push(format!("fieldSelector={}", enc(s)));
+            }
+            let body = match http.get(&format!("{path}?{}", q.join("&"))).await {
+                Ok(b) => b,
+                Err(FetchError::Status(410, _)) if cont.is_some() && restarts < MAX_LIST_RESTARTS => {
+                    restarts += 1;
+                    continue 'restart;
+                }
+                Err(FetchError::Status(403, m)) => {
+                    return KindState::Failed(format!("forbidden: list {what} {scope}: {m}"));
+                }
+                Err(e) => return KindState::Failed(format!("list {what} {scope}: {}", e.describe())),
+            };
+            let page: ListPage = match serde_json::from_slice(&body) {
+                Ok(p) => p,
+                Err(e) => return KindState::Failed(format!("list {what} {scope}: invalid JSON: {e}")),
+            };
+            drop(body);
+            for mut item in page.items {
+                if let Some(o) = item.as_object_mut() {
+                    // List items omit apiVersion and kind.
+                    o.entry("apiVersion").or_insert_with(|| Value::String(res.group_version.clone()));
+                    o.entry("kind").or_insert_with(|| Value::String(need.gk.kind.clone()));
+                }
+                match Object::from_value(item) {
+                    Ok(obj) => objects.push(obj),
+                    Err(e) => return KindState::Failed(format!("list {what} {scope}: {e}")),
+                }
+            }
+            http.stats.objects.fetch_add(objects.len(), Ordering::Relaxed);
+            match page.metadata.cont.filter(|c| !c.is_empty()) {
+                Some(c) => cont = Some(c),
+                None => return KindState::Collected(objects),
+            }
+        }
+    }
+}
+
+/// Plans the narrowest collection that serves every consumer: per kind, a namespace or
+/// selector is used only when every consumer of that kind asks for the same one.
+#[must_use]
+pub fn merge_needs(consumers: Vec<Need>) -> Vec<Need> {
+    let mut by_kind: BTreeMap<GroupKind, Vec<Need>> = BTreeMap::new();
+    for n in consumers {
+        by_kind.entry(n.gk.clone()).or_default().push(n);
+    }
+    by_kind
+        .into_iter()
+        .map(|(gk, list)| {
+            let same = |f: fn(&Need) -> &Option<String>| -> Option<String> {
+                let first = f(&list[0]).clone();
+                if list.iter().all(|n| f(n) == &first) { first } else { None }
+            };
+            Need {
+                version_hint: list.iter().find_map(|n| n.version_hint.clone()),
+                namespace: same(|n| &n.namespace),
+                label_selector: same(|n| &n.label_selector),
+                field_selector: same(|n| &n.field_selector),
+                gk,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn need(kind: &str, ns: Option<&str>, sel: Option<&str>) -> Need {
+        Need {
+            gk: GroupKind::new("", kind),
+            version_hint: None,
+            namespace: ns.map(Into::into),
+            label_selector: sel.map(Into::into),
+            field_selector: None,
+        }
+    }
+
+    #[test]
+    fn merging_keeps_only_shared_scopes() {
+        let merged = merge_needs(vec![
+            need("Secret", Some("a"), Some("owner=helm")),
+            need("Secret", Some("a"), None),
+            need("Pod", Some("x"), None),
+            need("Pod", Some("x"), None),
+        ]);
+        assert_eq!(merged.len(), 2);
+        let pod = merged.iter().find(|n| n.gk.kind == "Pod").unwrap();
+        assert_eq!(pod.namespace.as_deref(), Some("x"));
+        let secret = merged.iter().find(|n| n.gk.kind == "Secret").unwrap();
+        assert_eq!(secret.namespace.as_deref(), Some("a"));
+        assert_eq!(secret.label_selector, None);
+    }
+
+    #[test]
+    fn encoding() {
+        assert_eq!(enc("owner=helm,status in (a)"), "owner%3Dhelm%2Cstatus%20in%20%28a%29");
+    }
+}
