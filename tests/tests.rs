@@ -4,5 +4,8 @@
 mod catalog_errors;
 mod check_fixtures;
 mod cli;
+#[path = "support/fake_api.rs"]
+mod fake_api;
 mod incidents;
+mod live;
 mod util;

@@ -1,0 +1,281 @@
+//! The live path over real HTTPS: the built binary, a real kubeconfig, and the loopback
+//! fake API server (`tests/support/fake_api.rs`) loaded from the same fixture YAML as the
+//! snapshot tests. Faults are injected on the server; nothing of ours is stubbed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::fake_api::{FakeApi, Fault};
+use crate::util::{finding_ids, root, run};
+
+/// Objects of a fixture file (Lists expanded, SnapshotInfo dropped) and its server version.
+fn fixture(rel: &str) -> (Vec<Value>, Option<String>) {
+    let text = std::fs::read_to_string(root().join(rel)).unwrap();
+    let docs = upgrade_preflight::inventory::snapshot::parse_documents(&text, rel).unwrap();
+    let mut objects = Vec::new();
+    let mut version = None;
+    for (_, d) in docs {
+        if d.is_null() {
+            continue;
+        }
+        if d["kind"] == "SnapshotInfo" {
+            version = d["serverVersion"].as_str().map(ToString::to_string);
+        } else if let Some(items) = d.get("items").and_then(Value::as_array) {
+            objects.extend(items.iter().cloned());
+        } else {
+            objects.push(d);
+        }
+    }
+    (objects, version)
+}
+
+fn start(rel: &str) -> FakeApi {
+    let (objects, version) = fixture(rel);
+    let mut b = FakeApi::builder().objects(objects).strip_item_type_meta();
+    if let Some(v) = version {
+        b = b.git_version(v);
+    }
+    b.start()
+}
+
+struct Live {
+    fake: FakeApi,
+    _dir: tempfile::TempDir,
+    kubeconfig: String,
+}
+
+fn live(rel: &str) -> Live {
+    let fake = start(rel);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake.write_kubeconfig(dir.path()).to_str().unwrap().to_string();
+    Live { fake, _dir: dir, kubeconfig }
+}
+
+impl Live {
+    fn check(&self, extra: &[&str]) -> (i32, Value, String) {
+        let mut args = vec!["check", "--kubeconfig", &self.kubeconfig, "-o", "json", "--timeout", "30"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        let v = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", out.stdout, out.stderr));
+        (out.code, v, out.stderr)
+    }
+}
+
+fn reasons(r: &Value) -> Vec<String> {
+    r["couldNotEvaluate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}: {}", s["checkId"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect()
+}
+
+/// Findings without the source-specific parts, for comparing live and snapshot runs.
+fn comparable(r: &Value) -> Value {
+    let mut r = r.clone();
+    r["source"] = Value::Null;
+    r
+}
+
+#[test]
+fn live_demo_cluster_matches_the_snapshot_verdict() {
+    let l = live("examples/demo-cluster.yaml");
+    let (code, r, stderr) = l.check(&[]);
+    assert!(stderr.is_empty(), "no progress output when stderr is not a terminal: {stderr}");
+    let (snap_code, snap) = crate::util::check_json("examples/demo-cluster.yaml", &[]);
+    assert_eq!(code, snap_code);
+    assert_eq!(r["source"]["type"], "live");
+    assert_eq!(r["source"]["serverVersion"], "v1.25.9+rke2r1");
+    assert_eq!(comparable(&r)["findings"], comparable(&snap)["findings"]);
+    assert_eq!(r["components"], snap["components"]);
+    assert_eq!(finding_ids(&r), finding_ids(&snap));
+}
+
+#[test]
+fn only_gets_and_only_lists_of_needed_kinds() {
+    let l = live("examples/demo-cluster.yaml");
+    let (_, _, _) = l.check(&[]);
+    let reqs = l.fake.requests();
+    assert!(!reqs.is_empty());
+    for r in &reqs {
+        assert_eq!(r.method, "GET", "{} {}", r.method, r.path);
+        // No per-object GETs: discovery, /version, or a paginated list.
+        let list = r.query_param("limit").is_some();
+        let discovery = r.path == "/version"
+            || r.path == "/api/v1"
+            || r.path == "/apis"
+            || r.path.matches('/').count() == 3 && r.path.starts_with("/apis/");
+        assert!(list || discovery, "unexpected request {} {:?}", r.path, r.query);
+    }
+    let listed: Vec<&str> = reqs.iter().filter(|r| r.query_param("limit").is_some()).map(|r| r.path.as_str()).collect();
+    // Kinds nobody reads are never listed.
+    assert!(!listed.iter().any(|p| p.ends_with("/replicasets")), "{listed:?}");
+    // Scopes declared by checks and matrices reach the server.
+    let setting =
+        reqs.iter().find(|r| r.path == "/apis/harvesterhci.io/v1beta1/settings").expect("harvester setting listed");
+    assert_eq!(setting.query_param("fieldSelector"), Some("metadata.name=server-version"));
+    assert!(listed.contains(&"/apis/management.cattle.io/v3/namespaces/fleet-local/managedcharts"), "{listed:?}");
+}
+
+#[test]
+fn pagination_and_expired_continue_tokens() {
+    let l = live("examples/demo-cluster.yaml");
+    l.fake.expire_continue("pods", 1);
+    let (code, r, _) = l.check(&["--page-size", "1"]);
+    let (_, snap) = crate::util::check_json("examples/demo-cluster.yaml", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(r["findings"], snap["findings"], "a 410 restarts the list and loses nothing");
+    let pod_lists: Vec<_> = l.fake.requests().into_iter().filter(|r| r.path == "/api/v1/pods").collect();
+    assert!(pod_lists.iter().filter(|r| r.query_param("continue").is_none()).count() >= 2, "list restarted");
+    assert!(pod_lists.iter().any(|r| r.status == Some(410)));
+}
+
+#[test]
+fn forbidden_kind_makes_its_checks_incomplete() {
+    let l = live("tests/fixtures/clusters/healthy.yaml");
+    let (code, r, _) = l.check(&[]);
+    assert_eq!((code, r["verdict"].as_str().unwrap()), (0, "GO"), "{r}");
+
+    l.fake.forbid("nodes");
+    let (code, r, _) = l.check(&[]);
+    assert_eq!(code, 3, "a blocker check without a verdict is NO-GO (incomplete)");
+    assert_eq!(r["verdict"], "NO-GO");
+    assert_eq!(r["incomplete"], true);
+    let rs = reasons(&r);
+    assert!(
+        rs.iter().any(|s| s.starts_with("nodes-not-ready: cannot read Node: forbidden: list nodes at cluster scope")),
+        "{rs:?}"
+    );
+    let (code, r, _) = l.check(&["--allow-incomplete"]);
+    assert_eq!((code, r["verdict"].as_str().unwrap()), (0, "GO-WITH-WARNINGS"));
+}
+
+#[test]
+fn absent_custom_kinds_are_not_applicable() {
+    let l = live("tests/fixtures/clusters/incident-keep.yaml");
+    let (_, r, _) = l.check(&[]);
+    let na: Vec<&str> = r["notApplicable"].as_array().unwrap().iter().map(|s| s["checkId"].as_str().unwrap()).collect();
+    assert!(na.contains(&"harvester-addons-mid-operation") && na.contains(&"managed-charts-not-ready"), "{na:?}");
+    assert_eq!(r["couldNotEvaluate"], serde_json::json!([]), "{r}");
+}
+
+#[test]
+fn transient_faults_are_retried() {
+    let l = live("tests/fixtures/clusters/healthy.yaml");
+    l.fake.throttle_429("nodes", 1, 1);
+    l.fake.fail_500("pods", 2);
+    l.fake.drop_connection("deployments", 1);
+    let (code, r, _) = l.check(&[]);
+    assert_eq!((code, r["verdict"].as_str().unwrap()), (0, "GO"), "{}", serde_json::to_string_pretty(&r).unwrap());
+    let reqs = l.fake.requests();
+    let statuses = |p: &str| reqs.iter().filter(|r| r.path == p).map(|r| r.status).collect::<Vec<_>>();
+    assert_eq!(statuses("/api/v1/nodes"), [Some(429), Some(200)]);
+    assert_eq!(statuses("/api/v1/pods"), [Some(500), Some(500), Some(200)]);
+    assert_eq!(statuses("/apis/apps/v1/deployments"), [None, Some(200)]);
+}
+
+#[test]
+fn persistent_and_malformed_responses_fail_the_kind_with_a_reason() {
+    let l = live("tests/fixtures/clusters/healthy.yaml");
+    l.fake.fail_500("pods", crate::fake_api::ALWAYS);
+    l.fake.wrong_content_type("nodes", crate::fake_api::ALWAYS);
+    l.fake.truncated_json("ingresses", crate::fake_api::ALWAYS);
+    let (code, r, _) = l.check(&[]);
+    assert_eq!(code, 3);
+    let rs = reasons(&r).join("\n");
+    assert!(rs.contains("unstable-pods: cannot read Pod: list pods at cluster scope: HTTP 500"), "{rs}");
+    assert!(
+        rs.contains(
+            "nodes-not-ready: cannot read Node: list nodes at cluster scope: unexpected content type text/html"
+        ),
+        "{rs}"
+    );
+    assert!(rs.contains("ingress-resource-backend: cannot read Ingress.networking.k8s.io: list ingresses.networking.k8s.io at cluster scope: invalid JSON"), "{rs}");
+}
+
+#[test]
+fn slow_server_is_bounded_by_the_timeouts() {
+    let l = live("tests/fixtures/clusters/healthy.yaml");
+    l.fake.inject("pods", Fault::Delay(Duration::from_secs(60)), crate::fake_api::ALWAYS);
+    let started = Instant::now();
+    let out = run(&["check", "--kubeconfig", &l.kubeconfig, "--timeout", "4", "--request-timeout", "1"]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn unreachable_and_unauthorised_clusters_exit_3_with_one_line() {
+    let l = live("tests/fixtures/clusters/healthy.yaml");
+    // Wrong token.
+    let text = std::fs::read_to_string(&l.kubeconfig).unwrap().replace(l.fake.token(), "wrong-token");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad-token.yaml");
+    std::fs::write(&bad, text).unwrap();
+    let out = run(&["check", "--kubeconfig", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("refused the credentials"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+    // Nothing listening.
+    let port = l.fake.addr().port();
+    drop(l);
+    let text = std::fs::read_to_string(&bad).unwrap().replace(&format!(":{port}"), ":1");
+    std::fs::write(&bad, text).unwrap();
+    let out = run(&["check", "--kubeconfig", bad.to_str().unwrap(), "--timeout", "10"]);
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("cannot reach the cluster at https://127.0.0.1:1/"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+    // Unknown context.
+    let out = run(&["check", "--kubeconfig", bad.to_str().unwrap(), "--context", "nope"]);
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("cannot load cluster configuration"), "{}", out.stderr);
+}
+
+#[test]
+fn snapshot_round_trip_gives_the_same_findings_and_no_secret_values() {
+    let l = live("examples/demo-cluster.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snap.json");
+    let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "-o", file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Secret values removed"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    // Every Secret value in the demo is base64 of something; none may be written.
+    let (objects, _) = fixture("examples/demo-cluster.yaml");
+    for o in objects.iter().filter(|o| o["kind"] == "Secret") {
+        for field in ["data", "stringData"] {
+            for v in o.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+                let v = v.as_str().unwrap();
+                assert!(v.len() < 4 || !text.contains(v), "secret value {v} leaked into the snapshot");
+            }
+        }
+    }
+    let (live_code, live_r, _) = l.check(&[]);
+    let (snap_code, snap_r) = crate::util::check_json(file.to_str().unwrap(), &[]);
+    assert_eq!(live_code, snap_code);
+    assert_eq!(live_r["findings"], snap_r["findings"]);
+    assert_eq!(live_r["notApplicable"], snap_r["notApplicable"]);
+    assert_eq!(live_r["couldNotEvaluate"], snap_r["couldNotEvaluate"]);
+    assert_eq!(live_r["components"], snap_r["components"]);
+}
+
+#[test]
+fn rbac_matches_the_shipped_manifest_and_the_reads() {
+    let out = run(&["rbac"]);
+    assert_eq!(out.code, 0);
+    let shipped = std::fs::read_to_string(root().join("deploy/rbac.yaml")).unwrap();
+    assert_eq!(out.stdout, shipped, "regenerate with: upgrade-preflight rbac > deploy/rbac.yaml");
+    assert!(out.stdout.contains("verbs: [get, list]"));
+    assert!(!out.stdout.contains("watch") && !out.stdout.contains("create") && !out.stdout.contains("delete"));
+
+    // Every resource the live run listed is covered by the role.
+    let l = live("examples/demo-cluster.yaml");
+    let _ = l.check(&[]);
+    for r in l.fake.requests().iter().filter(|r| r.query_param("limit").is_some()) {
+        let plural = Path::new(&r.path).file_name().unwrap().to_str().unwrap();
+        assert!(out.stdout.contains(plural), "{plural} missing from the ClusterRole");
+    }
+}
