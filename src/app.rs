@@ -67,20 +67,36 @@ fn check(a: &CheckArgs) -> ExitStatus {
         Ok(s) => s,
         Err(s) => return s,
     };
-    let inv = match &a.snapshot {
+    let started = std::time::Instant::now();
+    let (inv, run_stats) = match &a.snapshot {
         Some(path) => match snapshot::load(path) {
-            Ok(i) => i,
+            Ok(i) => (i, RunStats::default()),
             Err(e) => {
                 eprint(&e.to_string());
                 return ExitStatus::Incomplete;
             }
         },
-        None => match collect_live(&a.live, &catalog, &sel) {
-            Ok(i) => i,
+        None => match collect_live_stats(&a.live, &catalog, &sel) {
+            Ok(r) => r,
             Err(s) => return s,
         },
     };
+    let collected = started.elapsed();
     let evaluation = eval::evaluate(&catalog, &inv, &sel);
+    if a.stats {
+        let evaluated = started.elapsed().saturating_sub(collected);
+        let _ = writeln!(
+            std::io::stderr(),
+            "stats: collection_ms={} evaluation_ms={} objects={} requests={} retries={} bytes_received={} peak_rss_bytes={}",
+            collected.as_millis(),
+            evaluated.as_millis(),
+            inv.len(),
+            run_stats.requests,
+            run_stats.retries,
+            run_stats.bytes,
+            peak_rss_bytes().map_or_else(|| "unknown".to_string(), |b| b.to_string())
+        );
+    }
     let policy = Policy {
         fail_on: match a.fail_on {
             FailOn::Blocker => Severity::Blocker,
@@ -310,7 +326,19 @@ fn live_options(a: &LiveArgs) -> LiveOptions {
 }
 
 /// Collects from the live cluster; connection problems are printed and exit 3.
+/// Figures for `--stats`.
+#[derive(Default)]
+struct RunStats {
+    requests: u64,
+    bytes: u64,
+    retries: u64,
+}
+
 fn collect_live(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<Inventory, ExitStatus> {
+    collect_live_stats(a, catalog, sel).map(|(inv, _)| inv)
+}
+
+fn collect_live_stats(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<(Inventory, RunStats), ExitStatus> {
     let needs = eval::needs(catalog, sel);
     let opts = live_options(a);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
@@ -318,7 +346,15 @@ fn collect_live(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<Inve
         ExitStatus::Incomplete
     })?;
     match runtime.block_on(live::collect(&opts, &needs)) {
-        Ok((inv, _stats)) => Ok(inv),
+        Ok((inv, stats)) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            let rs = RunStats {
+                requests: stats.requests.load(Relaxed),
+                bytes: stats.bytes.load(Relaxed),
+                retries: stats.retries.load(Relaxed),
+            };
+            Ok((inv, rs))
+        }
         Err(e) => {
             eprint(&e.to_string());
             Err(ExitStatus::Incomplete)
@@ -359,4 +395,12 @@ fn rbac(a: &RbacArgs) -> ExitStatus {
     };
     out(&crate::rbac::render(&eval::needs(&catalog, &sel), &a.namespace));
     ExitStatus::Go
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), if the platform tells.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

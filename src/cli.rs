@@ -146,6 +146,9 @@ pub struct CheckArgs {
     /// Checks that could not be evaluated make the verdict GO with warnings, not NO-GO (incomplete).
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Print collection and evaluation figures on stderr (wall time, requests, bytes, peak RSS).
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// `list` arguments.

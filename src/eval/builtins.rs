@@ -234,13 +234,13 @@ fn references(spec: &Value) -> Vec<Reference> {
 fn has_key(obj: &Object, key: &str) -> bool {
     ["data", "stringData", "binaryData"]
         .iter()
-        .any(|f| obj.value.get(f).and_then(Value::as_object).is_some_and(|m| m.contains_key(key)))
+        .any(|f| obj.value().get(f).and_then(Value::as_object).is_some_and(|m| m.contains_key(key)))
 }
 
 fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
     require(inv, &[SECRET, CONFIGMAP])?;
     let mut hits = Vec::new();
-    for (obj, spec) in workloads::top_level(inv, workloads::KINDS) {
+    for (obj, spec) in &workloads::top_level(inv, workloads::KINDS) {
         let ns = obj.namespace.as_deref().unwrap_or("default");
         let mut seen = BTreeSet::new();
         for r in references(spec) {
@@ -293,7 +293,7 @@ fn floating_tags(inv: &Inventory, catalog: &Catalog) -> Vec<Hit> {
         }
         let mut seen = BTreeSet::new();
         for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-            for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+            for (obj, spec) in &workloads::top_level(inv, workloads::DETECT_KINDS) {
                 for (c, image) in matching_images(src, obj, spec) {
                     // A digest pins the image whatever its tag says.
                     if image.digest.is_some() {
@@ -386,7 +386,7 @@ fn mounted_config(
     let mut hits = Vec::new();
     let mut seen = BTreeSet::new();
     for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-        for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+        for (obj, spec) in &workloads::top_level(inv, workloads::DETECT_KINDS) {
             let images: Vec<ImageRef> = matching_images(src, obj, spec).into_iter().map(|(_, i)| i).collect();
             let Some(image) = images.first() else { continue };
             if !seen.insert(obj.obj_ref()) {
@@ -411,7 +411,7 @@ fn mounted_config(
                     None => Some(p.file.clone()),
                 };
                 let Some(text) = key.and_then(|k| {
-                    cm.value.get("data").and_then(|d| d.get(&k)).and_then(Value::as_str).map(ToString::to_string)
+                    cm.value().get("data").and_then(|d| d.get(&k)).and_then(Value::as_str).map(ToString::to_string)
                 }) else {
                     return false;
                 };
@@ -456,7 +456,7 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
         let from_slices = slices.into_iter().flatten().any(|s| {
             s.namespace.as_deref() == Some(ns)
                 && s.labels().is_some_and(|l| l.get("kubernetes.io/service-name").map(String::as_str) == Some(name))
-                && s.value.get("endpoints").and_then(Value::as_array).into_iter().flatten().any(|e| {
+                && s.value().get("endpoints").and_then(Value::as_array).into_iter().flatten().any(|e| {
                     // API contract: a nil `ready` is interpreted as ready.
                     e.pointer("/conditions/ready").and_then(Value::as_bool).unwrap_or(true)
                 })
@@ -464,7 +464,7 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
         let from_endpoints = eps.into_iter().flatten().any(|e| {
             e.namespace.as_deref() == Some(ns)
                 && e.name == name
-                && e.value
+                && e.value()
                     .get("subsets")
                     .and_then(Value::as_array)
                     .into_iter()
@@ -480,7 +480,7 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
             return Err(format!("cannot read {gk}: {r}"));
         }
         for cfg in inv.objects(&gk) {
-            for wh in cfg.value.get("webhooks").and_then(Value::as_array).into_iter().flatten() {
+            for wh in cfg.value().get("webhooks").and_then(Value::as_array).into_iter().flatten() {
                 // admissionregistration.k8s.io/v1 defaults failurePolicy to Fail.
                 let policy = wh.get("failurePolicy").and_then(Value::as_str).unwrap_or("Fail");
                 if policy != "Fail" {
@@ -500,7 +500,7 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
                         return Err("the snapshot holds no Services, so webhook backends cannot be checked".to_string());
                     }
                     None => "which does not exist",
-                    Some(s) if s.value.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") => {
+                    Some(s) if s.value().pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") => {
                         continue;
                     }
                     Some(_) if ready(ns, name) => continue,

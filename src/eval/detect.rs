@@ -169,7 +169,7 @@ fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<Strin
         }
     }
     let mut out = Vec::new();
-    for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+    for (obj, spec) in &workloads::top_level(inv, workloads::DETECT_KINDS) {
         for (_, image) in matching_images(src, obj, spec) {
             let raw = image.version_str().to_string();
             out.push(Candidate {
@@ -211,7 +211,8 @@ fn field_candidate(f: &FieldSource, inv: &Inventory, failures: &mut Vec<String>)
         return None;
     }
     let obj = inv.get(&gk, f.namespace.as_deref(), &f.name)?;
-    let mut cur = &obj.value;
+    let parsed = obj.value();
+    let mut cur = &parsed;
     for p in f.path.split('.') {
         cur = cur.get(p)?;
     }
@@ -248,7 +249,7 @@ fn kubelet(inv: &Inventory, failures: &mut Vec<String>) -> Option<Candidate> {
     inv.objects(&gk)
         .iter()
         .filter_map(|n| {
-            let raw = n.value.pointer("/status/nodeInfo/kubeletVersion")?.as_str()?.to_string();
+            let raw = n.value().pointer("/status/nodeInfo/kubeletVersion")?.as_str()?.to_string();
             let v = version::parse_version(&raw)?;
             Some((v, raw, n))
         })

@@ -94,7 +94,8 @@ pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluati
     // Per check: the objects it found, or why it gave no verdict (for known-bad rules).
     let mut check_results: BTreeMap<&str, Result<Vec<ObjectRef>, (bool, String)>> = BTreeMap::new();
 
-    for check in catalog.checks.values() {
+    let needed = checks_needed(catalog, sel);
+    for check in catalog.checks.values().filter(|c| needed.contains(c.id.as_str())) {
         let outcome = run_check(check, catalog, inv, &detected, &env);
         let objs = match &outcome {
             Outcome::Ran(f) => Ok(f.iter().filter_map(|f| f.objects.first().cloned()).collect()),
@@ -295,8 +296,9 @@ fn eval_cel(
     obj: &Object,
     env: &Arc<cel::Env>,
 ) -> Result<Option<Option<String>>, String> {
+    let value = obj.value();
     let mut ctx = cel::Context::with_env(Arc::clone(env));
-    ctx.add_variable("object", &obj.value).map_err(|e| format!("cannot bind object: {e}"))?;
+    ctx.add_variable_as_val("object", to_cel(&value));
     match program.execute(&ctx) {
         Ok(cel::Value::Bool(false)) => Ok(None),
         Ok(cel::Value::Bool(true)) => {
@@ -315,6 +317,29 @@ fn eval_cel(
     }
 }
 
+/// JSON to a CEL value that borrows its strings from the JSON (no copies, one pass).
+/// Integers are CEL `int` as in Kubernetes (`uint` only beyond `i64`), other numbers `double`.
+fn to_cel(v: &serde_json::Value) -> Box<dyn cel::common::value::Val + '_> {
+    use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
+    use serde_json::Value as J;
+    match v {
+        J::Null => Box::new(CelNull),
+        J::Bool(b) => Box::new(CelBool::from(*b)),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        J::String(s) => Box::new(CelString::from(s.as_str())),
+        J::Array(a) => Box::new(CelList::from(a.iter().map(to_cel).collect::<Vec<_>>())),
+        J::Object(m) => Box::new(CelMap::from(
+            m.iter()
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), to_cel(v)))
+                .collect::<std::collections::HashMap<_, _>>(),
+        )),
+    }
+}
+
 fn default_message(check: &Check, obj: &Object) -> String {
     let template = check.message.as_deref().unwrap_or("{object}: {title}");
     template
@@ -323,6 +348,19 @@ fn default_message(check: &Check, obj: &Object) -> String {
         .replace("{namespace}", obj.namespace.as_deref().unwrap_or(""))
         .replace("{name}", &obj.name)
         .replace("{title}", &check.title)
+}
+
+/// The selected checks plus those a selected known-bad rule depends on (`requires-check`).
+fn checks_needed<'a>(catalog: &'a Catalog, sel: &Selection) -> BTreeSet<&'a str> {
+    let mut needed: BTreeSet<&str> = catalog.checks.keys().filter(|id| sel.wants(id)).map(String::as_str).collect();
+    for m in catalog.matrices.values() {
+        for kb in m.known_bad.iter().filter(|kb| sel.wants(&kb.id)) {
+            if let Some((c, _)) = &kb.requires_check {
+                needed.insert(c);
+            }
+        }
+    }
+    needed
 }
 
 /// What the live source must collect for this catalog and selection: the kinds read by the
@@ -336,16 +374,8 @@ pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::
 
     let unscoped =
         |gk: GroupKind| Need { gk, version_hint: None, namespace: None, label_selector: None, field_selector: None };
-    let mut wanted: BTreeSet<&str> = catalog.checks.keys().filter(|id| sel.wants(id)).map(String::as_str).collect();
-    for m in catalog.matrices.values() {
-        for kb in m.known_bad.iter().filter(|kb| sel.wants(&kb.id)) {
-            if let Some((c, _)) = &kb.requires_check {
-                wanted.insert(c);
-            }
-        }
-    }
     let mut out = Vec::new();
-    for id in wanted {
+    for id in checks_needed(catalog, sel) {
         let Some(check) = catalog.checks.get(id) else { continue };
         match &check.rule {
             Rule::Cel { .. } => out.extend(check.resources.iter().map(|r| Need {

@@ -18,30 +18,27 @@ pub const KINDS: &[(&str, &str)] = &[
 /// Kinds whose image tags identify a component's version.
 pub const DETECT_KINDS: &[(&str, &str)] = &[("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")];
 
-/// The pod spec of a workload object.
+/// The pod spec of a workload object (parsed).
 #[must_use]
-pub fn pod_spec(obj: &Object) -> Option<&Value> {
+pub fn pod_spec(obj: &Object) -> Option<Value> {
     let path = match obj.kind.as_str() {
         "Pod" => "/spec",
         "CronJob" => "/spec/jobTemplate/spec/template/spec",
         _ => "/spec/template/spec",
     };
-    obj.value.pointer(path)
+    obj.value().pointer_mut(path).map(Value::take)
 }
 
 /// Workloads with their pod specs, skipping Pods and Jobs owned by a controller (their
 /// owner is reported instead, once).
-pub fn top_level<'a>(
-    inv: &'a Inventory,
-    kinds: &'a [(&'a str, &'a str)],
-) -> impl Iterator<Item = (&'a Object, &'a Value)> + 'a {
-    kinds.iter().flat_map(move |(g, k)| {
-        let gk = GroupKind::new(g, k);
-        inv.objects(&gk)
-            .iter()
-            .filter(|o| !(matches!(o.kind.as_str(), "Pod" | "Job") && o.is_owned()))
-            .filter_map(|o| pod_spec(o).map(|s| (o, s)))
-    })
+#[must_use]
+pub fn top_level<'a>(inv: &'a Inventory, kinds: &[(&str, &str)]) -> Vec<(&'a Object, Value)> {
+    kinds
+        .iter()
+        .flat_map(|(g, k)| inv.objects(&GroupKind::new(g, k)).iter())
+        .filter(|o| !(matches!(o.kind.as_str(), "Pod" | "Job") && o.is_owned()))
+        .filter_map(|o| pod_spec(o).map(|s| (o, s)))
+        .collect()
 }
 
 /// Containers and init containers of a pod spec.

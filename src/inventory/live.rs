@@ -488,12 +488,14 @@ async fn fetch_resources(http: &Http, path: &str) -> Result<ResourceList, String
     }
 }
 
+/// A page of a list. Items stay raw text until each is parsed, normalised and stored in
+/// turn, so a page is never held as one big `Value` tree.
 #[derive(Deserialize)]
-struct ListPage {
+struct ListPage<'a> {
     #[serde(default)]
     metadata: ListMeta,
-    #[serde(default)]
-    items: Vec<Value>,
+    #[serde(default, borrow)]
+    items: Vec<&'a serde_json::value::RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -556,12 +558,15 @@ async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> KindState {
                 }
                 Err(e) => return KindState::Failed(format!("list {what} {scope}: {}", e.describe())),
             };
-            let page: ListPage = match serde_json::from_slice(&body) {
+            let page: ListPage<'_> = match serde_json::from_slice(&body) {
                 Ok(p) => p,
                 Err(e) => return KindState::Failed(format!("list {what} {scope}: invalid JSON: {e}")),
             };
-            drop(body);
-            for mut item in page.items {
+            for raw in page.items {
+                let mut item: Value = match serde_json::from_str(raw.get()) {
+                    Ok(v) => v,
+                    Err(e) => return KindState::Failed(format!("list {what} {scope}: invalid JSON: {e}")),
+                };
                 if let Some(o) = item.as_object_mut() {
                     // List items omit apiVersion and kind.
                     o.entry("apiVersion").or_insert_with(|| Value::String(res.group_version.clone()));
@@ -573,7 +578,9 @@ async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> KindState {
                 }
             }
             http.stats.objects.fetch_add(objects.len(), Ordering::Relaxed);
-            match page.metadata.cont.filter(|c| !c.is_empty()) {
+            let next = page.metadata.cont.filter(|c| !c.is_empty());
+            drop(body);
+            match next {
                 Some(c) => cont = Some(c),
                 None => return KindState::Collected(objects),
             }

@@ -17,6 +17,10 @@ use serde_json::Value;
 use crate::resource::{GroupKind, ObjectRef};
 
 /// One object, with its identity pulled out for quick access.
+///
+/// The body is kept as compact, normalised JSON text and parsed when a check reads it: a
+/// parsed `serde_json::Value` tree costs about ten times the text it came from, and a large
+/// cluster's inventory must stay below the bytes received.
 #[derive(Debug, Clone)]
 pub struct Object {
     /// `apiVersion`.
@@ -27,8 +31,8 @@ pub struct Object {
     pub namespace: Option<String>,
     /// `metadata.name`.
     pub name: String,
-    /// The whole object, normalised.
-    pub value: Value,
+    owned: bool,
+    raw: Box<str>,
 }
 
 impl Object {
@@ -39,8 +43,24 @@ impl Object {
         let name =
             str_at(&value, &["metadata", "name"]).ok_or_else(|| format!("{kind} has no metadata.name"))?.to_string();
         let namespace = str_at(&value, &["metadata", "namespace"]).map(ToString::to_string);
+        let owned = value.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
         normalise(&mut value, &kind);
-        Ok(Self { api_version, kind, namespace, name, value })
+        // Serialising a `Value` cannot fail (its map keys are strings).
+        let raw = serde_json::to_string(&value).unwrap_or_default().into_boxed_str();
+        Ok(Self { api_version, kind, namespace, name, owned, raw })
+    }
+
+    /// The object, parsed. The text was produced by `serde_json` from a `Value`, so it always
+    /// parses; `Null` would only appear if that invariant broke.
+    #[must_use]
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.raw).unwrap_or(Value::Null)
+    }
+
+    /// The normalised object as compact JSON.
+    #[must_use]
+    pub fn raw(&self) -> &str {
+        &self.raw
     }
 
     /// Group and kind.
@@ -63,15 +83,21 @@ impl Object {
     /// `metadata.labels` as a map.
     #[must_use]
     pub fn labels(&self) -> Option<BTreeMap<String, String>> {
-        let m = self.value.get("metadata")?.get("labels")?.as_object()?;
-        Some(m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+        labels_of(&self.value())
     }
 
     /// True when `metadata.ownerReferences` is non-empty.
     #[must_use]
     pub fn is_owned(&self) -> bool {
-        self.value.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+        self.owned
     }
+}
+
+/// `metadata.labels` of a parsed object.
+#[must_use]
+pub fn labels_of(v: &Value) -> Option<BTreeMap<String, String>> {
+    let m = v.get("metadata")?.get("labels")?.as_object()?;
+    Some(m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
 }
 
 /// Follows a path of object keys to a string.
@@ -139,6 +165,8 @@ pub struct Inventory {
     /// Where it came from.
     pub origin: Origin,
     kinds: BTreeMap<GroupKind, KindState>,
+    /// Per kind: (namespace, name) → position in its list; built by `finish`.
+    index: std::collections::HashMap<GroupKind, std::collections::HashMap<(Option<String>, String), usize>>,
     /// True when `kinds` is authoritative (a live collection, or a snapshot that says which
     /// kinds it collected). Otherwise a built-in kind the snapshot does not mention is taken
     /// as empty and a custom kind as absent.
@@ -150,7 +178,14 @@ impl Inventory {
     /// An empty inventory.
     #[must_use]
     pub fn new(origin: Origin, authoritative: bool) -> Self {
-        Self { server_version: None, origin, kinds: BTreeMap::new(), authoritative, empty: Vec::new() }
+        Self {
+            server_version: None,
+            origin,
+            kinds: BTreeMap::new(),
+            index: std::collections::HashMap::new(),
+            authoritative,
+            empty: Vec::new(),
+        }
     }
 
     /// Adds an object under its kind.
@@ -173,11 +208,15 @@ impl Inventory {
         }
     }
 
-    /// Sorts objects by namespace and name so every report is deterministic.
+    /// Sorts objects by namespace and name so every report is deterministic, and indexes
+    /// them for [`Inventory::get`].
     pub fn finish(&mut self) {
-        for state in self.kinds.values_mut() {
+        self.index.clear();
+        for (gk, state) in &mut self.kinds {
             if let KindState::Collected(v) = state {
                 v.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+                let idx = v.iter().enumerate().map(|(i, o)| ((o.namespace.clone(), o.name.clone()), i)).collect();
+                self.index.insert(gk.clone(), idx);
             }
         }
     }
@@ -215,7 +254,12 @@ impl Inventory {
     /// Finds one object by kind, namespace and name.
     #[must_use]
     pub fn get(&self, gk: &GroupKind, namespace: Option<&str>, name: &str) -> Option<&Object> {
-        self.objects(gk).iter().find(|o| o.name == name && o.namespace.as_deref() == namespace)
+        match self.index.get(gk) {
+            Some(idx) => {
+                idx.get(&(namespace.map(ToString::to_string), name.to_string())).and_then(|&i| self.objects(gk).get(i))
+            }
+            None => self.objects(gk).iter().find(|o| o.name == name && o.namespace.as_deref() == namespace),
+        }
     }
 
     /// Every kind with an explicit state, in order.

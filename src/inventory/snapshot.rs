@@ -166,7 +166,9 @@ fn load_file(path: &Path, inv: &mut Inventory) -> Result<(), SnapshotError> {
             continue;
         }
         if kind.ends_with("List") && doc.get("items").is_some() {
-            let Some(Value::Array(items)) = doc.get("items").cloned() else {
+            let kind = kind.to_string();
+            let mut doc = doc;
+            let Some(Value::Array(items)) = doc.as_object_mut().and_then(|m| m.remove("items")) else {
                 return Err(err(line, format!("{}: items of {kind} is not a list", what())));
             };
             for (j, item) in items.into_iter().enumerate() {
@@ -209,11 +211,11 @@ fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
 #[must_use]
 pub fn write(inv: &Inventory) -> String {
     let mut resources = Vec::new();
-    let mut items = Vec::new();
+    let mut items: Vec<&str> = Vec::new();
     for (gk, state) in inv.kinds() {
         let (state, reason, api_version) = match state {
             KindState::Collected(objs) => {
-                items.extend(objs.iter().map(|o| &o.value));
+                items.extend(objs.iter().map(|o| o.raw()));
                 ("collected", None, objs.first().map(|o| o.api_version.clone()))
             }
             KindState::Absent => ("absent", None, None),
@@ -231,11 +233,15 @@ pub fn write(inv: &Inventory) -> String {
     if let Some(v) = &inv.server_version {
         info["serverVersion"] = Value::String(v.clone());
     }
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-    // Values built from JSON values always serialise.
+    // Values built from JSON values always serialise; objects are already JSON text.
     let mut out = serde_json::to_string_pretty(&info).unwrap_or_default();
-    out.push('\n');
-    out.push_str(&serde_json::to_string(&list).unwrap_or_default());
-    out.push('\n');
+    out.push_str("\n{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[");
+    for (i, raw) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        out.push_str(raw);
+    }
+    out.push_str("]}\n");
     out
 }
