@@ -87,10 +87,11 @@ fn check(a: &CheckArgs) -> ExitStatus {
         let evaluated = started.elapsed().saturating_sub(collected);
         let _ = writeln!(
             std::io::stderr(),
-            "stats: collection_ms={} evaluation_ms={} objects={} requests={} retries={} bytes_received={} peak_rss_bytes={}",
+            "stats: collection_ms={} evaluation_ms={} objects={} inventory_bytes={} requests={} retries={} bytes_received={} peak_rss_bytes={}",
             collected.as_millis(),
             evaluated.as_millis(),
             inv.len(),
+            inv.text_bytes(),
             run_stats.requests,
             run_stats.retries,
             run_stats.bytes,

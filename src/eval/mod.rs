@@ -260,23 +260,43 @@ fn run_check(
             Err(e) => Outcome::CouldNotEvaluate(e),
         },
         Rule::Cel { program, message, .. } => {
+            let candidates: Vec<&Object> = check
+                .resources
+                .iter()
+                .flat_map(|sel| {
+                    inv.objects(&sel.gk).iter().filter(move |obj| {
+                        sel.namespace.as_deref().is_none_or(|n| obj.namespace.as_deref() == Some(n))
+                            && sel.label_selector.as_ref().is_none_or(|s| s.matches(obj.labels().as_ref()))
+                    })
+                })
+                .collect();
+            // Objects are independent: evaluate chunks on all cores, then merge in order.
+            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
+            let chunk = candidates.len().div_ceil(threads).max(256);
+            let results: Vec<CelResult> = std::thread::scope(|scope| {
+                let handles: Vec<_> = candidates
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            part.iter().map(|obj| eval_cel(program, message.as_ref(), obj, env)).collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("evaluation thread panicked".to_string())]))
+                    .collect()
+            });
             let mut findings = Vec::new();
             let mut errors: Vec<String> = Vec::new();
-            for sel in &check.resources {
-                for obj in inv.objects(&sel.gk) {
-                    if sel.namespace.as_deref().is_some_and(|n| obj.namespace.as_deref() != Some(n))
-                        || sel.label_selector.as_ref().is_some_and(|s| !s.matches(obj.labels().as_ref()))
-                    {
-                        continue;
+            for (obj, result) in candidates.iter().zip(results) {
+                match result {
+                    Ok(None) => {}
+                    Ok(Some(msg)) => {
+                        let msg = msg.unwrap_or_else(|| default_message(check, obj));
+                        findings.push(finding(vec![obj.obj_ref()], msg, None));
                     }
-                    match eval_cel(program, message.as_ref(), obj, env) {
-                        Ok(None) => {}
-                        Ok(Some(msg)) => {
-                            let msg = msg.unwrap_or_else(|| default_message(check, obj));
-                            findings.push(finding(vec![obj.obj_ref()], msg, None));
-                        }
-                        Err(e) => errors.push(format!("{}: {e}", obj.obj_ref())),
-                    }
+                    Err(e) => errors.push(format!("{}: {e}", obj.obj_ref())),
                 }
             }
             if errors.is_empty() {
@@ -288,14 +308,12 @@ fn run_check(
     }
 }
 
+/// What one CEL evaluation produced; see [`eval_cel`].
+type CelResult = Result<Option<Option<String>>, String>;
+
 /// `Ok(None)`: not a finding; `Ok(Some(msg))`: a finding, with the message expression's
 /// result when there is one.
-fn eval_cel(
-    program: &cel::Program,
-    message: Option<&cel::Program>,
-    obj: &Object,
-    env: &Arc<cel::Env>,
-) -> Result<Option<Option<String>>, String> {
+fn eval_cel(program: &cel::Program, message: Option<&cel::Program>, obj: &Object, env: &Arc<cel::Env>) -> CelResult {
     let value = obj.value();
     let mut ctx = cel::Context::with_env(Arc::clone(env));
     ctx.add_variable_as_val("object", to_cel(&value));

@@ -114,9 +114,10 @@ fn normalise(value: &mut Value, kind: &str) {
     let Some(obj) = value.as_object_mut() else { return };
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(mf) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
+            // Which writer used which apiVersion is what removed-API detection needs.
             for entry in mf {
                 if let Some(e) = entry.as_object_mut() {
-                    e.remove("fieldsV1");
+                    e.retain(|k, _| k == "manager" || k == "apiVersion");
                 }
             }
         }
@@ -271,6 +272,15 @@ impl Inventory {
     #[must_use]
     pub fn len(&self) -> usize {
         self.kinds.values().map(|s| if let KindState::Collected(v) = s { v.len() } else { 0 }).sum()
+    }
+
+    /// Bytes of object text held (the inventory's main memory cost).
+    #[must_use]
+    pub fn text_bytes(&self) -> usize {
+        self.kinds
+            .values()
+            .map(|s| if let KindState::Collected(v) = s { v.iter().map(|o| o.raw.len()).sum() } else { 0 })
+            .sum()
     }
 
     /// True when no objects are held.
