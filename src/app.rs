@@ -58,13 +58,16 @@ fn selection(a: &SelectArgs, catalog: &Catalog) -> Result<Selection, ExitStatus>
     Ok(Selection { only, skip })
 }
 
+/// The catalog and a validated check selection, or the exit status after printing why not.
+fn catalog_and_selection(data: &DataArgs, select: &SelectArgs) -> Result<(Catalog, Selection), ExitStatus> {
+    let catalog = load_catalog(data)?;
+    let sel = selection(select, &catalog)?;
+    Ok((catalog, sel))
+}
+
 fn check(a: &CheckArgs) -> ExitStatus {
-    let catalog = match load_catalog(&a.data) {
-        Ok(c) => c,
-        Err(s) => return s,
-    };
-    let sel = match selection(&a.select, &catalog) {
-        Ok(s) => s,
+    let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
+        Ok(cs) => cs,
         Err(s) => return s,
     };
     let started = std::time::Instant::now();
@@ -364,12 +367,8 @@ fn collect_live_stats(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Resul
 }
 
 fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
-    let catalog = match load_catalog(&a.data) {
-        Ok(c) => c,
-        Err(s) => return s,
-    };
-    let sel = match selection(&a.select, &catalog) {
-        Ok(s) => s,
+    let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
+        Ok(cs) => cs,
         Err(s) => return s,
     };
     let inv = match collect_live(&a.live, &catalog, &sel) {
@@ -386,12 +385,8 @@ fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
 }
 
 fn rbac(a: &RbacArgs) -> ExitStatus {
-    let catalog = match load_catalog(&a.data) {
-        Ok(c) => c,
-        Err(s) => return s,
-    };
-    let sel = match selection(&a.select, &catalog) {
-        Ok(s) => s,
+    let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
+        Ok(cs) => cs,
         Err(s) => return s,
     };
     out(&crate::rbac::render(&eval::needs(&catalog, &sel), &a.namespace));
