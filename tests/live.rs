@@ -253,6 +253,17 @@ fn snapshot_round_trip_gives_the_same_findings_and_no_secret_values() {
             }
         }
     }
+    // Only what the checks read is captured: an owned Pod keeps metadata and the status
+    // fields unstable-pods reads, not its spec (only bare Pods' specs are read).
+    let docs = upgrade_preflight::inventory::snapshot::parse_documents(&text, "snap.json").unwrap();
+    let items = docs.iter().find_map(|(_, d)| d.get("items").and_then(Value::as_array)).unwrap();
+    let owned_pod = items
+        .iter()
+        .find(|o| o["kind"] == "Pod" && o["metadata"]["ownerReferences"].is_array())
+        .expect("the demo has owned Pods");
+    assert!(owned_pod.get("spec").is_none(), "{owned_pod}");
+    assert!(owned_pod["status"].get("containerStatuses").is_some(), "{owned_pod}");
+    assert!(owned_pod["status"].get("conditions").is_none(), "{owned_pod}");
     let (live_code, live_r, _) = l.check(&[]);
     let (snap_code, snap_r) = crate::util::check_json(file.to_str().unwrap(), &[]);
     assert_eq!(live_code, snap_code);

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::detect::{Detected, image_version, matching_images};
 use super::workloads::{self, ImageRef};
 use crate::catalog::{Catalog, DetectSource, Severity};
+use crate::inventory::projection::Keep;
 use crate::inventory::{Inventory, KindView, Object};
 use crate::resource::{GroupKind, ObjectRef};
 use crate::version::{self, Parsed, Range};
@@ -90,10 +91,6 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
     }
 }
 
-fn gks(list: &[(&str, &str)]) -> Vec<GroupKind> {
-    list.iter().map(|(g, k)| GroupKind::new(g, k)).collect()
-}
-
 const SECRET: (&str, &str) = ("", "Secret");
 const CONFIGMAP: (&str, &str) = ("", "ConfigMap");
 
@@ -101,28 +98,54 @@ impl Builtin {
     /// Kinds it reads.
     #[must_use]
     pub fn reads(&self) -> Vec<GroupKind> {
-        let mut k = match self {
-            Builtin::MissingReferences => {
-                let mut v = gks(workloads::KINDS);
-                v.extend(gks(&[SECRET, CONFIGMAP]));
-                v
-            }
-            Builtin::FloatingImageTags => gks(workloads::DETECT_KINDS),
-            Builtin::MountedConfigFile(_) => {
-                let mut v = gks(workloads::DETECT_KINDS);
-                v.push(GroupKind::new("", "ConfigMap"));
-                v
-            }
-            Builtin::WebhookEndpoints => gks(&[
-                ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-                ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-                ("", "Service"),
-                ("", "Endpoints"),
-                ("discovery.k8s.io", "EndpointSlice"),
-            ]),
-        };
+        let mut k: Vec<GroupKind> = self.keeps().into_iter().map(|(gk, _)| gk).collect();
         k.sort();
+        k.dedup();
         k
+    }
+
+    /// Kinds it reads, with the fields it reads of each (for the live inventory's projection).
+    #[must_use]
+    pub fn keeps(&self) -> Vec<(GroupKind, Keep)> {
+        let spec_of = |kinds: &[(&str, &str)]| -> Vec<(GroupKind, Keep)> {
+            kinds
+                .iter()
+                .map(|(g, k)| {
+                    // Pods and Jobs with an owner are skipped (their owner is checked instead).
+                    let keep =
+                        if matches!(*k, "Pod" | "Job") { Keep::unowned(&["spec"]) } else { Keep::paths(&["spec"]) };
+                    (GroupKind::new(g, k), keep)
+                })
+                .collect()
+        };
+        let data = || Keep::paths(&["data", "stringData", "binaryData"]);
+        match self {
+            Builtin::MissingReferences => {
+                let mut v = spec_of(workloads::KINDS);
+                v.push((GroupKind::new(SECRET.0, SECRET.1), data()));
+                v.push((GroupKind::new(CONFIGMAP.0, CONFIGMAP.1), data()));
+                v
+            }
+            Builtin::FloatingImageTags => spec_of(workloads::DETECT_KINDS),
+            Builtin::MountedConfigFile(_) => {
+                let mut v = spec_of(workloads::DETECT_KINDS);
+                v.push((GroupKind::new(CONFIGMAP.0, CONFIGMAP.1), data()));
+                v
+            }
+            Builtin::WebhookEndpoints => vec![
+                (
+                    GroupKind::new("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+                    Keep::paths(&["webhooks"]),
+                ),
+                (
+                    GroupKind::new("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+                    Keep::paths(&["webhooks"]),
+                ),
+                (GroupKind::new("", "Service"), Keep::paths(&["spec"])),
+                (GroupKind::new("", "Endpoints"), Keep::paths(&["subsets"])),
+                (GroupKind::new("discovery.k8s.io", "EndpointSlice"), Keep::paths(&["endpoints"])),
+            ],
+        }
     }
 
     /// Components it refers to (validated against the catalog).

@@ -388,22 +388,36 @@ fn checks_needed<'a>(catalog: &'a Catalog, sel: &Selection) -> BTreeSet<&'a str>
 pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::Need> {
     use crate::catalog::DetectSource;
     use crate::inventory::live::{Need, merge_needs};
+    use crate::inventory::projection::{self, Keep};
     use crate::resource::GroupKind;
 
-    let unscoped =
-        |gk: GroupKind| Need { gk, version_hint: None, namespace: None, label_selector: None, field_selector: None };
+    let unscoped = |gk: GroupKind, keep: Keep| Need {
+        gk,
+        version_hint: None,
+        namespace: None,
+        label_selector: None,
+        field_selector: None,
+        keep,
+    };
     let mut out = Vec::new();
     for id in checks_needed(catalog, sel) {
         let Some(check) = catalog.checks.get(id) else { continue };
         match &check.rule {
-            Rule::Cel { .. } => out.extend(check.resources.iter().map(|r| Need {
-                gk: r.gk.clone(),
-                version_hint: Some(crate::resource::split_api_version(&r.api_version).1.to_string()),
-                namespace: r.namespace.clone(),
-                label_selector: r.label_selector.as_ref().map(|s| s.as_str().to_string()),
-                field_selector: None,
-            })),
-            Rule::Builtin(b) => out.extend(b.reads().into_iter().map(unscoped)),
+            Rule::Cel { program, message, .. } => {
+                let mut keep = projection::cel_paths(program.expression());
+                if let Some(m) = message {
+                    keep.merge(&projection::cel_paths(m.expression()));
+                }
+                out.extend(check.resources.iter().map(|r| Need {
+                    gk: r.gk.clone(),
+                    version_hint: Some(crate::resource::split_api_version(&r.api_version).1.to_string()),
+                    namespace: r.namespace.clone(),
+                    label_selector: r.label_selector.as_ref().map(|s| s.as_str().to_string()),
+                    field_selector: None,
+                    keep: keep.clone(),
+                }));
+            }
+            Rule::Builtin(b) => out.extend(b.keeps().into_iter().map(|(gk, keep)| unscoped(gk, keep))),
         }
     }
     for m in catalog.matrices.values() {
@@ -415,12 +429,19 @@ pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::
                     namespace: f.namespace.clone(),
                     label_selector: None,
                     field_selector: Some(format!("metadata.name={}", f.name)),
+                    keep: Keep::paths(&[f.path.as_str()]),
                 }),
                 DetectSource::Image(i) => match &i.kind {
-                    Some(k) => out.push(unscoped(GroupKind::new("apps", k))),
-                    None => out.extend(workloads::DETECT_KINDS.iter().map(|(g, k)| unscoped(GroupKind::new(g, k)))),
+                    Some(k) => out.push(unscoped(GroupKind::new("apps", k), Keep::paths(&["spec"]))),
+                    None => out.extend(
+                        workloads::DETECT_KINDS
+                            .iter()
+                            .map(|(g, k)| unscoped(GroupKind::new(g, k), Keep::paths(&["spec"]))),
+                    ),
                 },
-                DetectSource::Kubelet {} => out.push(unscoped(GroupKind::new("", "Node"))),
+                DetectSource::Kubelet {} => {
+                    out.push(unscoped(GroupKind::new("", "Node"), Keep::paths(&["status.nodeInfo.kubeletVersion"])));
+                }
                 DetectSource::ApiServer {} => {}
             }
         }

@@ -109,6 +109,8 @@ pub struct Need {
     pub label_selector: Option<String>,
     /// Server-side field selector (`metadata.name=…`).
     pub field_selector: Option<String>,
+    /// Fields to keep of each object.
+    pub keep: super::projection::Keep,
 }
 
 /// Counters, for progress and benchmarks.
@@ -567,6 +569,9 @@ async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> KindState {
                     Ok(v) => v,
                     Err(e) => return KindState::Failed(format!("list {what} {scope}: invalid JSON: {e}")),
                 };
+                let owned =
+                    item.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+                need.keep.apply(&mut item, owned);
                 if let Some(o) = item.as_object_mut() {
                     // List items omit apiVersion and kind.
                     o.entry("apiVersion").or_insert_with(|| Value::String(res.group_version.clone()));
@@ -603,7 +608,12 @@ pub fn merge_needs(consumers: Vec<Need>) -> Vec<Need> {
                 let first = f(&list[0]).clone();
                 if list.iter().all(|n| f(n) == &first) { first } else { None }
             };
+            let mut keep = super::projection::Keep::default();
+            for n in &list {
+                keep.merge(&n.keep);
+            }
             Need {
+                keep,
                 version_hint: list.iter().find_map(|n| n.version_hint.clone()),
                 namespace: same(|n| &n.namespace),
                 label_selector: same(|n| &n.label_selector),
@@ -625,6 +635,7 @@ mod tests {
             namespace: ns.map(Into::into),
             label_selector: sel.map(Into::into),
             field_selector: None,
+            keep: super::super::projection::Keep::all(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! `last-applied-configuration` is removed from Secrets, so no later stage can leak them.
 
 pub mod live;
+pub mod projection;
 pub mod snapshot;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,242 @@
+//! Field projection: per kind, the parts of an object the enabled rules read, so the live
+//! inventory holds only those. `apiVersion`, `kind` and `metadata` are always kept.
+//!
+//! Paths come from what each consumer declares: CEL rules by their field selections on
+//! `object` (read from the compiled expression: `object.status.containerStatuses.exists(…)`
+//! keeps `status.containerStatuses`; a bare `object` keeps everything), built-in evaluators
+//! and detection sources by the fields they read. Paths needed only for objects without an
+//! owner (built-ins skip Pods and Jobs owned by a controller) are kept only for those.
+
+use std::collections::BTreeSet;
+
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use serde_json::{Map, Value};
+
+/// A path below the object root, e.g. `["status", "containerStatuses"]`.
+pub type Path = Vec<String>;
+
+/// What to keep of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keep {
+    /// Keep the whole object.
+    pub all: bool,
+    /// Paths kept for every object.
+    pub paths: BTreeSet<Path>,
+    /// Paths kept only for objects without `ownerReferences`.
+    pub unowned_paths: BTreeSet<Path>,
+}
+
+impl Keep {
+    /// Everything.
+    #[must_use]
+    pub fn all() -> Self {
+        Self { all: true, ..Self::default() }
+    }
+
+    /// These dot paths, for every object.
+    #[must_use]
+    pub fn paths(paths: &[&str]) -> Self {
+        Self { paths: paths.iter().map(|p| split(p)).collect(), ..Self::default() }
+    }
+
+    /// These dot paths, only for objects without an owner.
+    #[must_use]
+    pub fn unowned(paths: &[&str]) -> Self {
+        Self { unowned_paths: paths.iter().map(|p| split(p)).collect(), ..Self::default() }
+    }
+
+    /// Union of two requirements.
+    pub fn merge(&mut self, other: &Keep) {
+        self.all |= other.all;
+        self.paths.extend(other.paths.iter().cloned());
+        self.unowned_paths.extend(other.unowned_paths.iter().cloned());
+    }
+
+    /// Reduces `value` to what is kept.
+    pub fn apply(&self, value: &mut Value, owned: bool) {
+        if self.all {
+            return;
+        }
+        let Some(obj) = value.as_object_mut() else { return };
+        let mut kept = Map::new();
+        for k in ["apiVersion", "kind", "metadata"] {
+            if let Some(v) = obj.remove(k) {
+                kept.insert(k.to_string(), v);
+            }
+        }
+        let extra = if owned { None } else { Some(&self.unowned_paths) };
+        for path in self.paths.iter().chain(extra.into_iter().flatten()) {
+            copy_path(obj, &mut kept, path);
+        }
+        *value = Value::Object(kept);
+    }
+}
+
+fn split(p: &str) -> Path {
+    p.split('.').filter(|s| !s.is_empty()).map(ToString::to_string).collect()
+}
+
+/// Moves the subtree at `path` from `src` into `dst`, creating parents.
+fn copy_path(src: &mut Map<String, Value>, dst: &mut Map<String, Value>, path: &[String]) {
+    let Some((head, rest)) = path.split_first() else { return };
+    if rest.is_empty() {
+        if let Some(v) = src.remove(head) {
+            match dst.get_mut(head) {
+                // Part of this subtree was moved by a longer path: put the rest beside it.
+                Some(existing) => merge_into(existing, v),
+                None => {
+                    dst.insert(head.clone(), v);
+                }
+            }
+        }
+        return;
+    }
+    match src.get_mut(head) {
+        Some(Value::Object(child)) => {
+            let entry = dst.entry(head.clone()).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(dchild) = entry {
+                copy_path(child, dchild, rest);
+            }
+        }
+        // A list or scalar cannot be split further: keep it whole.
+        Some(_) => {
+            if let Some(v) = src.remove(head) {
+                dst.entry(head.clone()).or_insert(v);
+            }
+        }
+        None => {}
+    }
+}
+
+/// Adds to `dst` what `src` has and `dst` lacks (both parts of the same original subtree).
+fn merge_into(dst: &mut Value, src: Value) {
+    if let (Value::Object(d), Value::Object(s)) = (dst, src) {
+        for (k, v) in s {
+            match d.get_mut(&k) {
+                Some(existing) => merge_into(existing, v),
+                None => {
+                    d.insert(k, v);
+                }
+            }
+        }
+    }
+}
+
+/// Field paths a CEL expression reads from `object`; `Keep::all()` when it uses `object`
+/// as a whole.
+#[must_use]
+pub fn cel_paths(expr: &IdedExpr) -> Keep {
+    let mut keep = Keep::default();
+    walk(expr, &mut keep);
+    keep
+}
+
+fn walk(e: &IdedExpr, keep: &mut Keep) {
+    match &e.expr {
+        Expr::Ident(name) if name == "object" => keep.all = true,
+        Expr::Select(sel) => {
+            let mut fields = vec![sel.field.clone()];
+            let mut cur = &*sel.operand;
+            loop {
+                match &cur.expr {
+                    Expr::Select(inner) => {
+                        fields.push(inner.field.clone());
+                        cur = &inner.operand;
+                    }
+                    Expr::Ident(name) if name == "object" => {
+                        fields.reverse();
+                        keep.paths.insert(fields);
+                        return;
+                    }
+                    _ => {
+                        walk(cur, keep);
+                        return;
+                    }
+                }
+            }
+        }
+        Expr::Call(c) => {
+            if let Some(t) = &c.target {
+                walk(t, keep);
+            }
+            for a in &c.args {
+                walk(a, keep);
+            }
+        }
+        Expr::Comprehension(c) => {
+            for x in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                walk(x, keep);
+            }
+        }
+        Expr::List(l) => l.elements.iter().for_each(|x| walk(x, keep)),
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                match &entry.expr {
+                    EntryExpr::MapEntry(me) => {
+                        walk(&me.key, keep);
+                        walk(&me.value, keep);
+                    }
+                    EntryExpr::StructField(sf) => walk(&sf.value, keep),
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &s.entries {
+                if let EntryExpr::StructField(sf) = &entry.expr {
+                    walk(&sf.value, keep);
+                }
+            }
+        }
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths_of(src: &str) -> Keep {
+        let env = cel::Env::stdlib();
+        cel_paths(env.compile(src).unwrap().expression())
+    }
+
+    #[test]
+    fn cel_paths_follow_selections_on_object() {
+        let k =
+            paths_of("has(object.status) && object.status.containerStatuses.exists(c, c.ready) && object.spec.x == 1");
+        assert!(!k.all);
+        let got: Vec<String> = k.paths.iter().map(|p| p.join(".")).collect();
+        assert_eq!(got, ["spec.x", "status", "status.containerStatuses"]);
+        assert!(paths_of("size(object) > 0").all);
+        assert!(paths_of("object.kind == 'Pod' && object.status['phase'] == 'x'").paths.contains(&split("status")));
+    }
+
+    #[test]
+    fn apply_keeps_metadata_and_paths_only() {
+        let mut v = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [1], "volumes": [2]}, "status": {"phase": "Running", "conditions": [3], "hostIP": "x"}});
+        let mut keep = Keep::paths(&["status.phase", "status.containerStatuses"]);
+        keep.merge(&Keep::unowned(&["spec"]));
+        let mut owned = v.clone();
+        keep.apply(&mut owned, true);
+        assert_eq!(
+            owned,
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "status": {"phase": "Running"}})
+        );
+        keep.apply(&mut v, false);
+        assert_eq!(v["spec"], json!({"containers": [1], "volumes": [2]}));
+        assert_eq!(v["status"], json!({"phase": "Running"}));
+        let mut whole = json!({"a": {"b": 1, "c": 2}, "metadata": {}});
+        let k = Keep::paths(&["a", "a.b"]);
+        k.apply(&mut whole, true);
+        assert_eq!(whole["a"], json!({"b": 1, "c": 2}), "a shorter path keeps the whole subtree");
+        // A longer path for every object and a shorter one for unowned objects: nothing lost.
+        let mut v = json!({"metadata": {}, "status": {"phase": "Running", "hostIP": "x"}});
+        let mut k = Keep::paths(&["status.phase"]);
+        k.merge(&Keep::unowned(&["status"]));
+        k.apply(&mut v, false);
+        assert_eq!(v["status"], json!({"phase": "Running", "hostIP": "x"}));
+        Keep::all().apply(&mut whole, true);
+    }
+}
