@@ -150,37 +150,89 @@ fn load_file(path: &Path, inv: &mut Inventory) -> Result<(), SnapshotError> {
         return Err(err(0, format!("file is {size} bytes; snapshot files are limited to {MAX_SNAPSHOT_FILE_BYTES}")));
     }
     let text = std::fs::read_to_string(path).map_err(|e| err(0, format!("cannot read: {e}")))?;
-    for (i, (line, doc)) in parse_documents(&text, &name)?.into_iter().enumerate() {
-        let what = || if line > 0 { format!("document {}", i + 1) } else { format!("item {}", i + 1) };
-        if doc.is_null() {
-            continue;
-        }
-        if !doc.is_object() {
-            return Err(err(line, format!("{} is not a Kubernetes object", what())));
-        }
-        let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-        if kind == "SnapshotInfo" && api_version == INFO_API_VERSION {
-            let info: InfoDoc = serde_json::from_value(doc).map_err(|e| err(line, format!("SnapshotInfo: {e}")))?;
-            apply_info(info, inv).map_err(|m| err(line, m))?;
-            continue;
-        }
-        if kind.ends_with("List") && doc.get("items").is_some() {
-            let kind = kind.to_string();
-            let mut doc = doc;
-            let Some(Value::Array(items)) = doc.as_object_mut().and_then(|m| m.remove("items")) else {
-                return Err(err(line, format!("{}: items of {kind} is not a list", what())));
-            };
-            for (j, item) in items.into_iter().enumerate() {
-                let obj =
-                    Object::from_value(item).map_err(|m| err(line, format!("{}, item {}: {m}", what(), j + 1)))?;
-                inv.push(obj);
-            }
-            continue;
-        }
-        let obj = Object::from_value(doc).map_err(|m| err(line, format!("{}: {m}", what())))?;
-        inv.push(obj);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return load_json(&text, &name, inv);
     }
+    for (i, (line, doc)) in parse_documents(&text, &name)?.into_iter().enumerate() {
+        let what = format!("document {}", i + 1);
+        load_doc(doc, &what, inv).map_err(|m| err(line, m))?;
+    }
+    Ok(())
+}
+
+/// JSON snapshots are read item by item from the text (a `List`'s items stay raw until each
+/// is stored), so a large capture is never one big `Value` tree.
+fn load_json(text: &str, name: &str, inv: &mut Inventory) -> Result<(), SnapshotError> {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(default)]
+        kind: Option<String>,
+        #[serde(default, borrow)]
+        items: Option<Vec<&'a serde_json::value::RawValue>>,
+    }
+    let json_err = |e: serde_json::Error| SnapshotError {
+        path: name.to_string(),
+        line: e.line() as u64,
+        column: e.column() as u64,
+        message: format!("invalid JSON: {e}"),
+    };
+    let plain = |message: String| SnapshotError { path: name.to_string(), line: 0, column: 0, message };
+    let mut docs: Vec<&serde_json::value::RawValue> = Vec::new();
+    for raw in serde_json::Deserializer::from_str(text).into_iter::<&serde_json::value::RawValue>() {
+        let raw = raw.map_err(json_err)?;
+        if raw.get().trim_start().starts_with('[') {
+            docs.extend(serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw.get()).map_err(json_err)?);
+        } else {
+            docs.push(raw);
+        }
+    }
+    for (i, raw) in docs.into_iter().enumerate() {
+        let what = format!("item {}", i + 1);
+        if raw.get().trim_start().starts_with('{') {
+            let peek: Peek<'_> = serde_json::from_str(raw.get()).map_err(json_err)?;
+            if let (Some(kind), Some(items)) = (&peek.kind, peek.items)
+                && kind.ends_with("List")
+            {
+                for (j, item) in items.into_iter().enumerate() {
+                    let v: Value = serde_json::from_str(item.get()).map_err(json_err)?;
+                    let obj = Object::from_value(v).map_err(|m| plain(format!("{what}, item {}: {m}", j + 1)))?;
+                    inv.push(obj);
+                }
+                continue;
+            }
+        }
+        let doc: Value = serde_json::from_str(raw.get()).map_err(json_err)?;
+        load_doc(doc, &what, inv).map_err(plain)?;
+    }
+    Ok(())
+}
+
+/// Adds one document: an object, a `…List`, or the `SnapshotInfo`.
+fn load_doc(doc: Value, what: &str, inv: &mut Inventory) -> Result<(), String> {
+    if doc.is_null() {
+        return Ok(());
+    }
+    if !doc.is_object() {
+        return Err(format!("{what} is not a Kubernetes object"));
+    }
+    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+    if kind == "SnapshotInfo" && api_version == INFO_API_VERSION {
+        let info: InfoDoc = serde_json::from_value(doc).map_err(|e| format!("SnapshotInfo: {e}"))?;
+        return apply_info(info, inv);
+    }
+    if kind.ends_with("List") && doc.get("items").is_some() {
+        let mut doc = doc;
+        let Some(Value::Array(items)) = doc.as_object_mut().and_then(|m| m.remove("items")) else {
+            return Err(format!("{what}: items of {kind} is not a list"));
+        };
+        for (j, item) in items.into_iter().enumerate() {
+            inv.push(Object::from_value(item).map_err(|m| format!("{what}, item {}: {m}", j + 1))?);
+        }
+        return Ok(());
+    }
+    inv.push(Object::from_value(doc).map_err(|m| format!("{what}: {m}"))?);
     Ok(())
 }
 
