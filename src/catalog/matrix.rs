@@ -6,7 +6,6 @@ use serde_saphyr::{Location, Spanned};
 
 use super::check_def::is_kebab;
 use super::{Severity, Sink, parse_yaml};
-use crate::resource::GroupKind;
 use crate::version::Range;
 
 #[derive(Deserialize)]
@@ -232,28 +231,6 @@ impl Matrix {
     #[must_use]
     pub fn pin_id(&self) -> String {
         format!("{}-pinned-version", self.id)
-    }
-
-    /// Kinds the detection sources read.
-    #[must_use]
-    pub fn reads(&self) -> Vec<GroupKind> {
-        let mut kinds = Vec::new();
-        for d in &self.detect {
-            match d {
-                DetectSource::Image(i) => match &i.kind {
-                    Some(k) => kinds.push(GroupKind::new("apps", k)),
-                    None => {
-                        kinds.extend(crate::eval::workloads::DETECT_KINDS.iter().map(|(g, k)| GroupKind::new(g, k)))
-                    }
-                },
-                DetectSource::Field(f) => kinds.push(GroupKind::from_api_version(&f.api_version, &f.kind)),
-                DetectSource::Kubelet {} => kinds.push(GroupKind::new("", "Node")),
-                DetectSource::ApiServer {} => {}
-            }
-        }
-        kinds.sort();
-        kinds.dedup();
-        kinds
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::workloads::{self, ImageRef};
 use crate::catalog::{DetectSource, FieldSource, ImageSource, Matrix};
-use crate::inventory::{Inventory, KindView, Object};
+use crate::inventory::{Inventory, KindView, Object, str_at};
 use crate::resource::{GroupKind, ObjectRef};
 use crate::version::{self, Parsed};
 
@@ -211,12 +211,8 @@ fn field_candidate(f: &FieldSource, inv: &Inventory, failures: &mut Vec<String>)
         return None;
     }
     let obj = inv.get(&gk, f.namespace.as_deref(), &f.name)?;
-    let parsed = obj.value();
-    let mut cur = &parsed;
-    for p in f.path.split('.') {
-        cur = cur.get(p)?;
-    }
-    let raw = cur.as_str()?.to_string();
+    let path: Vec<&str> = f.path.split('.').collect();
+    let raw = str_at(&obj.value(), &path)?.to_string();
     Some(Candidate {
         parsed: version::parse(&raw),
         raw,
