@@ -282,6 +282,20 @@ fn explain(a: &ExplainArgs) -> ExitStatus {
                     DetectSource::Field(f) => format!("{} of {}/{} {}", f.path, f.api_version, f.kind, f.name),
                     DetectSource::ApiServer {} => "API server /version".to_string(),
                     DetectSource::Kubelet {} => "oldest kubelet version among Nodes".to_string(),
+                    DetectSource::HelmRelease(h) => format!(
+                        "chart {} of Helm release {}{}",
+                        if h.version_from == crate::catalog::ChartVersionField::ChartVersion {
+                            "version"
+                        } else {
+                            "appVersion"
+                        },
+                        h.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(),
+                        match (&h.release, &h.chart) {
+                            (Some(r), Some(c)) => format!("{r} (chart {c})"),
+                            (Some(r), None) => r.clone(),
+                            (None, c) => format!("* (chart {})", c.as_deref().unwrap_or("*")),
+                        }
+                    ),
                 };
                 s.push_str(&format!("  - {line}\n"));
             }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod eval;
+pub mod helm;
 pub mod inventory;
 pub mod rbac;
 pub mod report;

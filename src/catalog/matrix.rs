@@ -41,6 +41,37 @@ pub enum DetectSource {
     ApiServer {},
     /// The oldest kubelet among the Nodes (`status.nodeInfo.kubeletVersion`).
     Kubelet {},
+    /// A Helm release's chart: its last deployed revision (else its newest).
+    HelmRelease(HelmReleaseSource),
+}
+
+/// A Helm release source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HelmReleaseSource {
+    /// Chart name (glob, `*` matches anything).
+    #[serde(default)]
+    pub chart: Option<String>,
+    /// Release name.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Release namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Where the version is: the chart's `version` or its `appVersion` (default).
+    #[serde(default)]
+    pub version_from: ChartVersionField,
+}
+
+/// Which chart field carries the component version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChartVersionField {
+    /// `chart.metadata.appVersion`.
+    #[default]
+    AppVersion,
+    /// `chart.metadata.version`.
+    ChartVersion,
 }
 
 /// An image-tag source.
@@ -265,6 +296,9 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
                 if i.kind.as_deref().is_some_and(|k| !["Deployment", "StatefulSet", "DaemonSet"].contains(&k)) =>
             {
                 sink.spanned(d, "detect.image.kind: must be Deployment, StatefulSet or DaemonSet");
+            }
+            DetectSource::HelmRelease(h) if h.chart.is_none() && h.release.is_none() => {
+                sink.spanned(d, "detect.helm-release: set chart or release (or both)");
             }
             DetectSource::Field(fs) if fs.path.is_empty() || fs.path.split('.').any(str::is_empty) => {
                 sink.spanned(d, format!("detect.field.path: '{}' is not a dot path", fs.path));

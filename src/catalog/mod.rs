@@ -16,7 +16,10 @@ use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 
 pub use check_def::{Check, ResourceSel, Rule, When, cel_env};
-pub use matrix::{DetectSource, FieldSource, ImageSource, KnownBad, Matrix, Pinning, SupportedPeer, UpgradePath};
+pub use matrix::{
+    ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, KnownBad, Matrix, Pinning,
+    SupportedPeer, UpgradePath,
+};
 
 mod builtin_files {
     include!(concat!(env!("OUT_DIR"), "/builtin.rs"));

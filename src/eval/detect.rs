@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::workloads::{self, ImageRef};
-use crate::catalog::{DetectSource, FieldSource, ImageSource, Matrix};
+use crate::catalog::{ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, Matrix};
 use crate::inventory::{Inventory, KindView, Object, str_at};
 use crate::resource::{GroupKind, ObjectRef};
 use crate::version::{self, Parsed};
@@ -90,6 +90,7 @@ pub fn detect(m: &Matrix, inv: &Inventory) -> Detected {
             DetectSource::Field(f) => field_candidate(f, inv, &mut failures).into_iter().collect(),
             DetectSource::ApiServer {} => api_server(inv).into_iter().collect(),
             DetectSource::Kubelet {} => kubelet(inv, &mut failures).into_iter().collect(),
+            DetectSource::HelmRelease(h) => helm_candidates(h, inv, &mut failures),
         };
         // Lowest concrete version wins: a known-bad range most often has an upper bound.
         let best = candidates
@@ -219,6 +220,63 @@ fn field_candidate(f: &FieldSource, inv: &Inventory, failures: &mut Vec<String>)
         source: format!("{} of {}", f.path, obj.obj_ref()),
         object: obj.obj_ref(),
     })
+}
+
+/// Releases a Helm source matches: per release, its last deployed revision, else its newest.
+#[must_use]
+pub fn matching_releases<'a>(src: &HelmReleaseSource, inv: &'a Inventory) -> Vec<(&'a Object, Value)> {
+    let mut best: std::collections::BTreeMap<(Option<&str>, String), (&Object, Value)> = Default::default();
+    for obj in inv.objects(&crate::helm::group_kind()) {
+        let v = obj.value();
+        let release = str_at(&v, &["spec", "release"]).unwrap_or_default().to_string();
+        let chart = str_at(&v, &["spec", "chart", "name"]).unwrap_or_default();
+        if src.release.as_deref().is_some_and(|r| r != release)
+            || src.namespace.as_deref().is_some_and(|n| Some(n) != obj.namespace.as_deref())
+            || src.chart.as_deref().is_some_and(|c| !workloads::glob_match(c, chart))
+            || v.pointer("/spec/undecodable").is_some()
+        {
+            continue;
+        }
+        let deployed = v.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false);
+        let key = (obj.namespace.as_deref(), release);
+        let keep = match best.get(&key) {
+            None => true,
+            Some((_, old)) => deployed && !old.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false),
+        };
+        if keep {
+            best.insert(key, (obj, v));
+        }
+    }
+    best.into_values().collect()
+}
+
+fn helm_candidates(src: &HelmReleaseSource, inv: &Inventory, failures: &mut Vec<String>) -> Vec<Candidate> {
+    if let KindView::Failed(r) = inv.state(&crate::helm::group_kind()) {
+        failures.push(format!("cannot read Helm releases: {r}"));
+        return Vec::new();
+    }
+    let field = match src.version_from {
+        ChartVersionField::AppVersion => "appVersion",
+        ChartVersionField::ChartVersion => "version",
+    };
+    matching_releases(src, inv)
+        .into_iter()
+        .filter_map(|(obj, v)| {
+            let raw = str_at(&v, &["spec", "chart", field])?.to_string();
+            let chart = str_at(&v, &["spec", "chart", "name"]).unwrap_or_default();
+            let rev = v.pointer("/spec/revision").and_then(Value::as_u64).unwrap_or(0);
+            Some(Candidate {
+                parsed: version::parse(&raw),
+                source: format!(
+                    "chart {chart} {field} of Helm release {}/{} revision {rev}",
+                    obj.namespace.as_deref().unwrap_or_default(),
+                    str_at(&v, &["spec", "release"]).unwrap_or_default()
+                ),
+                raw,
+                object: obj.obj_ref(),
+            })
+        })
+        .collect()
 }
 
 fn api_server(inv: &Inventory) -> Option<Candidate> {

@@ -381,6 +381,33 @@ fn checks_needed<'a>(catalog: &'a Catalog, sel: &Selection) -> BTreeSet<&'a str>
     needed
 }
 
+/// `HelmRelease` objects are decoded from Helm's storage: a need for them is a need for
+/// Secrets and ConfigMaps labelled `owner=helm` (decoded before projection, so nothing of
+/// them needs keeping).
+fn helm_storage(needs: Vec<crate::inventory::live::Need>) -> Vec<crate::inventory::live::Need> {
+    use crate::inventory::live::Need;
+    use crate::resource::GroupKind;
+    let helm = crate::helm::group_kind();
+    let mut out = Vec::with_capacity(needs.len() + 1);
+    for n in needs {
+        if n.gk != helm {
+            out.push(n);
+            continue;
+        }
+        for kind in ["Secret", "ConfigMap"] {
+            out.push(Need {
+                gk: GroupKind::new("", kind),
+                version_hint: Some("v1".into()),
+                namespace: None,
+                label_selector: Some("owner=helm".into()),
+                field_selector: None,
+                keep: crate::inventory::projection::Keep::default(),
+            });
+        }
+    }
+    out
+}
+
 /// What the live source must collect for this catalog and selection: the kinds read by the
 /// selected checks, by checks those rely on (known-bad `requires-check`), and by every
 /// matrix's detection sources, each with the narrowest scope all its consumers share.
@@ -443,8 +470,9 @@ pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::
                     out.push(unscoped(GroupKind::new("", "Node"), Keep::paths(&["status.nodeInfo.kubeletVersion"])));
                 }
                 DetectSource::ApiServer {} => {}
+                DetectSource::HelmRelease(_) => out.push(unscoped(crate::helm::group_kind(), Keep::default())),
             }
         }
     }
-    merge_needs(out)
+    merge_needs(helm_storage(out))
 }

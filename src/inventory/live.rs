@@ -366,17 +366,22 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
             // The semaphore is never closed, so acquiring cannot fail; if it ever did, the
             // list simply runs without the bound.
             let _permit = sem.acquire_owned().await.ok();
-            let state = list_kind(&http, &need, &res).await;
+            let (state, releases) = list_kind(&http, &need, &res).await;
             http.stats.kinds_done.fetch_add(1, Ordering::Relaxed);
             if http.opts.progress {
                 progress(&http.stats, total);
             }
-            (need.gk, state)
+            (need.gk, state, releases)
         });
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((gk, state)) => inv.set_state(gk, state),
+            Ok((gk, state, releases)) => {
+                inv.set_state(gk, state);
+                for r in releases {
+                    inv.push(r);
+                }
+            }
             Err(e) => {
                 // A panicking list task is a bug; keep going and say so rather than abort.
                 let _ = writeln!(std::io::stderr(), "upgrade-preflight: internal error in a list task: {e}");
@@ -527,7 +532,18 @@ fn enc(s: &str) -> String {
     out
 }
 
-async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> KindState {
+/// Lists one kind. Helm release storage objects among the items are decoded into
+/// `HelmRelease` objects (returned beside the state) before projection drops their data.
+async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> (KindState, Vec<Object>) {
+    let mut releases = Vec::new();
+    let state = list_kind_into(http, need, res, &mut releases).await;
+    if !matches!(state, KindState::Collected(_)) {
+        releases.clear();
+    }
+    (state, releases)
+}
+
+async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut Vec<Object>) -> KindState {
     let path = list_path(res, need);
     let scope = match (&need.namespace, res.namespaced) {
         (Some(ns), true) => format!("in namespace {ns}"),
@@ -537,6 +553,7 @@ async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> KindState {
     let mut restarts = 0;
     'restart: loop {
         let mut objects = Vec::new();
+        releases.clear();
         let mut cont: Option<String> = None;
         loop {
             let mut q = vec![format!("limit={}", http.opts.page_size)];
@@ -569,14 +586,20 @@ async fn list_kind(http: &Http, need: &Need, res: &Resolved) -> KindState {
                     Ok(v) => v,
                     Err(e) => return KindState::Failed(format!("list {what} {scope}: invalid JSON: {e}")),
                 };
-                let owned =
-                    item.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
-                need.keep.apply(&mut item, owned);
                 if let Some(o) = item.as_object_mut() {
                     // List items omit apiVersion and kind.
                     o.entry("apiVersion").or_insert_with(|| Value::String(res.group_version.clone()));
                     o.entry("kind").or_insert_with(|| Value::String(need.gk.kind.clone()));
                 }
+                if let Some(rel) = crate::helm::release_object(&item) {
+                    match Object::from_value(rel) {
+                        Ok(r) => releases.push(r),
+                        Err(e) => return KindState::Failed(format!("list {what} {scope}: Helm release: {e}")),
+                    }
+                }
+                let owned =
+                    item.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+                need.keep.apply(&mut item, owned);
                 match Object::from_value(item) {
                     Ok(obj) => objects.push(obj),
                     Err(e) => return KindState::Failed(format!("list {what} {scope}: {e}")),

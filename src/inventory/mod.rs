@@ -199,6 +199,16 @@ impl Inventory {
         }
     }
 
+    /// Adds an object read from a source, plus the `HelmRelease` it stores when it is a Helm
+    /// release Secret or ConfigMap (decoded here, before normalisation blanks its data).
+    pub fn ingest(&mut self, value: Value) -> Result<(), String> {
+        if let Some(rel) = crate::helm::release_object(&value) {
+            self.push(Object::from_value(rel)?);
+        }
+        self.push(Object::from_value(value)?);
+        Ok(())
+    }
+
     /// Records a kind's state (collected-empty, absent or failed).
     pub fn set_state(&mut self, gk: GroupKind, state: KindState) {
         match (self.kinds.get_mut(&gk), state) {
@@ -213,6 +223,27 @@ impl Inventory {
     /// Sorts objects by namespace and name so every report is deterministic, and indexes
     /// them for [`Inventory::get`].
     pub fn finish(&mut self) {
+        let helm = crate::helm::group_kind();
+        match self.kinds.remove(&helm) {
+            Some(KindState::Collected(v)) => {
+                self.kinds.insert(helm, KindState::Collected(crate::helm::prune(v)));
+            }
+            Some(other) => {
+                self.kinds.insert(helm, other);
+            }
+            // Releases are read from Secrets and ConfigMaps: no releases there means none.
+            None => {
+                let secrets = GroupKind::new("", "Secret");
+                let derived = match self.state(&secrets) {
+                    KindView::Collected(_) => Some(KindState::Collected(Vec::new())),
+                    KindView::Failed(r) => Some(KindState::Failed(format!("cannot read Secrets: {r}"))),
+                    KindView::Absent => None,
+                };
+                if let Some(d) = derived {
+                    self.kinds.insert(helm, d);
+                }
+            }
+        }
         self.index.clear();
         for (gk, state) in &mut self.kinds {
             if let KindState::Collected(v) = state {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::{Inventory, KindState, Object, Origin};
+use super::{Inventory, KindState, Origin};
 use crate::resource::GroupKind;
 use serde_json::json;
 
@@ -196,8 +196,7 @@ fn load_json(text: &str, name: &str, inv: &mut Inventory) -> Result<(), Snapshot
             {
                 for (j, item) in items.into_iter().enumerate() {
                     let v: Value = serde_json::from_str(item.get()).map_err(json_err)?;
-                    let obj = Object::from_value(v).map_err(|m| plain(format!("{what}, item {}: {m}", j + 1)))?;
-                    inv.push(obj);
+                    inv.ingest(v).map_err(|m| plain(format!("{what}, item {}: {m}", j + 1)))?;
                 }
                 continue;
             }
@@ -228,11 +227,11 @@ fn load_doc(doc: Value, what: &str, inv: &mut Inventory) -> Result<(), String> {
             return Err(format!("{what}: items of {kind} is not a list"));
         };
         for (j, item) in items.into_iter().enumerate() {
-            inv.push(Object::from_value(item).map_err(|m| format!("{what}, item {}: {m}", j + 1))?);
+            inv.ingest(item).map_err(|m| format!("{what}, item {}: {m}", j + 1))?;
         }
         return Ok(());
     }
-    inv.push(Object::from_value(doc).map_err(|m| format!("{what}: {m}"))?);
+    inv.ingest(doc).map_err(|m| format!("{what}: {m}"))?;
     Ok(())
 }
 
