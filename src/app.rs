@@ -8,11 +8,13 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, DetectSource, Rule, Severity, Sources};
 use crate::cli::{
-    CheckArgs, Cli, Command, DataArgs, ExplainArgs, FailOn, ListArgs, LiveArgs, RbacArgs, SelectArgs, SnapshotArgs,
+    CheckArgs, Cli, Command, DataArgs, ExplainArgs, FailOn, ListArgs, LiveArgs, PlanArgs, RbacArgs, SelectArgs,
+    SnapshotArgs,
 };
 use crate::eval::{self, Selection};
 use crate::inventory::live::{self, LiveOptions};
 use crate::inventory::{Inventory, snapshot};
+use crate::plan::{self, PlanRequest};
 use crate::report::{self, ExitStatus, Format, Policy, Report};
 
 /// Runs one command and returns its exit status. Errors are printed to stderr here.
@@ -65,9 +67,39 @@ fn catalog_and_selection(data: &DataArgs, select: &SelectArgs) -> Result<(Catalo
     Ok((catalog, sel))
 }
 
+/// Parses `--target`/`--values` (reading the values files); errors are printed, exit 2.
+fn plan_request(a: &PlanArgs, catalog: &Catalog) -> Result<PlanRequest, ExitStatus> {
+    let mut req = PlanRequest { reuse_values: a.reuse_values, ..PlanRequest::default() };
+    let mut errors = Vec::new();
+    for t in &a.targets {
+        match plan::parse_target(t, catalog) {
+            Ok(t) => req.targets.push(t),
+            Err(e) => errors.push(e),
+        }
+    }
+    for v in &a.values {
+        match plan::parse_values(v) {
+            Ok(v) => req.values.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(req)
+    } else {
+        for e in errors {
+            eprint(&e);
+        }
+        Err(ExitStatus::Invalid)
+    }
+}
+
 fn check(a: &CheckArgs) -> ExitStatus {
     let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
         Ok(cs) => cs,
+        Err(s) => return s,
+    };
+    let req = match plan_request(&a.plan, &catalog) {
+        Ok(r) => r,
         Err(s) => return s,
     };
     let started = std::time::Instant::now();
@@ -79,13 +111,20 @@ fn check(a: &CheckArgs) -> ExitStatus {
                 return ExitStatus::Incomplete;
             }
         },
-        None => match collect_live_stats(&a.live, &catalog, &sel) {
+        None => match collect_live_stats(&a.live, &catalog, &sel, &req) {
             Ok(r) => r,
             Err(s) => return s,
         },
     };
     let collected = started.elapsed();
-    let evaluation = eval::evaluate(&catalog, &inv, &sel);
+    let plan = match plan::resolve(&req, &catalog, &inv) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint(&e);
+            return ExitStatus::Invalid;
+        }
+    };
+    let evaluation = eval::evaluate_plan(&catalog, &inv, &sel, &plan);
     if a.stats {
         let evaluated = started.elapsed().saturating_sub(collected);
         let _ = writeln!(
@@ -352,12 +391,19 @@ struct RunStats {
     retries: u64,
 }
 
-fn collect_live(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<Inventory, ExitStatus> {
-    collect_live_stats(a, catalog, sel).map(|(inv, _)| inv)
+fn collect_live(a: &LiveArgs, catalog: &Catalog, sel: &Selection, req: &PlanRequest) -> Result<Inventory, ExitStatus> {
+    collect_live_stats(a, catalog, sel, req).map(|(inv, _)| inv)
 }
 
-fn collect_live_stats(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<(Inventory, RunStats), ExitStatus> {
-    let needs = eval::needs(catalog, sel);
+fn collect_live_stats(
+    a: &LiveArgs,
+    catalog: &Catalog,
+    sel: &Selection,
+    req: &PlanRequest,
+) -> Result<(Inventory, RunStats), ExitStatus> {
+    // Checks gated on a target are always collected for; release targets add only releases.
+    let targets = req.component_targets();
+    let needs = eval::needs_for(catalog, sel, &targets, !req.is_empty());
     let opts = live_options(a);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
         eprint(&format!("cannot start the async runtime: {e}"));
@@ -385,7 +431,17 @@ fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Ok(cs) => cs,
         Err(s) => return s,
     };
-    let inv = match collect_live(&a.live, &catalog, &sel) {
+    let mut req = PlanRequest::default();
+    for t in &a.targets {
+        match plan::parse_target(t, &catalog) {
+            Ok(t) => req.targets.push(t),
+            Err(e) => {
+                eprint(&e);
+                return ExitStatus::Invalid;
+            }
+        }
+    }
+    let inv = match collect_live(&a.live, &catalog, &sel, &req) {
         Ok(i) => i,
         Err(s) => return s,
     };
@@ -403,7 +459,9 @@ fn rbac(a: &RbacArgs) -> ExitStatus {
         Ok(cs) => cs,
         Err(s) => return s,
     };
-    out(&crate::rbac::render(&eval::needs(&catalog, &sel), &a.namespace));
+    // Everything a planned upgrade of any component may read, too.
+    let all_targets = catalog.matrices.keys().map(|c| (c.clone(), semver::Version::new(u64::MAX, 0, 0))).collect();
+    out(&crate::rbac::render(&eval::needs_for(&catalog, &sel, &all_targets, true), &a.namespace));
     ExitStatus::Go
 }
 

@@ -103,6 +103,9 @@ pub struct SnapshotArgs {
     /// Check selection (only their data is captured).
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Also capture what planning these upgrades reads: COMPONENT=VERSION. Repeatable.
+    #[arg(long = "target", value_name = "COMPONENT=VERSION")]
+    pub targets: Vec<String>,
 }
 
 /// `rbac` arguments.
@@ -149,6 +152,26 @@ pub struct CheckArgs {
     /// Print collection and evaluation figures on stderr (wall time, requests, bytes, peak RSS).
     #[arg(long)]
     pub stats: bool,
+    /// Planned upgrade.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// The upgrade being planned.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Planned upgrade: COMPONENT=VERSION (e.g. rancher=2.8.5, kubernetes=1.31), or
+    /// release:[NAMESPACE/]NAME=CHART_VERSION for a Helm release. Repeatable.
+    #[arg(long = "target", value_name = "COMPONENT=VERSION")]
+    pub targets: Vec<String>,
+    /// Values you are about to apply to a Helm release: [NAMESPACE/]RELEASE=FILE. Repeatable.
+    /// Never printed; findings name key paths only.
+    #[arg(long = "values", value_name = "RELEASE=FILE")]
+    pub values: Vec<String>,
+    /// Merge --values onto the release's current values (helm upgrade --reuse-values) instead of
+    /// onto the chart's defaults only (plain helm upgrade -f).
+    #[arg(long)]
+    pub reuse_values: bool,
 }
 
 /// `list` arguments.

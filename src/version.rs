@@ -207,6 +207,12 @@ impl Range {
         })
     }
 
+    /// Every version the range's comparators name (its bounds).
+    #[must_use]
+    pub fn bounds(&self) -> Vec<&Version> {
+        self.alternatives.iter().flatten().map(|c| &c.version).collect()
+    }
+
     /// The range as written.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -1,6 +1,9 @@
 //! Walks `tests/fixtures/checks/<id>/{pass,fail}.<case>.yaml`: a `fail.*` snapshot must make
 //! `<id>` produce findings, a `pass.*` one must evaluate `<id>` and produce none. Every
 //! finding id in the catalog needs both kinds of fixture. `CHECK=<id>` narrows a run.
+//!
+//! A fixture whose first lines hold `# plan: --target C=V --values REL=FILE --reuse-values`
+//! is evaluated with that upgrade plan; values files (`values.*.yaml`) sit beside it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,6 +11,33 @@ use std::path::PathBuf;
 use upgrade_preflight::catalog::{Catalog, Sources};
 use upgrade_preflight::eval::{self, Selection};
 use upgrade_preflight::inventory::snapshot;
+use upgrade_preflight::plan::{self, PlanRequest};
+
+/// The plan a fixture declares in a `# plan:` comment line, if any.
+fn fixture_plan(file: &std::path::Path, catalog: &Catalog) -> PlanRequest {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut req = PlanRequest::default();
+    let Some(line) = text.lines().take_while(|l| l.starts_with('#')).find_map(|l| l.strip_prefix("# plan:")) else {
+        return req;
+    };
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        match w {
+            "--target" => req.targets.push(plan::parse_target(words.next().unwrap(), catalog).unwrap()),
+            "--values" => {
+                let (rel, f) = words.next().unwrap().split_once('=').unwrap();
+                // Relative to the package root (the tests' working directory), so messages that
+                // name the file are the same on every machine.
+                let path = file.parent().unwrap().join(f);
+                let path = path.strip_prefix(crate::util::root()).unwrap_or(&path).to_path_buf();
+                req.values.push(plan::parse_values(&format!("{rel}={}", path.display())).unwrap());
+            }
+            "--reuse-values" => req.reuse_values = true,
+            other => panic!("{}: unknown plan word {other}", file.display()),
+        }
+    }
+    req
+}
 
 fn fixture_dirs() -> Vec<(String, PathBuf)> {
     let root = crate::util::root().join("tests/fixtures/checks");
@@ -62,8 +92,13 @@ fn fixtures_pass_and_fail_as_named() {
         let mut snap: Vec<serde_json::Value> = Vec::new();
         for file in files {
             let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("values.") {
+                continue;
+            }
             let inv = snapshot::load(&file).unwrap_or_else(|e| panic!("{e}"));
-            let result = eval::evaluate(&catalog, &inv, &Selection::default());
+            let req = fixture_plan(&file, &catalog);
+            let resolved = plan::resolve(&req, &catalog, &inv).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let result = eval::evaluate_plan(&catalog, &inv, &Selection::default(), &resolved);
             let found: Vec<_> = result.findings.iter().filter(|f| f.check_id == id).collect();
             let evaluated = result.evaluated.contains(&id);
             checked += 1;

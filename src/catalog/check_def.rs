@@ -66,6 +66,10 @@ struct WhenFile {
     component: Spanned<String>,
     #[serde(default)]
     range: Option<Spanned<String>>,
+    #[serde(default)]
+    targeted: bool,
+    #[serde(default)]
+    target: Option<Spanned<String>>,
 }
 
 /// A resource a check reads.
@@ -103,6 +107,10 @@ pub struct When {
     pub component: String,
     /// Version range; `None` means "the component is present".
     pub range: Option<Range>,
+    /// Only when the run plans an upgrade of the component (`--target`), into `target` if set.
+    pub targeted: bool,
+    /// Target versions the check applies to (implies `targeted`).
+    pub target: Option<Range>,
     location: Location,
 }
 
@@ -117,6 +125,7 @@ pub struct Check {
     /// Component the check is about, if any.
     pub component: Option<String>,
     component_location: Location,
+    id_location: Location,
     /// Longer text for `explain`.
     pub description: Option<String>,
     /// What it reads (CEL checks) — built-ins declare their own reads.
@@ -146,6 +155,10 @@ impl Check {
         kinds.sort();
         kinds.dedup();
         kinds
+    }
+
+    pub(super) fn id_location(&self) -> Location {
+        self.id_location
     }
 
     pub(super) fn component_refs(&self) -> Vec<(String, Location)> {
@@ -283,7 +296,23 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Check
             },
             None => None,
         };
-        Some(When { component: w.component.value.clone(), range, location: w.component.referenced })
+        let target = match &w.target {
+            Some(r) => match Range::parse(&r.value) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    sink.spanned(r, format!("when.target: {e}"));
+                    return None;
+                }
+            },
+            None => None,
+        };
+        Some(When {
+            component: w.component.value.clone(),
+            range,
+            targeted: w.targeted || target.is_some(),
+            target,
+            location: w.component.referenced,
+        })
     });
     if sink.diags.len() > before {
         return None;
@@ -294,6 +323,7 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Check
         severity: f.severity,
         component: f.component.as_ref().map(|c| c.value.clone()),
         component_location: f.component.as_ref().map_or(f.id.referenced, |c| c.referenced),
+        id_location: f.id.referenced,
         description: f.description,
         resources,
         rule: rule?,

@@ -25,7 +25,80 @@ struct MatrixFile {
     #[serde(default)]
     upgrade_paths: Vec<PathFile>,
     #[serde(default)]
+    upgrade: Option<UpgradeFile>,
+    #[serde(default)]
+    values: Vec<Spanned<ValuesFile>>,
+    #[serde(default)]
+    api_removals: Vec<Spanned<RemovalFile>>,
+    #[serde(default)]
     references: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct UpgradeFile {
+    #[serde(default)]
+    allow_downgrade: bool,
+    #[serde(default)]
+    prerelease_same_version_only: bool,
+    #[serde(default)]
+    refuse_from_dev_builds: bool,
+    #[serde(default)]
+    max_minor_step: Option<u64>,
+    #[serde(default)]
+    kubelet_max_skew: Option<u64>,
+    #[serde(default)]
+    gates: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ValuesFile {
+    charts: Vec<String>,
+    #[serde(default)]
+    version_path: Option<String>,
+    #[serde(default)]
+    required: Vec<RequiredFile>,
+    #[serde(default)]
+    image_tags: Vec<String>,
+    #[serde(default)]
+    renamed_keys: Vec<RenamedFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RequiredFile {
+    path: Spanned<String>,
+    #[serde(default)]
+    when: Option<Spanned<String>>,
+    #[serde(default = "blocker")]
+    severity: Severity,
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RenamedFile {
+    path: Spanned<String>,
+    #[serde(default)]
+    when: Option<Spanned<String>>,
+    message: String,
+}
+
+fn blocker() -> Severity {
+    Severity::Blocker
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RemovalFile {
+    api_version: String,
+    kinds: Vec<String>,
+    #[serde(default)]
+    deprecated_in: Option<Spanned<String>>,
+    removed_in: Spanned<String>,
+    #[serde(default)]
+    replacement: Option<String>,
 }
 
 /// Where a component's running version comes from. Sources are tried in order; the first
@@ -232,6 +305,80 @@ pub struct UpgradePath {
     pub note: Option<String>,
 }
 
+/// How the product lets itself be upgraded, beyond `upgrade-paths`.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradePolicy {
+    /// A target older than the current version is allowed.
+    pub allow_downgrade: bool,
+    /// A pre-release may only be upgraded to (or from) its own release line, e.g.
+    /// `1.4.2-rc1 → 1.4.2` but not `1.4.1-rc1 → 1.4.2` or `1.4.1 → 1.4.2-rc1`... (Harvester).
+    pub prerelease_same_version_only: bool,
+    /// A current version that is not a release (a dev build) cannot be upgraded from.
+    pub refuse_from_dev_builds: bool,
+    /// Largest minor step at once (Kubernetes: 1).
+    pub max_minor_step: Option<u64>,
+    /// Kubelets may be at most this many minors older than the target API server, never newer.
+    pub kubelet_max_skew: Option<u64>,
+    /// Checks the product's own upgrade gate runs: with a target for this component they are
+    /// evaluated as blockers and listed in the plan.
+    pub gates: Vec<String>,
+    pub(super) gate_locations: Vec<Location>,
+}
+
+/// Values rules for releases of some charts.
+#[derive(Debug, Clone)]
+pub struct ValuesRules {
+    /// Chart name globs.
+    pub charts: Vec<String>,
+    /// Dot path of the values key carrying the component version (e.g. `image.tag`).
+    pub version_path: Option<String>,
+    /// Keys that must be set.
+    pub required: Vec<RequiredKey>,
+    /// Keys holding image tags that must be pinned.
+    pub image_tags: Vec<String>,
+    /// Maps whose keys are names: a key that disappears is a rename or removal.
+    pub renamed_keys: Vec<RenamedKey>,
+}
+
+/// A values key that must be set, for some component versions.
+#[derive(Debug, Clone)]
+pub struct RequiredKey {
+    /// Dot path.
+    pub path: String,
+    /// Component versions that need it (all when absent).
+    pub when: Option<Range>,
+    /// Severity when missing.
+    pub severity: Severity,
+    /// Why.
+    pub message: String,
+}
+
+/// A map of named entries whose removal or rename matters.
+#[derive(Debug, Clone)]
+pub struct RenamedKey {
+    /// Dot path of the map.
+    pub path: String,
+    /// Component versions on which a removal is a blocker (a warning otherwise).
+    pub when: Option<Range>,
+    /// Why.
+    pub message: String,
+}
+
+/// A Kubernetes API version removed (and possibly deprecated before).
+#[derive(Debug, Clone)]
+pub struct ApiRemoval {
+    /// `group/version` removed.
+    pub api_version: String,
+    /// Kinds served there.
+    pub kinds: Vec<String>,
+    /// Kubernetes version that deprecated it.
+    pub deprecated_in: Option<semver::Version>,
+    /// Kubernetes version that stopped serving it.
+    pub removed_in: semver::Version,
+    /// What to use instead (`group/version`), when there is a replacement.
+    pub replacement: Option<String>,
+}
+
 /// A validated matrix.
 #[derive(Debug, Clone)]
 pub struct Matrix {
@@ -251,6 +398,12 @@ pub struct Matrix {
     pub supported_peers: Vec<SupportedPeer>,
     /// Upgrade paths.
     pub upgrade_paths: Vec<UpgradePath>,
+    /// Upgrade policy.
+    pub upgrade: UpgradePolicy,
+    /// Values rules.
+    pub values: Vec<ValuesRules>,
+    /// Kubernetes API removals (the `kubernetes` component).
+    pub api_removals: Vec<ApiRemoval>,
     /// Links.
     pub references: Vec<String>,
     /// File it came from.
@@ -351,6 +504,87 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
             upgrade_paths.push(UpgradePath { to, from, note: p.note.clone() });
         }
     }
+    let upgrade = f
+        .upgrade
+        .as_ref()
+        .map(|u| UpgradePolicy {
+            allow_downgrade: u.allow_downgrade,
+            prerelease_same_version_only: u.prerelease_same_version_only,
+            refuse_from_dev_builds: u.refuse_from_dev_builds,
+            max_minor_step: u.max_minor_step,
+            kubelet_max_skew: u.kubelet_max_skew,
+            gates: u.gates.iter().map(|g| g.value.clone()).collect(),
+            gate_locations: u.gates.iter().map(|g| g.referenced).collect(),
+        })
+        .unwrap_or_default();
+    let mut values = Vec::new();
+    for v in &f.values {
+        let when = |w: &Option<Spanned<String>>, field: &str, sink: &mut Sink<'_>| match w {
+            Some(w) => range(w, field, sink).map(Some),
+            None => Some(None),
+        };
+        let dot = |p: &Spanned<String>, field: &str, sink: &mut Sink<'_>| {
+            if p.value.is_empty() || p.value.split('.').any(str::is_empty) {
+                sink.spanned(p, format!("{field}: '{}' is not a dot path", p.value));
+            }
+        };
+        if v.value.charts.is_empty() {
+            sink.spanned(v, "values.charts: name at least one chart");
+        }
+        let mut required = Vec::new();
+        for r in &v.value.required {
+            dot(&r.path, "values.required.path", sink);
+            if let Some(w) = when(&r.when, "values.required.when", sink) {
+                required.push(RequiredKey {
+                    path: r.path.value.clone(),
+                    when: w,
+                    severity: r.severity,
+                    message: r.message.clone(),
+                });
+            }
+        }
+        let mut renamed_keys = Vec::new();
+        for r in &v.value.renamed_keys {
+            dot(&r.path, "values.renamed-keys.path", sink);
+            if let Some(w) = when(&r.when, "values.renamed-keys.when", sink) {
+                renamed_keys.push(RenamedKey { path: r.path.value.clone(), when: w, message: r.message.clone() });
+            }
+        }
+        values.push(ValuesRules {
+            charts: v.value.charts.clone(),
+            version_path: v.value.version_path.clone(),
+            required,
+            image_tags: v.value.image_tags.clone(),
+            renamed_keys,
+        });
+    }
+    let mut api_removals = Vec::new();
+    for r in &f.api_removals {
+        let k8s = |s: &Spanned<String>, field: &str, sink: &mut Sink<'_>| match crate::version::parse_version(&s.value)
+        {
+            Some(v) => Some(v),
+            None => {
+                sink.spanned(s, format!("{field}: '{}' is not a Kubernetes version", s.value));
+                None
+            }
+        };
+        let removed = k8s(&r.value.removed_in, "api-removals.removed-in", sink);
+        let deprecated = r.value.deprecated_in.as_ref().map(|d| k8s(d, "api-removals.deprecated-in", sink));
+        if r.value.kinds.is_empty() || !r.value.api_version.contains('/') {
+            sink.spanned(r, "api-removals: needs api-version group/version and at least one kind");
+        }
+        if let (Some(removed_in), Some(deprecated_in)) =
+            (removed, deprecated.unwrap_or(Some(semver::Version::new(0, 0, 0))))
+        {
+            api_removals.push(ApiRemoval {
+                api_version: r.value.api_version.clone(),
+                kinds: r.value.kinds.clone(),
+                deprecated_in: r.value.deprecated_in.as_ref().map(|_| deprecated_in),
+                removed_in,
+                replacement: r.value.replacement.clone(),
+            });
+        }
+    }
     if sink.diags.len() > before {
         return None;
     }
@@ -363,6 +597,9 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
         pinning,
         supported_peers,
         upgrade_paths,
+        upgrade,
+        values,
+        api_removals,
         references: f.references,
         origin: sink.file.to_string(),
     })

@@ -17,8 +17,8 @@ use serde_saphyr::{Location, Spanned};
 
 pub use check_def::{Check, ResourceSel, Rule, When, cel_env};
 pub use matrix::{
-    ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, KnownBad, Matrix, Pinning,
-    SupportedPeer, UpgradePath,
+    ApiRemoval, ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, KnownBad, Matrix,
+    Pinning, RenamedKey, RequiredKey, SupportedPeer, UpgradePath, UpgradePolicy, ValuesRules,
 };
 
 mod builtin_files {
@@ -197,6 +197,11 @@ impl Catalog {
         }
         let mut finding_ids: BTreeMap<&str, &str> =
             self.checks.iter().map(|(id, c)| (id.as_str(), c.origin.as_str())).collect();
+        for c in self.checks.values() {
+            if crate::plan::finding_ids().any(|p| p == c.id) {
+                push(&c.origin, &c.id_location(), format!("check id '{}' is reserved for upgrade planning", c.id));
+            }
+        }
         for m in self.matrices.values() {
             for kb in &m.known_bad {
                 if let Some((check, loc)) = &kb.requires_check
@@ -206,6 +211,11 @@ impl Catalog {
                 }
                 if let Some(other) = finding_ids.insert(&kb.id, &m.origin) {
                     push(&m.origin, &kb.location, format!("known-bad id '{}' is already used in {other}", kb.id));
+                }
+            }
+            for (g, loc) in m.upgrade.gates.iter().zip(&m.upgrade.gate_locations) {
+                if !self.checks.contains_key(g) {
+                    push(&m.origin, loc, format!("upgrade.gates names unknown check '{g}'"));
                 }
             }
             for p in &m.supported_peers {
@@ -220,6 +230,7 @@ impl Catalog {
     #[must_use]
     pub fn finding_ids(&self) -> BTreeSet<String> {
         let mut ids: BTreeSet<String> = self.checks.keys().cloned().collect();
+        ids.extend(crate::plan::finding_ids().map(ToString::to_string));
         for m in self.matrices.values() {
             ids.extend(m.known_bad.iter().map(|k| k.id.clone()));
             if m.pinning.is_some() {

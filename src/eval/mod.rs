@@ -76,6 +76,8 @@ pub struct Evaluation {
     pub evaluated: Vec<String>,
     /// Detected components.
     pub components: Vec<Detected>,
+    /// The upgrade plan, one step per target and release (empty without `--target`/`--values`).
+    pub plan: Vec<crate::plan::PlanStep>,
 }
 
 enum Outcome {
@@ -87,16 +89,23 @@ enum Outcome {
 /// Evaluates every selected check and matrix rule against the inventory.
 #[must_use]
 pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluation {
+    evaluate_plan(catalog, inv, sel, &crate::plan::Plan::default())
+}
+
+/// Evaluates every selected check and matrix rule, and the upgrade plan.
+#[must_use]
+pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: &crate::plan::Plan) -> Evaluation {
     let detected: BTreeMap<String, Detected> =
         catalog.matrices.values().map(|m| (m.id.clone(), detect::detect(m, inv))).collect();
     let env = crate::catalog::cel_env();
     let mut out = Evaluation::default();
+    let targets = plan.versions();
     // Per check: the objects it found, or why it gave no verdict (for known-bad rules).
-    let mut check_results: BTreeMap<&str, Result<Vec<ObjectRef>, (bool, String)>> = BTreeMap::new();
+    let mut check_results: crate::plan::CheckResults<'_> = BTreeMap::new();
 
-    let needed = checks_needed(catalog, sel);
+    let needed = checks_needed(catalog, sel, &targets);
     for check in catalog.checks.values().filter(|c| needed.contains(c.id.as_str())) {
-        let outcome = run_check(check, catalog, inv, &detected, &env);
+        let outcome = run_check(check, catalog, inv, &detected, &targets, &env);
         let objs = match &outcome {
             Outcome::Ran(f) => Ok(f.iter().filter_map(|f| f.objects.first().cloned()).collect()),
             Outcome::NotApplicable(r) => Err((true, r.clone())),
@@ -182,6 +191,31 @@ pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluati
         }
     }
 
+    if !plan.targets.is_empty() || !plan.values.is_empty() || !plan.releases.is_empty() {
+        let wants = |id: &str| sel.wants(id);
+        let planned = crate::plan::evaluate(catalog, inv, &detected, &check_results, plan, &wants);
+        out.findings.extend(planned.findings);
+        out.could_not_evaluate.extend(planned.could_not_evaluate);
+        for id in planned.evaluated {
+            if !out.evaluated.contains(&id) {
+                out.evaluated.push(id);
+            }
+        }
+        // A targeted product's own upgrade gate refuses on any of its conditions.
+        let gates: BTreeSet<&str> = plan
+            .targets
+            .keys()
+            .filter_map(|c| catalog.matrices.get(c))
+            .flat_map(|m| m.upgrade.gates.iter().map(String::as_str))
+            .collect();
+        for f in out.findings.iter_mut().filter(|f| gates.contains(f.check_id.as_str())) {
+            f.severity = Severity::Blocker;
+        }
+        for s in out.could_not_evaluate.iter_mut().filter(|s| gates.contains(s.check_id.as_str())) {
+            s.severity = Severity::Blocker;
+        }
+        out.plan = planned.steps;
+    }
     out.components = detected.into_values().collect();
     out.findings.sort_by(|a, b| {
         b.severity
@@ -206,7 +240,29 @@ fn record(out: &mut Evaluation, id: &str, severity: Severity, outcome: Outcome) 
     }
 }
 
-fn gate(when: &When, detected: &BTreeMap<String, Detected>) -> Option<Outcome> {
+fn gate(
+    when: &When,
+    detected: &BTreeMap<String, Detected>,
+    targets: &BTreeMap<String, semver::Version>,
+) -> Option<Outcome> {
+    if when.targeted {
+        match (targets.get(&when.component), &when.target) {
+            (None, _) => {
+                return Some(Outcome::NotApplicable(format!(
+                    "runs only when an upgrade of {} is planned (--target {}=VERSION)",
+                    when.component, when.component
+                )));
+            }
+            (Some(t), Some(r)) if !r.matches(t) => {
+                return Some(Outcome::NotApplicable(format!(
+                    "target {} {} is not in {r}",
+                    when.component,
+                    version::display(t)
+                )));
+            }
+            _ => {}
+        }
+    }
     let det = detected.get(&when.component)?;
     match (&det.state, &when.range) {
         (VersionState::NotDetected, _) => Some(Outcome::NotApplicable(format!("{} not detected", det.name))),
@@ -226,10 +282,11 @@ fn run_check(
     catalog: &Catalog,
     inv: &Inventory,
     detected: &BTreeMap<String, Detected>,
+    targets: &BTreeMap<String, semver::Version>,
     env: &Arc<cel::Env>,
 ) -> Outcome {
     if let Some(w) = &check.when
-        && let Some(o) = gate(w, detected)
+        && let Some(o) = gate(w, detected, targets)
     {
         return o;
     }
@@ -368,14 +425,22 @@ fn default_message(check: &Check, obj: &Object) -> String {
         .replace("{title}", &check.title)
 }
 
-/// The selected checks plus those a selected known-bad rule depends on (`requires-check`).
-fn checks_needed<'a>(catalog: &'a Catalog, sel: &Selection) -> BTreeSet<&'a str> {
+/// The selected checks plus those a selected known-bad rule depends on (`requires-check`)
+/// and the upgrade gates of targeted components.
+fn checks_needed<'a>(
+    catalog: &'a Catalog,
+    sel: &Selection,
+    targets: &BTreeMap<String, semver::Version>,
+) -> BTreeSet<&'a str> {
     let mut needed: BTreeSet<&str> = catalog.checks.keys().filter(|id| sel.wants(id)).map(String::as_str).collect();
     for m in catalog.matrices.values() {
         for kb in m.known_bad.iter().filter(|kb| sel.wants(&kb.id)) {
             if let Some((c, _)) = &kb.requires_check {
                 needed.insert(c);
             }
+        }
+        if targets.contains_key(&m.id) {
+            needed.extend(m.upgrade.gates.iter().map(String::as_str));
         }
     }
     needed
@@ -413,6 +478,17 @@ fn helm_storage(needs: Vec<crate::inventory::live::Need>) -> Vec<crate::inventor
 /// matrix's detection sources, each with the narrowest scope all its consumers share.
 #[must_use]
 pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::Need> {
+    needs_for(catalog, sel, &BTreeMap::new(), false)
+}
+
+/// [`needs`] for a run with upgrade targets: adds the targets' gates and what planning reads.
+#[must_use]
+pub fn needs_for(
+    catalog: &Catalog,
+    sel: &Selection,
+    targets: &BTreeMap<String, semver::Version>,
+    releases: bool,
+) -> Vec<crate::inventory::live::Need> {
     use crate::catalog::DetectSource;
     use crate::inventory::live::{Need, merge_needs};
     use crate::inventory::projection::{self, Keep};
@@ -427,7 +503,13 @@ pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::
         keep,
     };
     let mut out = Vec::new();
-    for id in checks_needed(catalog, sel) {
+    if releases {
+        out.push(unscoped(crate::helm::group_kind(), Keep::default()));
+    }
+    for (gk, version_hint) in crate::plan::needs(catalog, targets) {
+        out.push(Need { version_hint, ..unscoped(gk, Keep::default()) });
+    }
+    for id in checks_needed(catalog, sel, targets) {
         let Some(check) = catalog.checks.get(id) else { continue };
         match &check.rule {
             Rule::Cel { program, message, .. } => {

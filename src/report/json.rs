@@ -19,7 +19,12 @@
 //!                 "objects": [{"kind": "Ingress", "namespace": "x", "name": "y", "apiVersion": "networking.k8s.io/v1"}],
 //!                 "message": "…", "remediation": "…", "references": ["https://…"]}],
 //!   "notApplicable": [{"checkId": "…", "severity": "blocker", "reason": "…"}],
-//!   "couldNotEvaluate": [{"checkId": "…", "severity": "blocker", "reason": "…"}]
+//!   "couldNotEvaluate": [{"checkId": "…", "severity": "blocker", "reason": "…"}],
+//!   // Only with --target/--values: one step per targeted component and Helm release.
+//!   "plan": [{"component": "harvester", "name": "Harvester", "current": "v1.4.0", "target": "1.5.0",
+//!             "verdict": "blocked",      // ok | no-change | warning | blocked | unknown
+//!             "findings": ["upgrade-path"], "nextSteps": ["=1.4.1", ">=1.4.2, <1.5.0"],
+//!             "gates": [{"checkId": "nodes-not-ready", "result": "pass"}]}]   // pass | fail | n/a | unknown
 //! }
 //! ```
 //! Fields may be added in a minor release; none is removed or changes meaning without a
@@ -51,6 +56,32 @@ struct Wire<'a> {
     findings: Vec<Finding<'a>>,
     not_applicable: Vec<Skipped<'a>>,
     could_not_evaluate: Vec<Skipped<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    plan: Vec<Step<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Step<'a> {
+    component: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
+    verdict: &'static str,
+    findings: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    next_steps: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gates: Vec<Gate<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Gate<'a> {
+    check_id: &'a str,
+    result: &'static str,
 }
 
 #[derive(Serialize)]
@@ -179,6 +210,21 @@ pub fn render(r: &Report) -> String {
             .collect(),
         not_applicable: skipped(&r.eval.not_applicable),
         could_not_evaluate: skipped(&r.eval.could_not_evaluate),
+        plan: r
+            .eval
+            .plan
+            .iter()
+            .map(|p| Step {
+                component: &p.component,
+                name: &p.name,
+                current: p.current.as_deref(),
+                target: p.target.as_deref(),
+                verdict: p.verdict.as_str(),
+                findings: &p.findings,
+                next_steps: &p.next_steps,
+                gates: p.gates.iter().map(|(g, s)| Gate { check_id: g, result: s }).collect(),
+            })
+            .collect(),
     };
     // Serialising plain structs of strings and numbers cannot fail.
     let mut s = serde_json::to_string_pretty(&wire).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

@@ -68,6 +68,42 @@ pub fn render(r: &Report, color: bool) -> String {
         let _ = writeln!(out, "Components: none of the known components detected\n");
     }
 
+    if !r.eval.plan.is_empty() {
+        let mut t = table(color);
+        t.set_header(vec!["PLAN", "CURRENT", "TARGET", "VERDICT", "WHY"]);
+        for p in &r.eval.plan {
+            let mut why: Vec<String> = p.findings.clone();
+            if !p.next_steps.is_empty() {
+                why.push(format!("allowed next steps: {}", p.next_steps.join(" | ")));
+            }
+            if !p.gates.is_empty() {
+                let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                for (_, s) in &p.gates {
+                    *counts.entry(s).or_default() += 1;
+                }
+                let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+                why.push(format!("gates: {}", counts.join(", ")));
+            }
+            let verdict = Cell::new(p.verdict.as_str().to_uppercase());
+            let verdict = match (color, p.verdict) {
+                (false, _) => verdict,
+                (true, crate::plan::StepVerdict::Blocked) => verdict.fg(Color::Red),
+                (true, crate::plan::StepVerdict::Warning | crate::plan::StepVerdict::Unknown) => {
+                    verdict.fg(Color::Yellow)
+                }
+                (true, _) => verdict.fg(Color::Green),
+            };
+            t.add_row(vec![
+                Cell::new(&p.name),
+                Cell::new(p.current.as_deref().unwrap_or("unknown")),
+                Cell::new(p.target.as_deref().unwrap_or("(values only)")),
+                verdict,
+                Cell::new(why.join(", ")),
+            ]);
+        }
+        let _ = writeln!(out, "Plan\n{t}\n");
+    }
+
     if r.eval.findings.is_empty() {
         let _ = writeln!(out, "Findings: none\n");
     } else {
