@@ -207,6 +207,16 @@ fn entries(c: &Catalog) -> Vec<ListEntry> {
             origin: ch.origin.clone(),
         })
         .collect();
+    for (id, severity, title) in crate::plan::FINDING_IDS {
+        v.push(ListEntry {
+            id: id.to_string(),
+            kind: "plan",
+            severity: Some(severity),
+            component: None,
+            title: format!("{title} (with --target/--values)"),
+            origin: "built-in planning".to_string(),
+        });
+    }
     for m in c.matrices.values() {
         v.push(ListEntry {
             id: m.id.clone(),
@@ -364,6 +374,12 @@ fn explain(a: &ExplainArgs) -> ExitStatus {
                 return ExitStatus::Go;
             }
         }
+    }
+    if let Some((id, severity, title)) = crate::plan::FINDING_IDS.iter().find(|(id, _, _)| *id == a.id) {
+        out(&format!(
+            "{id} — upgrade planning rule\n\nseverity: {severity}\nruns:     with --target COMPONENT=VERSION or --values RELEASE=FILE\n\n{title}.\nSee the README section \"Planning an upgrade\".\n"
+        ));
+        return ExitStatus::Go;
     }
     eprint(&format!("no check, known-bad rule or component with id '{}' (run `upgrade-preflight list`)", a.id));
     ExitStatus::Invalid

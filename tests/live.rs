@@ -290,3 +290,25 @@ fn rbac_matches_the_shipped_manifest_and_the_reads() {
         assert!(out.stdout.contains(plural), "{plural} missing from the ClusterRole");
     }
 }
+
+#[test]
+fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
+    for (rel, target) in [
+        ("tests/fixtures/checks/removed-api/fail.helm-manifest.yaml", "kubernetes=1.25"),
+        ("tests/fixtures/checks/removed-api/fail.last-applied-and-managed-fields.yaml", "kubernetes=1.25"),
+        ("tests/fixtures/checks/kubelet-skew/fail.kubelet-too-old.yaml", "kubernetes=1.29"),
+    ] {
+        let l = live(rel);
+        let (code, r, stderr) = l.check(&["--target", target]);
+        let (snap_code, snap) = crate::util::check_json(rel, &["--target", target]);
+        assert_eq!(code, snap_code, "{rel}: {stderr}");
+        assert_eq!(r["findings"], snap["findings"], "{rel}");
+        assert_eq!(r["plan"], snap["plan"], "{rel}");
+        let requests = l.fake.requests();
+        assert!(requests.iter().all(|q| q.method == "GET"), "{rel}: read-only");
+        assert!(requests.iter().any(|q| q.path.ends_with("/secrets")), "{rel}: Helm storage is read");
+        // The Helm payload never reaches the report.
+        let text = r.to_string();
+        assert!(!text.contains("H4sI") && !text.contains("SDRzSU"), "{rel}: no encoded release in output");
+    }
+}

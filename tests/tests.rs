@@ -8,4 +8,5 @@ mod cli;
 mod fake_api;
 mod incidents;
 mod live;
+mod planning;
 mod util;
