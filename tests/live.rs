@@ -310,5 +310,16 @@ fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
         // The Helm payload never reaches the report.
         let text = r.to_string();
         assert!(!text.contains("H4sI") && !text.contains("SDRzSU"), "{rel}: no encoded release in output");
+        // A snapshot captured for the plan holds the decoded releases (not their payload) and
+        // gives the same plan offline.
+        let file = l._dir.path().join("plan-snapshot.json");
+        let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "-o", file.to_str().unwrap(), "--target", target]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert!(!written.contains("H4sI") && !written.contains("SDRzSU"), "{rel}: snapshot holds no payload");
+        let (offline_code, offline) = crate::util::check_json(file.to_str().unwrap(), &["--target", target]);
+        assert_eq!(offline_code, code, "{rel}");
+        assert_eq!(offline["findings"], r["findings"], "{rel}");
+        assert_eq!(offline["plan"], r["plan"], "{rel}");
     }
 }
