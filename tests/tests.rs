@@ -9,3 +9,4 @@ mod fake_api;
 mod incidents;
 mod live;
 mod util;
+mod version_props;
