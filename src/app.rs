@@ -13,6 +13,7 @@ use crate::cli::{
 use crate::eval::{self, Selection};
 use crate::inventory::live::{self, LiveOptions};
 use crate::inventory::{Inventory, snapshot};
+use crate::limits::Limits;
 use crate::report::{self, ExitStatus, Format, Policy, Report};
 
 /// Runs one command and returns its exit status. Errors are printed to stderr here.
@@ -72,14 +73,14 @@ fn check(a: &CheckArgs) -> ExitStatus {
     };
     let started = std::time::Instant::now();
     let (inv, run_stats) = match &a.snapshot {
-        Some(path) => match snapshot::load(path) {
+        Some(path) => match snapshot::load_with(path, &limits(a)) {
             Ok(i) => (i, RunStats::default()),
             Err(e) => {
                 eprint(&e.to_string());
                 return ExitStatus::Incomplete;
             }
         },
-        None => match collect_live_stats(&a.live, &catalog, &sel) {
+        None => match collect_live_stats(&a.live, a.limits.max_objects, &catalog, &sel) {
             Ok(r) => r,
             Err(s) => return s,
         },
@@ -126,6 +127,10 @@ fn check(a: &CheckArgs) -> ExitStatus {
         }
     }
     rep.exit
+}
+
+fn limits(a: &CheckArgs) -> Limits {
+    Limits { max_snapshot_bytes: a.max_snapshot_mib.saturating_mul(1 << 20), max_objects: a.limits.max_objects }
 }
 
 fn validate(d: &DataArgs) -> ExitStatus {
@@ -330,8 +335,9 @@ fn explain(a: &ExplainArgs) -> ExitStatus {
     ExitStatus::Invalid
 }
 
-fn live_options(a: &LiveArgs) -> LiveOptions {
+fn live_options(a: &LiveArgs, max_objects: usize) -> LiveOptions {
     LiveOptions {
+        max_objects,
         kubeconfig: a.kubeconfig.clone(),
         context: a.context.clone(),
         timeout: std::time::Duration::from_secs(a.timeout),
@@ -352,13 +358,18 @@ struct RunStats {
     retries: u64,
 }
 
-fn collect_live(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<Inventory, ExitStatus> {
-    collect_live_stats(a, catalog, sel).map(|(inv, _)| inv)
+fn collect_live(a: &LiveArgs, max_objects: usize, catalog: &Catalog, sel: &Selection) -> Result<Inventory, ExitStatus> {
+    collect_live_stats(a, max_objects, catalog, sel).map(|(inv, _)| inv)
 }
 
-fn collect_live_stats(a: &LiveArgs, catalog: &Catalog, sel: &Selection) -> Result<(Inventory, RunStats), ExitStatus> {
+fn collect_live_stats(
+    a: &LiveArgs,
+    max_objects: usize,
+    catalog: &Catalog,
+    sel: &Selection,
+) -> Result<(Inventory, RunStats), ExitStatus> {
     let needs = eval::needs(catalog, sel);
-    let opts = live_options(a);
+    let opts = live_options(a, max_objects);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
         eprint(&format!("cannot start the async runtime: {e}"));
         ExitStatus::Incomplete
@@ -385,7 +396,7 @@ fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Ok(cs) => cs,
         Err(s) => return s,
     };
-    let inv = match collect_live(&a.live, &catalog, &sel) {
+    let inv = match collect_live(&a.live, a.limits.max_objects, &catalog, &sel) {
         Ok(i) => i,
         Err(s) => return s,
     };

@@ -290,3 +290,27 @@ fn rbac_matches_the_shipped_manifest_and_the_reads() {
         assert!(out.stdout.contains(plural), "{plural} missing from the ClusterRole");
     }
 }
+
+#[test]
+fn object_limit_stops_a_live_collection() {
+    let l = live("examples/demo-cluster.yaml");
+    for cmd in ["check", "snapshot"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.json");
+        let mut args = vec![cmd, "--kubeconfig", &l.kubeconfig, "--max-objects", "5", "--page-size", "2"];
+        if cmd == "snapshot" {
+            args.extend(["-o", file.to_str().unwrap()]);
+        }
+        let out = run(&args);
+        assert_eq!(out.code, 3, "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("the cluster has more than 5 objects, the object limit (raise it with --max-objects"),
+            "{cmd}: {}",
+            out.stderr
+        );
+        assert!(!file.exists(), "no partial snapshot is written");
+    }
+    // Enough room: the normal verdict.
+    let (code, _, _) = l.check(&["--max-objects", "1000"]);
+    assert_eq!(code, 1);
+}

@@ -7,6 +7,7 @@ mod cli;
 #[path = "support/fake_api.rs"]
 mod fake_api;
 mod incidents;
+mod limits;
 mod live;
 mod util;
 mod version_props;

@@ -52,6 +52,8 @@ pub struct LiveOptions {
     pub max_retries: u32,
     /// Print progress on stderr.
     pub progress: bool,
+    /// Most objects held; beyond it the collection fails ([`LiveError::TooManyObjects`]).
+    pub max_objects: usize,
 }
 
 impl Default for LiveOptions {
@@ -65,6 +67,7 @@ impl Default for LiveOptions {
             page_size: 500,
             max_retries: 4,
             progress: false,
+            max_objects: crate::limits::DEFAULT_MAX_OBJECTS,
         }
     }
 }
@@ -91,6 +94,9 @@ pub enum LiveError {
         /// Why.
         reason: String,
     },
+    /// The cluster holds more objects of the needed kinds than the object limit.
+    #[error("the cluster has {}", .0.too_many_objects())]
+    TooManyObjects(crate::limits::Limits),
     /// The whole collection took longer than `--timeout`.
     #[error("timed out after {}s collecting from the cluster (raise --timeout?)", .0.as_secs())]
     Timeout(Duration),
@@ -391,6 +397,12 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
     if http.opts.progress {
         let _ = writeln!(std::io::stderr());
     }
+    if http.stats.objects.load(Ordering::Relaxed) > http.opts.max_objects {
+        return Err(LiveError::TooManyObjects(crate::limits::Limits {
+            max_objects: http.opts.max_objects,
+            ..crate::limits::Limits::default()
+        }));
+    }
     inv.finish();
     Ok(inv)
 }
@@ -570,6 +582,8 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                 Ok(b) => b,
                 Err(FetchError::Status(410, _)) if cont.is_some() && restarts < MAX_LIST_RESTARTS => {
                     restarts += 1;
+                    // The restarted list counts its objects again.
+                    http.stats.objects.fetch_sub(objects.len(), Ordering::Relaxed);
                     continue 'restart;
                 }
                 Err(FetchError::Status(403, m)) => {
@@ -577,6 +591,7 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                 }
                 Err(e) => return KindState::Failed(format!("list {what} {scope}: {}", e.describe())),
             };
+            let before = objects.len();
             let page: ListPage<'_> = match serde_json::from_slice(&body) {
                 Ok(p) => p,
                 Err(e) => return KindState::Failed(format!("list {what} {scope}: invalid JSON: {e}")),
@@ -605,7 +620,12 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                     Err(e) => return KindState::Failed(format!("list {what} {scope}: {e}")),
                 }
             }
-            http.stats.objects.fetch_add(objects.len(), Ordering::Relaxed);
+            let total =
+                http.stats.objects.fetch_add(objects.len() - before, Ordering::Relaxed) + objects.len() - before;
+            if total > http.opts.max_objects {
+                // `run` turns this into `LiveError::TooManyObjects`; stop holding more now.
+                return KindState::Failed(format!("over the object limit of {}", http.opts.max_objects));
+            }
             let next = page.metadata.cont.filter(|c| !c.is_empty());
             drop(body);
             match next {
