@@ -9,5 +9,6 @@ mod fake_api;
 mod incidents;
 mod limits;
 mod live;
+mod secrets;
 mod util;
 mod version_props;
