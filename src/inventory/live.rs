@@ -139,13 +139,15 @@ enum FetchError {
     Status(u16, String),
     /// No usable answer: transport error, timeout, bad body.
     Transport(String),
+    /// An answer that asking again cannot fix (a response over the size limit); not retried.
+    Refused(String),
 }
 
 impl FetchError {
     fn describe(&self) -> String {
         match self {
             FetchError::Status(code, msg) => format!("HTTP {code}: {msg}"),
-            FetchError::Transport(m) => m.clone(),
+            FetchError::Transport(m) | FetchError::Refused(m) => m.clone(),
         }
     }
 }
@@ -174,6 +176,7 @@ impl Http {
             let retryable = match &err {
                 FetchError::Status(code, _) => matches!(code, 429 | 500 | 502 | 503 | 504),
                 FetchError::Transport(_) => true,
+                FetchError::Refused(_) => false,
             };
             if !retryable || attempt >= self.opts.max_retries {
                 return Err(err);
@@ -193,7 +196,7 @@ impl Http {
         let req = http::Request::get(path)
             .header(http::header::ACCEPT, "application/json")
             .body(kube::client::Body::empty())
-            .map_err(|e| (FetchError::Transport(format!("bad request path {path}: {e}")), None))?;
+            .map_err(|e| (FetchError::Refused(format!("bad request path {path}: {e}")), None))?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self.client.send(req).await.map_err(|e| (FetchError::Transport(transport_reason(&e)), None))?;
         let status = resp.status().as_u16();
@@ -205,6 +208,24 @@ impl Http {
             .map(|s| Duration::from_secs(s.min(60)));
         let content_type =
             resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let too_large = || {
+            (
+                FetchError::Refused(format!(
+                    "response exceeds the {} MiB limit; not retried",
+                    MAX_RESPONSE_BYTES >> 20
+                )),
+                None,
+            )
+        };
+        // A declared length over the limit is refused before any of the body is read.
+        let declared = resp
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+            return Err(too_large());
+        }
         let mut body = resp.into_body();
         let mut buf = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -213,10 +234,7 @@ impl Http {
             if let Ok(data) = frame.into_data() {
                 self.stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
                 if buf.len() + data.len() > MAX_RESPONSE_BYTES {
-                    return Err((
-                        FetchError::Transport(format!("response exceeds the {} MiB limit", MAX_RESPONSE_BYTES >> 20)),
-                        None,
-                    ));
+                    return Err(too_large());
                 }
                 buf.extend_from_slice(&data);
             }
