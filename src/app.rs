@@ -14,6 +14,7 @@ use crate::cli::{
 use crate::eval::{self, Selection};
 use crate::inventory::live::{self, LiveOptions};
 use crate::inventory::{Inventory, snapshot};
+use crate::limits::Limits;
 use crate::plan::{self, PlanRequest};
 use crate::report::{self, ExitStatus, Format, Policy, Report};
 
@@ -104,14 +105,14 @@ fn check(a: &CheckArgs) -> ExitStatus {
     };
     let started = std::time::Instant::now();
     let (inv, run_stats) = match &a.snapshot {
-        Some(path) => match snapshot::load(path) {
+        Some(path) => match snapshot::load_with(path, &limits(a)) {
             Ok(i) => (i, RunStats::default()),
             Err(e) => {
                 eprint(&e.to_string());
                 return ExitStatus::Incomplete;
             }
         },
-        None => match collect_live_stats(&a.live, &catalog, &sel, &req) {
+        None => match collect_live_stats(&a.live, a.limits.max_objects, &catalog, &sel, &req) {
             Ok(r) => r,
             Err(s) => return s,
         },
@@ -165,6 +166,10 @@ fn check(a: &CheckArgs) -> ExitStatus {
         }
     }
     rep.exit
+}
+
+fn limits(a: &CheckArgs) -> Limits {
+    Limits { max_snapshot_bytes: a.max_snapshot_mib.saturating_mul(1 << 20), max_objects: a.limits.max_objects }
 }
 
 fn validate(d: &DataArgs) -> ExitStatus {
@@ -385,8 +390,9 @@ fn explain(a: &ExplainArgs) -> ExitStatus {
     ExitStatus::Invalid
 }
 
-fn live_options(a: &LiveArgs) -> LiveOptions {
+fn live_options(a: &LiveArgs, max_objects: usize) -> LiveOptions {
     LiveOptions {
+        max_objects,
         kubeconfig: a.kubeconfig.clone(),
         context: a.context.clone(),
         timeout: std::time::Duration::from_secs(a.timeout),
@@ -407,12 +413,19 @@ struct RunStats {
     retries: u64,
 }
 
-fn collect_live(a: &LiveArgs, catalog: &Catalog, sel: &Selection, req: &PlanRequest) -> Result<Inventory, ExitStatus> {
-    collect_live_stats(a, catalog, sel, req).map(|(inv, _)| inv)
+fn collect_live(
+    a: &LiveArgs,
+    max_objects: usize,
+    catalog: &Catalog,
+    sel: &Selection,
+    req: &PlanRequest,
+) -> Result<Inventory, ExitStatus> {
+    collect_live_stats(a, max_objects, catalog, sel, req).map(|(inv, _)| inv)
 }
 
 fn collect_live_stats(
     a: &LiveArgs,
+    max_objects: usize,
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
@@ -420,7 +433,7 @@ fn collect_live_stats(
     // Checks gated on a target are always collected for; release targets add only releases.
     let targets = req.component_targets();
     let needs = eval::needs_for(catalog, sel, &targets, !req.is_empty());
-    let opts = live_options(a);
+    let opts = live_options(a, max_objects);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
         eprint(&format!("cannot start the async runtime: {e}"));
         ExitStatus::Incomplete
@@ -457,7 +470,7 @@ fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
             }
         }
     }
-    let inv = match collect_live(&a.live, &catalog, &sel, &req) {
+    let inv = match collect_live(&a.live, a.limits.max_objects, &catalog, &sel, &req) {
         Ok(i) => i,
         Err(s) => return s,
     };

@@ -88,6 +88,14 @@ pub struct SelectArgs {
     pub skip: Vec<String>,
 }
 
+/// Limits on how much one run holds.
+#[derive(Debug, Clone, Args)]
+pub struct ObjectLimitArgs {
+    /// Most objects held from a snapshot or a live cluster (exit 3 beyond it).
+    #[arg(long, value_name = "N", env = crate::limits::ENV_MAX_OBJECTS, default_value_t = crate::limits::DEFAULT_MAX_OBJECTS)]
+    pub max_objects: usize,
+}
+
 /// `snapshot` arguments.
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -106,6 +114,9 @@ pub struct SnapshotArgs {
     /// Also capture what planning these upgrades reads: COMPONENT=VERSION. Repeatable.
     #[arg(long = "target", value_name = "COMPONENT=VERSION")]
     pub targets: Vec<String>,
+    /// Object limit.
+    #[command(flatten)]
+    pub limits: ObjectLimitArgs,
 }
 
 /// `rbac` arguments.
@@ -155,6 +166,13 @@ pub struct CheckArgs {
     /// Planned upgrade.
     #[command(flatten)]
     pub plan: PlanArgs,
+    /// Largest snapshot file read, in MiB (exit 3 beyond it).
+    #[arg(long, value_name = "MIB", env = crate::limits::ENV_MAX_SNAPSHOT_MIB,
+          default_value_t = crate::limits::DEFAULT_MAX_SNAPSHOT_MIB, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub max_snapshot_mib: u64,
+    /// Object limit.
+    #[command(flatten)]
+    pub limits: ObjectLimitArgs,
 }
 
 /// The upgrade being planned.

@@ -116,8 +116,8 @@ pub fn release_object(obj: &Value) -> Option<Value> {
         "kind": if driver == Driver::Secret { "Secret" } else { "ConfigMap" },
         "name": storage_name,
     });
-    let spec = match decode(payload, driver) {
-        Ok(rel) => summarise(rel, storage),
+    let spec = match decode(payload, driver).and_then(|rel| summarise(rel, storage.clone())) {
+        Ok(spec) => spec,
         Err(why) => {
             let release = label("name").unwrap_or(name_release);
             let revision = label("version").and_then(|v| v.parse().ok()).unwrap_or(name_rev);
@@ -224,13 +224,10 @@ struct ChartMeta {
     kube_version: Option<String>,
 }
 
-fn summarise(rel: Value, storage: Value) -> Value {
-    let rel: Release = match serde_json::from_value(rel) {
-        Ok(r) => r,
-        Err(e) => {
-            return json!({"undecodable": format!("release JSON has an unexpected shape: {e}"), "storage": storage});
-        }
-    };
+/// The spec of a decoded release; `Err` (why) when the JSON does not have a release's shape.
+fn summarise(rel: Value, storage: Value) -> Result<Value, String> {
+    let rel: Release = serde_json::from_value(rel)
+        .map_err(|e| format!("release JSON has an unexpected shape: {}", redact_quoted(&e.to_string())))?;
     let mut spec = Map::new();
     spec.insert("release".into(), rel.name.into());
     spec.insert("revision".into(), rel.version.into());
@@ -260,7 +257,26 @@ fn summarise(rel: Value, storage: Value) -> Value {
         spec.insert("manifestError".into(), e.into());
     }
     spec.insert("storage".into(), storage);
-    Value::Object(spec)
+    Ok(Value::Object(spec))
+}
+
+/// A parser's error message without the input it quotes. serde quotes the offending value
+/// (`invalid type: string "hunter2", expected u64`, ``invalid type: integer `1234` ``), and
+/// in a release payload any value may be a secret.
+#[must_use]
+pub fn redact_quoted(msg: &str) -> String {
+    let mut out = msg.to_string();
+    // The value sits between the first quote and the last one before ", expected", which
+    // serde's own wording (taken from our types) never contains.
+    for q in ['"', '`'] {
+        let end = out.rfind(&format!("{q}, expected")).or_else(|| out.rfind(q));
+        if let (Some(a), Some(b)) = (out.find(q), end)
+            && b > a
+        {
+            out = format!("{}{q}…{}", &out[..a], &out[b..]);
+        }
+    }
+    out
 }
 
 /// The values' shape: maps and lists kept, every scalar replaced by `""`. `null` (which Helm
@@ -324,7 +340,8 @@ fn manifest_resources(manifest: &str) -> (Vec<Value>, Option<String>) {
             Ok(_) => {}
             Err(e) => {
                 if error.is_none() {
-                    error = Some(format!("manifest document {}: {}", i + 1, crate::catalog::plain_yaml_message(&e)));
+                    let msg = redact_quoted(&crate::catalog::plain_yaml_message(&e));
+                    error = Some(format!("manifest document {}: {msg}", i + 1));
                 }
             }
         }
@@ -487,6 +504,27 @@ mod tests {
         let huge = "A".repeat(MAX_STORED_BYTES + 4);
         let obj = release_object(&secret(&huge)).unwrap();
         assert!(obj["spec"]["undecodable"].as_str().unwrap().contains("limit"));
+    }
+
+    #[test]
+    fn errors_do_not_quote_the_payload() {
+        assert_eq!(
+            redact_quoted("invalid type: string \"hunter2\", expected struct Info"),
+            "invalid type: string \"…\", expected struct Info"
+        );
+        assert_eq!(
+            redact_quoted("invalid type: integer `1234`, expected a string"),
+            "invalid type: integer `…`, expected a string"
+        );
+        assert_eq!(redact_quoted("a \"x\", expected \" \", expected y"), "a \"…\", expected y");
+        assert_eq!(redact_quoted("expected value at line 1 column 1"), "expected value at line 1 column 1");
+        let rel = json!({"name": "my.app", "version": 2, "info": "hunter2"});
+        let obj = release_object(&secret(&encode_for_secret(&rel))).unwrap();
+        let why = obj["spec"]["undecodable"].as_str().unwrap();
+        assert!(why.starts_with("release JSON has an unexpected shape") && !why.contains("hunter2"), "{why}");
+        // Named from the storage labels, like any undecodable release, so the check's
+        // message can say which release it is.
+        assert_eq!((obj["spec"]["release"].as_str(), obj["spec"]["revision"].as_u64()), (Some("my.app"), Some(2)));
     }
 
     #[test]

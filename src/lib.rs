@@ -10,6 +10,7 @@ pub mod cli;
 pub mod eval;
 pub mod helm;
 pub mod inventory;
+pub mod limits;
 pub mod plan;
 pub mod rbac;
 pub mod report;

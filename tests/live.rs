@@ -323,3 +323,27 @@ fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
         assert_eq!(offline["plan"], r["plan"], "{rel}");
     }
 }
+
+#[test]
+fn object_limit_stops_a_live_collection() {
+    let l = live("examples/demo-cluster.yaml");
+    for cmd in ["check", "snapshot"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.json");
+        let mut args = vec![cmd, "--kubeconfig", &l.kubeconfig, "--max-objects", "5", "--page-size", "2"];
+        if cmd == "snapshot" {
+            args.extend(["-o", file.to_str().unwrap()]);
+        }
+        let out = run(&args);
+        assert_eq!(out.code, 3, "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("the cluster has more than 5 objects, the object limit (raise it with --max-objects"),
+            "{cmd}: {}",
+            out.stderr
+        );
+        assert!(!file.exists(), "no partial snapshot is written");
+    }
+    // Enough room: the normal verdict.
+    let (code, _, _) = l.check(&["--max-objects", "1000"]);
+    assert_eq!(code, 1);
+}

@@ -6,7 +6,11 @@ mod check_fixtures;
 mod cli;
 #[path = "support/fake_api.rs"]
 mod fake_api;
+mod faults;
 mod incidents;
+mod limits;
 mod live;
 mod planning;
+mod secrets;
 mod util;
+mod version_props;

@@ -17,13 +17,19 @@ pub struct Out {
 
 /// Runs the binary with `args` from the repository root. No test can reach a cluster.
 pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_upgrade-preflight"))
-        .args(args)
-        .current_dir(root())
-        .env("KUBECONFIG", "/nonexistent")
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("binary runs");
+    run_env(args, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_env<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrade-preflight"));
+    cmd.args(args).current_dir(root()).env("KUBECONFIG", "/nonexistent").env_remove("NO_COLOR");
+    // Limits come from flags in tests unless a test sets them.
+    for var in ["UPGRADE_PREFLIGHT_MAX_SNAPSHOT_MIB", "UPGRADE_PREFLIGHT_MAX_OBJECTS"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("binary runs");
     Out {
         code: out.status.code().expect("exited, not killed"),
         stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),

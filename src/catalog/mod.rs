@@ -280,20 +280,17 @@ fn read_dir(
     }
     for p in paths {
         let shown = p.display().to_string();
-        match std::fs::metadata(&p) {
-            Ok(m) if m.len() > MAX_DATA_FILE_BYTES => {
-                diags.push(Diagnostic {
-                    file: shown,
-                    line: 0,
-                    column: 0,
-                    message: format!("file is {} bytes; data files are limited to {MAX_DATA_FILE_BYTES}", m.len()),
-                });
-                continue;
-            }
-            _ => {}
-        }
-        match std::fs::read_to_string(&p) {
-            Ok(text) => files.push((kind, shown, text, false)),
+        match read_limited(&p, MAX_DATA_FILE_BYTES) {
+            Ok(Some(text)) => files.push((kind, shown, text, false)),
+            Ok(None) => diags.push(Diagnostic {
+                file: shown,
+                line: 0,
+                column: 0,
+                message: format!(
+                    "file is larger than {}, the limit for matrix and check files (split it into several files)",
+                    crate::limits::human_bytes(MAX_DATA_FILE_BYTES)
+                ),
+            }),
             Err(e) => {
                 diags.push(Diagnostic { file: shown, line: 0, column: 0, message: format!("cannot read file: {e}") })
             }
@@ -301,13 +298,34 @@ fn read_dir(
     }
 }
 
+/// Reads a UTF-8 file of at most `max` bytes; `None` when it is larger. Reads at most one
+/// byte past the limit, whatever the file claims to be (a device, a growing file).
+fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<String>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if u64::try_from(bytes.len()).map_or(true, |n| n > max) {
+        return Ok(None);
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Parses YAML into `T`, reporting a syntax or schema error at its location.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, sink: &mut Sink<'_>) -> Option<T> {
-    match serde_saphyr::from_str::<T>(text) {
-        Ok(v) => Some(v),
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned + Send>(text: &str, sink: &mut Sink<'_>) -> Option<T> {
+    let parsed = crate::limits::with_parser_stack(|| {
+        serde_saphyr::from_str_with_options::<T>(text, crate::limits::data_yaml_options())
+    });
+    match parsed {
         Err(e) => {
+            sink.at(&Location::UNKNOWN, format!("cannot start the YAML parser: {e}"));
+            None
+        }
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
             let loc = e.location().unwrap_or(Location::UNKNOWN);
-            sink.at(&loc, plain_yaml_message(&e));
+            let msg = crate::limits::yaml_limit_message(&e, "matrix and check files")
+                .unwrap_or_else(|| plain_yaml_message(&e));
+            sink.at(&loc, msg);
             None
         }
     }

@@ -52,6 +52,8 @@ pub struct LiveOptions {
     pub max_retries: u32,
     /// Print progress on stderr.
     pub progress: bool,
+    /// Most objects held; beyond it the collection fails ([`LiveError::TooManyObjects`]).
+    pub max_objects: usize,
 }
 
 impl Default for LiveOptions {
@@ -65,6 +67,7 @@ impl Default for LiveOptions {
             page_size: 500,
             max_retries: 4,
             progress: false,
+            max_objects: crate::limits::DEFAULT_MAX_OBJECTS,
         }
     }
 }
@@ -91,6 +94,9 @@ pub enum LiveError {
         /// Why.
         reason: String,
     },
+    /// The cluster holds more objects of the needed kinds than the object limit.
+    #[error("the cluster has {}", .0.too_many_objects())]
+    TooManyObjects(crate::limits::Limits),
     /// The whole collection took longer than `--timeout`.
     #[error("timed out after {}s collecting from the cluster (raise --timeout?)", .0.as_secs())]
     Timeout(Duration),
@@ -133,13 +139,15 @@ enum FetchError {
     Status(u16, String),
     /// No usable answer: transport error, timeout, bad body.
     Transport(String),
+    /// An answer that asking again cannot fix (a response over the size limit); not retried.
+    Refused(String),
 }
 
 impl FetchError {
     fn describe(&self) -> String {
         match self {
             FetchError::Status(code, msg) => format!("HTTP {code}: {msg}"),
-            FetchError::Transport(m) => m.clone(),
+            FetchError::Transport(m) | FetchError::Refused(m) => m.clone(),
         }
     }
 }
@@ -168,6 +176,7 @@ impl Http {
             let retryable = match &err {
                 FetchError::Status(code, _) => matches!(code, 429 | 500 | 502 | 503 | 504),
                 FetchError::Transport(_) => true,
+                FetchError::Refused(_) => false,
             };
             if !retryable || attempt >= self.opts.max_retries {
                 return Err(err);
@@ -187,7 +196,7 @@ impl Http {
         let req = http::Request::get(path)
             .header(http::header::ACCEPT, "application/json")
             .body(kube::client::Body::empty())
-            .map_err(|e| (FetchError::Transport(format!("bad request path {path}: {e}")), None))?;
+            .map_err(|e| (FetchError::Refused(format!("bad request path {path}: {e}")), None))?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self.client.send(req).await.map_err(|e| (FetchError::Transport(transport_reason(&e)), None))?;
         let status = resp.status().as_u16();
@@ -199,6 +208,24 @@ impl Http {
             .map(|s| Duration::from_secs(s.min(60)));
         let content_type =
             resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let too_large = || {
+            (
+                FetchError::Refused(format!(
+                    "response exceeds the {} MiB limit; not retried",
+                    MAX_RESPONSE_BYTES >> 20
+                )),
+                None,
+            )
+        };
+        // A declared length over the limit is refused before any of the body is read.
+        let declared = resp
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+            return Err(too_large());
+        }
         let mut body = resp.into_body();
         let mut buf = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -207,10 +234,7 @@ impl Http {
             if let Ok(data) = frame.into_data() {
                 self.stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
                 if buf.len() + data.len() > MAX_RESPONSE_BYTES {
-                    return Err((
-                        FetchError::Transport(format!("response exceeds the {} MiB limit", MAX_RESPONSE_BYTES >> 20)),
-                        None,
-                    ));
+                    return Err(too_large());
                 }
                 buf.extend_from_slice(&data);
             }
@@ -391,6 +415,12 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
     if http.opts.progress {
         let _ = writeln!(std::io::stderr());
     }
+    if http.stats.objects.load(Ordering::Relaxed) > http.opts.max_objects {
+        return Err(LiveError::TooManyObjects(crate::limits::Limits {
+            max_objects: http.opts.max_objects,
+            ..crate::limits::Limits::default()
+        }));
+    }
     inv.finish();
     Ok(inv)
 }
@@ -570,6 +600,8 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                 Ok(b) => b,
                 Err(FetchError::Status(410, _)) if cont.is_some() && restarts < MAX_LIST_RESTARTS => {
                     restarts += 1;
+                    // The restarted list counts its objects again.
+                    http.stats.objects.fetch_sub(objects.len(), Ordering::Relaxed);
                     continue 'restart;
                 }
                 Err(FetchError::Status(403, m)) => {
@@ -577,6 +609,7 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                 }
                 Err(e) => return KindState::Failed(format!("list {what} {scope}: {}", e.describe())),
             };
+            let before = objects.len();
             let page: ListPage<'_> = match serde_json::from_slice(&body) {
                 Ok(p) => p,
                 Err(e) => return KindState::Failed(format!("list {what} {scope}: invalid JSON: {e}")),
@@ -605,7 +638,12 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                     Err(e) => return KindState::Failed(format!("list {what} {scope}: {e}")),
                 }
             }
-            http.stats.objects.fetch_add(objects.len(), Ordering::Relaxed);
+            let total =
+                http.stats.objects.fetch_add(objects.len() - before, Ordering::Relaxed) + objects.len() - before;
+            if total > http.opts.max_objects {
+                // `run` turns this into `LiveError::TooManyObjects`; stop holding more now.
+                return KindState::Failed(format!("over the object limit of {}", http.opts.max_objects));
+            }
             let next = page.metadata.cont.filter(|c| !c.is_empty());
             drop(body);
             match next {

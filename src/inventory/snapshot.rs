@@ -20,14 +20,12 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::{Inventory, KindState, Origin};
+use crate::limits::{Limits, snapshot_yaml_options, with_parser_stack, yaml_limit_message};
 use crate::resource::GroupKind;
 use serde_json::json;
 
 /// `apiVersion` of the snapshot metadata document.
 pub const INFO_API_VERSION: &str = "upgrade-preflight.io/v1alpha1";
-
-/// Largest snapshot file read, in bytes (256 MiB).
-pub const MAX_SNAPSHOT_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +64,14 @@ struct InfoResource {
     reason: Option<String>,
 }
 
-/// Loads a snapshot file or directory.
+/// Loads a snapshot file or directory with the default [`Limits`].
 pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
+    load_with(path, &Limits::default())
+}
+
+/// Loads a snapshot file or directory; each file is at most `limits.max_snapshot_bytes`,
+/// and all of them together hold at most `limits.max_objects` objects.
+pub fn load_with(path: &Path, limits: &Limits) -> Result<Inventory, SnapshotError> {
     let err = |p: &Path, message: String| SnapshotError { path: p.display().to_string(), line: 0, column: 0, message };
     let meta = std::fs::metadata(path).map_err(|e| err(path, format!("cannot read snapshot: {e}")))?;
     let files: Vec<PathBuf> = if meta.is_dir() {
@@ -80,12 +84,52 @@ pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
     } else {
         vec![path.to_path_buf()]
     };
-    let mut inv = Inventory::new(Origin::Snapshot(path.display().to_string()), false);
+    let mut sink = Sink { inv: Inventory::new(Origin::Snapshot(path.display().to_string()), false), limits, count: 0 };
     for f in files {
-        load_file(&f, &mut inv)?;
+        load_file(&f, &mut sink)?;
     }
+    let mut inv = sink.inv;
     inv.finish();
     Ok(inv)
+}
+
+/// Parses one snapshot file's contents (YAML or JSON, as `load` accepts); `name` is used in
+/// errors. The size limit applies to `bytes`. For callers that already hold the bytes (and
+/// for fuzzing).
+pub fn parse_bytes(bytes: &[u8], name: &str, limits: &Limits) -> Result<Inventory, SnapshotError> {
+    let mut sink = Sink { inv: Inventory::new(Origin::Snapshot(name.to_string()), false), limits, count: 0 };
+    let too_big = u64::try_from(bytes.len()).map_or(true, |n| n > limits.max_snapshot_bytes);
+    if too_big {
+        return Err(plain_err(name, limits.snapshot_too_large()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| plain_err(name, format!("not UTF-8 text: {e}")))?;
+    load_text(text, name, &mut sink)?;
+    let mut inv = sink.inv;
+    inv.finish();
+    Ok(inv)
+}
+
+/// Where loaded objects go, and the object limit they count against.
+struct Sink<'a> {
+    inv: Inventory,
+    limits: &'a Limits,
+    count: usize,
+}
+
+impl Sink<'_> {
+    /// Adds one object read from the file (see [`Inventory::ingest`]); objects derived from
+    /// it, such as the release a Helm Secret stores, do not count.
+    fn ingest(&mut self, value: Value) -> Result<(), String> {
+        if self.count >= self.limits.max_objects {
+            return Err(self.limits.too_many_objects());
+        }
+        self.count += 1;
+        self.inv.ingest(value)
+    }
+}
+
+fn plain_err(name: &str, message: String) -> SnapshotError {
+    SnapshotError { path: name.to_string(), line: 0, column: 0, message }
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -123,47 +167,72 @@ pub fn parse_documents(text: &str, name: &str) -> Result<Vec<(u64, Value)>, Snap
         }
         return Ok(docs);
     }
-    match serde_saphyr::from_multiple::<Option<Spanned<Value>>>(text) {
+    let parsed = with_parser_stack(|| {
+        serde_saphyr::from_multiple_with_options::<Option<Spanned<Value>>>(text, snapshot_yaml_options(text.len()))
+    })
+    .map_err(|e| SnapshotError {
+        path: name.to_string(),
+        line: 0,
+        column: 0,
+        message: format!("cannot start the YAML parser: {e}"),
+    })?;
+    match parsed {
         Ok(docs) => Ok(docs.into_iter().flatten().map(|d| (d.referenced.line(), d.value)).collect()),
         Err(e) => {
             let loc = e.location();
+            let message = match yaml_limit_message(&e, "snapshot files") {
+                Some(m) => m,
+                None => format!("invalid YAML: {}", crate::catalog::plain_yaml_message(&e)),
+            };
             Err(SnapshotError {
                 path: name.to_string(),
                 line: loc.map_or(0, |l| l.line()),
                 column: loc.map_or(0, |l| l.column()),
-                message: format!("invalid YAML: {}", crate::catalog::plain_yaml_message(&e)),
+                message,
             })
         }
     }
 }
 
-fn load_file(path: &Path, inv: &mut Inventory) -> Result<(), SnapshotError> {
+fn load_file(path: &Path, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
+    use std::io::Read as _;
     let name = path.display().to_string();
+    let max = sink.limits.max_snapshot_bytes;
+    let file = std::fs::File::open(path).map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
+    // Read at most one byte past the limit: the size on disk may be unknown (a pipe, a
+    // device such as /dev/zero) or change while reading.
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
+    if u64::try_from(bytes.len()).map_or(true, |n| n > max) {
+        return Err(plain_err(&name, sink.limits.snapshot_too_large()));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| plain_err(&name, format!("not UTF-8 text: {}", e.utf8_error())))?;
+    load_text(&text, &name, sink)
+}
+
+fn load_text(text: &str, name: &str, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
     let err = |line: u64, message: String| SnapshotError {
-        path: name.clone(),
+        path: name.to_string(),
         line,
         column: if line == 0 { 0 } else { 1 },
         message,
     };
-    let size = std::fs::metadata(path).map_err(|e| err(0, format!("cannot read: {e}")))?.len();
-    if size > MAX_SNAPSHOT_FILE_BYTES {
-        return Err(err(0, format!("file is {size} bytes; snapshot files are limited to {MAX_SNAPSHOT_FILE_BYTES}")));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| err(0, format!("cannot read: {e}")))?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return load_json(&text, &name, inv);
+        return load_json(text, name, sink);
     }
-    for (i, (line, doc)) in parse_documents(&text, &name)?.into_iter().enumerate() {
+    for (i, (line, doc)) in parse_documents(text, name)?.into_iter().enumerate() {
         let what = format!("document {}", i + 1);
-        load_doc(doc, &what, inv).map_err(|m| err(line, m))?;
+        load_doc(doc, &what, sink).map_err(|m| err(line, m))?;
     }
     Ok(())
 }
 
 /// JSON snapshots are read item by item from the text (a `List`'s items stay raw until each
 /// is stored), so a large capture is never one big `Value` tree.
-fn load_json(text: &str, name: &str, inv: &mut Inventory) -> Result<(), SnapshotError> {
+fn load_json(text: &str, name: &str, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(default)]
@@ -196,19 +265,19 @@ fn load_json(text: &str, name: &str, inv: &mut Inventory) -> Result<(), Snapshot
             {
                 for (j, item) in items.into_iter().enumerate() {
                     let v: Value = serde_json::from_str(item.get()).map_err(json_err)?;
-                    inv.ingest(v).map_err(|m| plain(format!("{what}, item {}: {m}", j + 1)))?;
+                    sink.ingest(v).map_err(|m| plain(format!("{what}, item {}: {m}", j + 1)))?;
                 }
                 continue;
             }
         }
         let doc: Value = serde_json::from_str(raw.get()).map_err(json_err)?;
-        load_doc(doc, &what, inv).map_err(plain)?;
+        load_doc(doc, &what, sink).map_err(plain)?;
     }
     Ok(())
 }
 
 /// Adds one document: an object, a `…List`, or the `SnapshotInfo`.
-fn load_doc(doc: Value, what: &str, inv: &mut Inventory) -> Result<(), String> {
+fn load_doc(doc: Value, what: &str, sink: &mut Sink<'_>) -> Result<(), String> {
     if doc.is_null() {
         return Ok(());
     }
@@ -219,7 +288,7 @@ fn load_doc(doc: Value, what: &str, inv: &mut Inventory) -> Result<(), String> {
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
     if kind == "SnapshotInfo" && api_version == INFO_API_VERSION {
         let info: InfoDoc = serde_json::from_value(doc).map_err(|e| format!("SnapshotInfo: {e}"))?;
-        return apply_info(info, inv);
+        return apply_info(info, &mut sink.inv);
     }
     if kind.ends_with("List") && doc.get("items").is_some() {
         let mut doc = doc;
@@ -227,12 +296,11 @@ fn load_doc(doc: Value, what: &str, inv: &mut Inventory) -> Result<(), String> {
             return Err(format!("{what}: items of {kind} is not a list"));
         };
         for (j, item) in items.into_iter().enumerate() {
-            inv.ingest(item).map_err(|m| format!("{what}, item {}: {m}", j + 1))?;
+            sink.ingest(item).map_err(|m| format!("{what}, item {}: {m}", j + 1))?;
         }
         return Ok(());
     }
-    inv.ingest(doc).map_err(|m| format!("{what}: {m}"))?;
-    Ok(())
+    sink.ingest(doc).map_err(|m| format!("{what}: {m}"))
 }
 
 fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {

@@ -1,0 +1,191 @@
+//! Resource limits on untrusted input: snapshot and data-file sizes, object counts, and
+//! the YAML parser's budget (nesting depth, alias expansion — "billion laughs").
+//!
+//! Every limit here fails with a message that names the limit and, where one exists, the
+//! flag or environment variable that raises it. This module only describes limits and
+//! translates parser breaches into such messages; the loaders enforce them.
+
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Budget, Error, Options};
+
+/// Default largest snapshot file, in MiB (`--max-snapshot-mib`).
+pub const DEFAULT_MAX_SNAPSHOT_MIB: u64 = 512;
+
+/// Default most objects held from one snapshot or live collection (`--max-objects`).
+pub const DEFAULT_MAX_OBJECTS: usize = 2_000_000;
+
+/// Deepest nesting of mappings and sequences in any YAML input. The same bound as
+/// `serde_json`'s recursion limit, so YAML and JSON snapshots accept the same objects.
+pub const MAX_YAML_DEPTH: usize = 128;
+
+/// Most events alias references may replay in one snapshot file. `kubectl` never writes
+/// aliases; hand-written YAML uses a few. A billion-laughs document stops here.
+pub const MAX_SNAPSHOT_ALIAS_EVENTS: usize = 100_000;
+
+/// Most events alias references may replay in one matrix or check file.
+pub const MAX_DATA_ALIAS_EVENTS: usize = 10_000;
+
+/// Stack for YAML parsing. The parser recurses once per nesting level, with large frames in
+/// debug builds (about 25 KiB a level); parsing on a thread of its own with this stack keeps
+/// [`MAX_YAML_DEPTH`] levels safe whatever stack the caller runs on (a 2 MiB test or tokio
+/// thread). Only the pages actually touched are committed.
+pub const PARSER_STACK_BYTES: usize = 64 << 20;
+
+/// Environment variable that sets `--max-snapshot-mib`.
+pub const ENV_MAX_SNAPSHOT_MIB: &str = "UPGRADE_PREFLIGHT_MAX_SNAPSHOT_MIB";
+
+/// Environment variable that sets `--max-objects`.
+pub const ENV_MAX_OBJECTS: &str = "UPGRADE_PREFLIGHT_MAX_OBJECTS";
+
+/// Limits on what one run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest snapshot file, in bytes.
+    pub max_snapshot_bytes: u64,
+    /// Most objects held (snapshot files together, or one live collection).
+    pub max_objects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_snapshot_bytes: DEFAULT_MAX_SNAPSHOT_MIB << 20, max_objects: DEFAULT_MAX_OBJECTS }
+    }
+}
+
+impl Limits {
+    /// The error for a snapshot file over the size limit.
+    #[must_use]
+    pub fn snapshot_too_large(&self) -> String {
+        format!(
+            "file is larger than the {} snapshot file limit (raise it with --max-snapshot-mib or {ENV_MAX_SNAPSHOT_MIB})",
+            human_bytes(self.max_snapshot_bytes)
+        )
+    }
+
+    /// The error for more objects than the object limit.
+    #[must_use]
+    pub fn too_many_objects(&self) -> String {
+        format!(
+            "more than {} objects, the object limit (raise it with --max-objects or {ENV_MAX_OBJECTS})",
+            self.max_objects
+        )
+    }
+}
+
+/// `512 MiB`, `1 MiB`, `300 KiB`, `17 bytes`.
+#[must_use]
+pub fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Parser options for a snapshot file of `len` bytes. Counts that only grow with the input
+/// (nodes, events, scalar bytes, documents) are bounded by the file size limit instead of
+/// the parser's defaults (250,000 nodes, 1,024 documents would refuse a mid-sized cluster);
+/// what amplifies input — nesting and alias expansion — keeps a fixed bound.
+#[must_use]
+pub fn snapshot_yaml_options(len: usize) -> Options {
+    // Every node, event and document costs at least one input byte, and scalar text is
+    // never longer than the input; only alias replays add more, so a breach of these means
+    // amplification (a large anchored scalar replayed many times, say).
+    let grows = len.saturating_add(MAX_SNAPSHOT_ALIAS_EVENTS).saturating_mul(2);
+    let mut budget = Budget::default();
+    budget.max_depth = MAX_YAML_DEPTH;
+    budget.max_nodes = grows;
+    budget.max_events = grows;
+    budget.max_documents = grows;
+    budget.max_total_scalar_bytes = len.saturating_add(1 << 20);
+    options(budget, MAX_SNAPSHOT_ALIAS_EVENTS)
+}
+
+/// Parser options for matrix and check files (at most [`crate::catalog::MAX_DATA_FILE_BYTES`]).
+#[must_use]
+pub fn data_yaml_options() -> Options {
+    let mut budget = Budget::default();
+    budget.max_depth = MAX_YAML_DEPTH;
+    budget.max_documents = 1;
+    // Four times the largest file: room for a few aliases, not for amplification.
+    budget.max_total_scalar_bytes = 4 << 20;
+    options(budget, MAX_DATA_ALIAS_EVENTS)
+}
+
+fn options(budget: Budget, alias_events: usize) -> Options {
+    let mut o = Options::default();
+    o.budget = Some(budget);
+    o.alias_limits.max_total_replayed_events = alias_events;
+    o.alias_limits.max_replay_stack_depth = o.alias_limits.max_replay_stack_depth.min(MAX_YAML_DEPTH);
+    o
+}
+
+/// Runs `f` (a YAML parse) on a scoped thread with a [`PARSER_STACK_BYTES`] stack. `Err`
+/// only when the thread cannot be started; a panic in `f` is resumed on the caller.
+pub fn with_parser_stack<T: Send>(f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("yaml-parser".to_string())
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, f)?;
+        match handle.join() {
+            Ok(v) => Ok(v),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// A clear message for a parser error caused by a resource limit, else `None`. `what` names
+/// the kind of file ("snapshot files", "matrix and check files").
+#[must_use]
+pub fn yaml_limit_message(e: &Error, what: &str) -> Option<String> {
+    let mut e = e;
+    while let Error::WithSnippet { error, .. } | Error::AliasError { error, .. } = e {
+        e = error;
+    }
+    let fixed = format!("a fixed limit for {what}");
+    let alias =
+        |n: usize| format!("YAML aliases expand to more than {n} events (an alias bomb, \"billion laughs\"?); {fixed}");
+    let msg = match e {
+        Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Depth { .. } => format!("YAML nested deeper than {MAX_YAML_DEPTH} levels; {fixed}"),
+            BudgetBreach::Aliases { aliases } => format!("too many YAML aliases ({aliases}); {fixed}"),
+            BudgetBreach::Anchors { anchors } => format!("too many YAML anchors ({anchors}); {fixed}"),
+            BudgetBreach::AliasAnchorRatio { aliases, anchors } => format!(
+                "{aliases} YAML aliases for {anchors} anchors looks like an alias bomb (\"billion laughs\"); {fixed}"
+            ),
+            BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+                format!("YAML anchors retain too much to replay (an alias bomb?); {fixed}")
+            }
+            BudgetBreach::MergeKeys { merge_keys } => format!("too many YAML merge keys ({merge_keys}); {fixed}"),
+            BudgetBreach::Documents { documents } => format!("too many YAML documents ({documents}); {fixed}"),
+            BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } | BudgetBreach::ScalarBytes { .. } => {
+                format!("YAML expands to far more than the file holds (an alias bomb, \"billion laughs\"?); {fixed}")
+            }
+            other => format!("YAML parser limit reached ({other:?}); {fixed}"),
+        },
+        Error::AliasReplayLimitExceeded { max_total_replayed_events, .. } => alias(*max_total_replayed_events),
+        Error::AliasExpansionLimitExceeded { max_expansions_per_anchor, .. } => alias(*max_expansions_per_anchor),
+        Error::AliasReplayStackDepthExceeded { max_depth, .. } => {
+            format!("YAML aliases nest deeper than {max_depth} levels; {fixed}")
+        }
+        Error::AliasReplayCounterOverflow { .. } => alias(usize::MAX),
+        _ => return None,
+    };
+    Some(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_bytes(512 << 20), "512 MiB");
+        assert_eq!(human_bytes(1 << 20), "1 MiB");
+        assert_eq!(human_bytes(3 << 10), "3 KiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+    }
+}

@@ -1,0 +1,250 @@
+//! Secrets never leak: a cluster whose Secrets and Helm releases hold a canary string, every
+//! command in every output format, from a snapshot file, from the live fake API server and
+//! from a snapshot the tool wrote itself; the canary must appear in no stdout, stderr or
+//! file written.
+//!
+//! Commands and formats are derived from the CLI definition (`Cli::command()`,
+//! `Format::value_variants()`), so a command or format added later fails this test until
+//! it is covered here.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use base64::Engine as _;
+use clap::{CommandFactory, ValueEnum};
+use serde_json::{Value, json};
+use upgrade_preflight::cli::Cli;
+use upgrade_preflight::report::Format;
+
+use crate::fake_api::FakeApi;
+use crate::util::{Out, run};
+
+/// The secret. Every Secret value below is this string or contains it.
+const CANARY: &str = "CANARY-7f3a9c1e-do-not-print";
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Every spelling of the canary that would betray a leak: plain, base64 once and twice
+/// (a Secret's `data` value, a Helm payload), and JSON-escaped.
+fn needles() -> Vec<String> {
+    vec![CANARY.to_string(), b64(CANARY), b64(&b64(CANARY)), "7f3a9c1e".to_string()]
+}
+
+/// A Helm release as Helm stores it, with the canary in user values, chart defaults and a
+/// rendered Secret in the manifest.
+fn helm_release(name: &str, ns: &str, rev: u64, status: &str) -> Value {
+    json!({
+        "name": name, "namespace": ns, "version": rev,
+        "info": {"status": status, "last_deployed": "2026-01-01T00:00:00Z", "description": format!("upgrade with {CANARY}")},
+        "chart": {
+            "metadata": {"name": name, "version": "1.2.3", "appVersion": "v1.2.3"},
+            "values": {"auth": {"password": CANARY}, "tokens": [CANARY]},
+            "templates": [{"name": "templates/secret.yaml", "data": b64(CANARY)}]
+        },
+        "config": {"auth": {"password": CANARY, "extra": [{"key": CANARY}]}},
+        "manifest": format!(
+            "---\n# Source: {name}/templates/secret.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}-auth\n  namespace: {ns}\nstringData:\n  password: {CANARY}\n---\n# Source: {name}/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {ns}\n"
+        ),
+    })
+}
+
+fn helm_secret(release: &Value, status: &str) -> Value {
+    let (name, ns, rev) = (
+        release["name"].as_str().unwrap(),
+        release["namespace"].as_str().unwrap(),
+        release["version"].as_u64().unwrap(),
+    );
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": format!("sh.helm.release.v1.{name}.v{rev}"), "namespace": ns,
+                     "labels": {"name": name, "owner": "helm", "status": status, "version": rev.to_string()}},
+        "data": {"release": upgrade_preflight::helm::encode_for_secret(release)}
+    })
+}
+
+/// The canary cluster.
+fn objects() -> Vec<Value> {
+    let last_applied = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": "d"},
+                              "data": {"KEEP_PROVIDERS": b64(CANARY)}, "stringData": {"plain": CANARY}})
+    .to_string();
+    let good = helm_release("web", "d", 2, "deployed");
+    let failed = helm_release("web", "d", 3, "failed");
+    // A payload of an unexpected shape: decoding errors must not quote it.
+    let mut odd_info = helm_release("odd-info", "d", 1, "deployed");
+    odd_info["info"] = json!(CANARY);
+    let odd_version_secret = {
+        let mut r = helm_release("odd-version", "d", 1, "deployed");
+        let mut s = helm_secret(&r, "deployed");
+        r["version"] = json!(CANARY);
+        s["data"]["release"] = json!(upgrade_preflight::helm::encode_for_secret(&r));
+        s
+    };
+    let mut odd_manifest = helm_release("odd-manifest", "d", 1, "deployed");
+    odd_manifest["manifest"] = json!(format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {CANARY}\n---\napiVersion: v1\nkind: [{CANARY}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: x, namespace: [{CANARY}]}}\n"
+    ));
+    let cm_release = json!({"name": "cm-web", "namespace": "d", "version": 1, "info": {"status": "pending-upgrade"},
+                            "chart": {"metadata": {"name": "cm-web", "version": "0.1.0"}}, "config": {"token": CANARY}});
+    vec![
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+               "metadata": {"name": "app", "namespace": "d",
+                            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": last_applied}},
+               "data": {"KEEP_PROVIDERS": b64(CANARY), "password": b64(CANARY)},
+               "stringData": {"plain": CANARY}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+               "metadata": {"name": "pull", "namespace": "d"},
+               "data": {".dockerconfigjson": b64(&format!("{{\"auths\":{{\"r\":{{\"auth\":\"{CANARY}\"}}}}}}"))}}),
+        helm_secret(&good, "deployed"),
+        helm_secret(&failed, "failed"),
+        helm_secret(&odd_info, "deployed"),
+        odd_version_secret,
+        helm_secret(&odd_manifest, "deployed"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "sh.helm.release.v1.cm-web.v1", "namespace": "d",
+                            "labels": {"owner": "helm", "name": "cm-web", "status": "pending-upgrade", "version": "1"}},
+               "data": {"release": b64(&cm_release.to_string())}}),
+        // A workload that references the Secret (by a key that exists and one that does
+        // not), so the relational checks read it and report on it.
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "keep-backend", "namespace": "d"},
+               "spec": {"template": {"spec": {
+                   "imagePullSecrets": [{"name": "pull"}],
+                   "containers": [{"name": "keep", "image": "x/keep-api:0.41.3",
+                       "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "app", "key": "missing-key"}}},
+                               {"name": "B", "valueFrom": {"secretKeyRef": {"name": "app", "key": "password"}}}]}]}}},
+               "status": {"availableReplicas": 1}}),
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.30.7"}}}),
+    ]
+}
+
+fn snapshot_yaml(objs: &[Value]) -> String {
+    objs.iter().map(|o| format!("---\n{}\n", serde_json::to_string_pretty(o).unwrap())).collect()
+}
+
+/// Everything one run produced: stdout, stderr and the files it wrote.
+struct Captured {
+    what: String,
+    out: Out,
+    files: Vec<(String, String)>,
+}
+
+fn assert_no_canary(c: &Captured, texts: &mut Vec<String>) {
+    assert!(!c.out.stderr.contains("panicked"), "{}: {}", c.what, c.out.stderr);
+    let mut all = vec![("stdout".to_string(), c.out.stdout.clone()), ("stderr".to_string(), c.out.stderr.clone())];
+    all.extend(c.files.iter().cloned());
+    for (where_, text) in &all {
+        for n in needles() {
+            assert!(!text.contains(&n), "{}: the canary ({n}) leaked into {where_}:\n{text}", c.what);
+        }
+        texts.push(text.clone());
+    }
+}
+
+fn formats() -> Vec<String> {
+    Format::value_variants().iter().filter_map(|f| f.to_possible_value()).map(|p| p.get_name().to_string()).collect()
+}
+
+/// Runs `args`, plus every file named after `-o`/`--output`/`--output-file` that it wrote.
+fn capture(what: String, args: &[&str]) -> Captured {
+    let out = run(args);
+    let mut files = Vec::new();
+    for w in args.windows(2) {
+        let names_file =
+            w[0] == "--output-file" || (matches!(w[0], "-o" | "--output") && Path::new(w[1]).is_absolute());
+        if names_file && let Ok(text) = std::fs::read_to_string(w[1]) {
+            files.push((w[1].to_string(), text));
+        }
+    }
+    Captured { what, out, files }
+}
+
+#[test]
+fn the_canary_appears_in_no_output_of_any_command_or_format() {
+    let objs = objects();
+    let dir = tempfile::tempdir().unwrap();
+    let snap_yaml = dir.path().join("canary.yaml");
+    std::fs::write(&snap_yaml, snapshot_yaml(&objs)).unwrap();
+    // The raw snapshot holds the canary; otherwise this test would prove nothing.
+    assert!(std::fs::read_to_string(&snap_yaml).unwrap().contains(&b64(CANARY)));
+
+    let fake = FakeApi::builder().objects(objs).strip_item_type_meta().start();
+    let kubeconfig = fake.write_kubeconfig(dir.path());
+    let kubeconfig = kubeconfig.to_str().unwrap();
+
+    // Every subcommand must be covered below.
+    let commands: BTreeSet<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    let covered: BTreeSet<String> =
+        ["check", "snapshot", "list", "explain", "rbac", "validate"].iter().map(ToString::to_string).collect();
+    assert_eq!(commands, covered, "a new command needs a canary run here");
+    let formats = formats();
+    assert!(formats.contains(&"table".to_string()) && formats.contains(&"json".to_string()), "{formats:?}");
+
+    let mut runs: Vec<Captured> = Vec::new();
+    // `snapshot` from the live cluster, in full and with one check; its file is a source too.
+    let written = dir.path().join("written.json");
+    let written_s = written.to_str().unwrap().to_string();
+    runs.push(capture("snapshot".into(), &["snapshot", "--kubeconfig", kubeconfig, "-o", &written_s]));
+    assert_eq!(runs[0].out.code, 0, "{}", runs[0].out.stderr);
+    let partial = dir.path().join("partial.json");
+    let partial_s = partial.to_str().unwrap().to_string();
+    runs.push(capture(
+        "snapshot --only".into(),
+        &["snapshot", "--kubeconfig", kubeconfig, "-o", &partial_s, "--only", "missing-references"],
+    ));
+
+    let sources: Vec<(&str, Vec<String>)> = vec![
+        ("yaml snapshot", vec!["--snapshot".into(), snap_yaml.to_str().unwrap().into()]),
+        ("live", vec!["--kubeconfig".into(), kubeconfig.into()]),
+        ("written snapshot", vec!["--snapshot".into(), written_s.clone()]),
+    ];
+    for (source, src_args) in &sources {
+        for f in &formats {
+            let report = dir.path().join(format!("report-{}.{f}", source.replace(' ', "-")));
+            let report_s = report.to_str().unwrap().to_string();
+            let mut base: Vec<&str> = vec!["check"];
+            base.extend(src_args.iter().map(String::as_str));
+            base.extend(["-o", f]);
+            runs.push(capture(format!("check {source} -o {f}"), &base));
+            let mut with_file = base.clone();
+            with_file.extend(["--output-file", &report_s, "--stats"]);
+            runs.push(capture(format!("check {source} -o {f} --output-file"), &with_file));
+            let mut warn = base.clone();
+            warn.extend(["--fail-on", "warning", "--allow-incomplete"]);
+            runs.push(capture(format!("check {source} -o {f} --fail-on warning"), &warn));
+        }
+    }
+    for f in &formats {
+        runs.push(capture(format!("list -o {f}"), &["list", "-o", f]));
+    }
+    runs.push(capture("rbac".into(), &["rbac"]));
+    runs.push(capture("validate".into(), &["validate"]));
+    let listed: Value = serde_json::from_str(&run(&["list", "-o", "json"]).stdout).unwrap();
+    for id in listed.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()) {
+        runs.push(capture(format!("explain {id}"), &["explain", id]));
+    }
+
+    let mut texts = Vec::new();
+    for c in &runs {
+        assert_no_canary(c, &mut texts);
+    }
+    let all = texts.join("\n");
+
+    // Not vacuous: the Secrets and releases were read and reported on.
+    assert!(all.contains("key 'missing-key'"), "missing-references saw the Secret's keys");
+    assert!(all.contains("keep-provisioned-providers"), "the Keep check read KEEP_PROVIDERS");
+    assert!(all.contains("helm-release-failed") && all.contains("d/web revision 3 failed"), "the release decoded");
+    assert!(all.contains("helm-release-in-progress"), "the ConfigMap-driver release decoded");
+    assert!(all.contains("d/odd-info revision 1 (Secret sh.helm.release.v1.odd-info.v1) is undecodable"), "reported");
+    assert!(all.contains("d/odd-version revision 1 (Secret sh.helm.release.v1.odd-version.v1) is undecodable"));
+    let written_text = std::fs::read_to_string(&written).unwrap();
+    assert!(written_text.contains("\"KEEP_PROVIDERS\":\"\""), "keys kept, values blanked: {written_text}");
+    assert!(written_text.contains("HelmRelease") && written_text.contains("\"password\":\"\""), "values as shape only");
+    // Every check run ended in a verdict (1: NO-GO from the blockers above), never a crash.
+    for c in runs.iter().filter(|c| c.what.starts_with("check")) {
+        assert!(matches!(c.out.code, 0 | 1 | 3), "{}: exit {}: {}", c.what, c.out.code, c.out.stderr);
+    }
+    // Read-only, as everywhere.
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
+}
