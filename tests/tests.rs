@@ -6,6 +6,7 @@ mod check_fixtures;
 mod cli;
 #[path = "support/fake_api.rs"]
 mod fake_api;
+mod formats;
 mod incidents;
 mod live;
 mod planning;
