@@ -10,4 +10,5 @@ mod formats;
 mod incidents;
 mod live;
 mod planning;
+mod schemas;
 mod util;
