@@ -10,7 +10,13 @@ use crate::report::{Format, ListFormat};
 ///
 /// Exit codes: 0 GO, 1 NO-GO, 2 invalid usage or data files, 3 could not evaluate.
 #[derive(Debug, Parser)]
-#[command(name = "upgrade-preflight", version, about, long_about = None)]
+#[command(
+    name = "upgrade-preflight",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 GO, 1 NO-GO, 2 invalid usage or data files, 3 could not evaluate."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -9,6 +9,7 @@ mod fake_api;
 mod formats;
 mod incidents;
 mod live;
+mod people;
 mod planning;
 mod schemas;
 mod util;

@@ -348,8 +348,13 @@ fn run_check(
         Rule::Builtin(b) => match b.evaluate(inv, catalog, detected) {
             Ok(hits) if hits.is_empty() => {
                 let read: Vec<(String, usize)> =
-                    reads.iter().map(|gk| (gk.kind.clone(), inv.objects(gk).len())).collect();
-                Outcome::Passed(format!("read {}, found nothing", counted(&read)))
+                    reads.iter().map(|gk| (gk.kind.clone(), inv.objects(gk).len())).filter(|(_, n)| *n > 0).collect();
+                if read.is_empty() {
+                    let kinds: Vec<String> = reads.iter().map(|gk| plural(&gk.kind, 0)).collect();
+                    Outcome::Passed(format!("no {} to evaluate", kinds.join(" or ")))
+                } else {
+                    Outcome::Passed(format!("read {}, found nothing", counted(&read)))
+                }
             }
             Ok(hits) => Outcome::Ran(hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect()),
             Err(e) => Outcome::CouldNotEvaluate(e),
@@ -629,4 +634,20 @@ pub fn needs_for(
         }
     }
     merge_needs(helm_storage(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{counted, plural};
+
+    #[test]
+    fn kinds_are_counted_in_plain_english() {
+        assert_eq!(plural("Pod", 1), "Pod");
+        assert_eq!(plural("Pod", 0), "Pods");
+        assert_eq!(plural("Ingress", 2), "Ingresses");
+        assert_eq!(plural("NetworkPolicy", 2), "NetworkPolicies");
+        assert_eq!(plural("Gateway", 2), "Gateways");
+        assert_eq!(plural("Endpoints", 3), "Endpoints");
+        assert_eq!(counted(&[("Node".into(), 12), ("Secret".into(), 1)]), "12 Nodes, 1 Secret");
+    }
 }
