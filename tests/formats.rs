@@ -242,3 +242,30 @@ fn every_format_honours_the_output_file_and_quiet() {
         assert_eq!(out.stdout, "NO-GO: 10 blocker(s), 4 warning(s), 1 check(s) could not be evaluated\n", "{format}");
     }
 }
+
+#[test]
+fn a_planned_upgrade_shows_in_every_format() {
+    let snap = "tests/fixtures/checks/upgrade-path/fail.below-minimum.yaml";
+    let args = ["check", "--snapshot", snap, "--target", "harvester=1.5.0", "-o"];
+    let md = run(&[&args[..], &["markdown"]].concat());
+    assert_eq!(md.code, 1);
+    assert!(
+        md.stdout.contains("| Harvester | v1.4.0 | 1.5.0 | blocked | `upgrade-path`, allowed next steps: =1.4.1 |"),
+        "{}",
+        md.stdout
+    );
+    let sarif: Value = serde_json::from_str(&run(&[&args[..], &["sarif"]].concat()).stdout).unwrap();
+    let run0 = &sarif["runs"][0];
+    assert_eq!(run0["properties"]["plan"][0]["verdict"], "blocked");
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    let rule = rules.iter().find(|r| r["id"] == "upgrade-path").expect("planning ids are rules too");
+    assert_eq!(rule["properties"]["kind"], "plan");
+    for res in run0["results"].as_array().unwrap() {
+        let i = res["ruleIndex"].as_u64().unwrap_or_else(|| panic!("no ruleIndex: {res}")) as usize;
+        assert_eq!(rules[i]["id"], res["ruleId"]);
+    }
+    let xml = run(&[&args[..], &["junit"]].concat()).stdout;
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let case = doc.descendants().find(|n| n.attribute("name") == Some("upgrade-path")).unwrap();
+    assert!(case.children().any(|n| n.has_tag_name("failure")));
+}

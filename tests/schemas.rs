@@ -34,9 +34,15 @@ fn real_reports_match_the_report_schema() {
         ("tests/fixtures/clusters/healthy.yaml", &[], "GO"),
         ("tests/fixtures/clusters/incident-keep.yaml", &["--fail-on", "warning"], "NO-GO"),
         (incomplete.to_str().unwrap(), &["--only", "nodes-not-ready"], "NO-GO"),
+        (
+            "examples/demo-cluster.yaml",
+            &["--target", "harvester=1.5.0", "--target", "rancher=2.8.5", "--target", "kubernetes=1.26"],
+            "NO-GO",
+        ),
     ] {
         let (_, r) = check_json(snapshot, extra);
         assert_eq!(r["verdict"], verdict, "{snapshot}");
+        assert_eq!(r.get("plan").is_some(), extra.contains(&"--target"), "{snapshot} {extra:?}");
         let errs = errors(&v, &r);
         assert!(errs.is_empty(), "{snapshot}:\n{errs}");
     }
@@ -77,6 +83,11 @@ fn a_field_the_schema_does_not_declare_fails_validation() {
         !v.is_valid(&with_extra_field(&healthy, "/notApplicable/0")),
         "the healthy fixture has checks that do not apply"
     );
+    let (_, planned) = check_json("examples/demo-cluster.yaml", &["--target", "harvester=1.5.0"]);
+    assert!(v.is_valid(&planned));
+    for pointer in ["/plan/0", "/plan/0/gates/0"] {
+        assert!(!v.is_valid(&with_extra_field(&planned, pointer)), "{pointer}");
+    }
     // Several clusters: the envelope and each entry are closed too.
     let multi = json!({"schemaVersion": 1, "verdict": "NO-GO", "exitCode": 1, "clusters": {"a": r.clone(),
         "b": {"verdict": "NO-GO", "incomplete": true, "exitCode": 3, "error": "cannot reach the cluster"}}});

@@ -12,6 +12,8 @@ pub enum RuleKind {
     KnownBad,
     /// A matrix `pinning` range (`<component>-pinned-version`).
     Pin,
+    /// A finding of upgrade planning (`--target`, `--values`): `upgrade-path`, `removed-api`, …
+    Plan,
 }
 
 /// Descriptive metadata of one finding id.
@@ -29,7 +31,7 @@ pub struct RuleInfo {
     pub component: Option<String>,
     /// Longer text, when the data file has one.
     pub description: Option<String>,
-    /// How to fix what it finds.
+    /// How to fix what it finds (empty for planning ids: each finding says).
     pub remediation: String,
     /// Links.
     pub references: Vec<String>,
@@ -80,6 +82,15 @@ impl Catalog {
                 });
             }
         }
-        None
+        crate::plan::FINDING_IDS.iter().find(|(pid, _, _)| *pid == id).map(|(pid, severity, what)| RuleInfo {
+            id: (*pid).to_string(),
+            kind: RuleKind::Plan,
+            title: format!("Planned upgrade: {what}"),
+            severity: *severity,
+            component: None,
+            description: None,
+            remediation: String::new(),
+            references: Vec::new(),
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! Markdown for a pull-request or issue comment: a verdict line with a plain-text marker
-//! (`**[NO-GO]**`), the components and their versions, the findings, and collapsed
+//! (`**[NO-GO]**`), the components and their versions, the planned upgrade steps (with
+//! `--target`/`--values`), the findings, and collapsed
 //! `<details>` for how to fix, checks that did not apply and checks that could not be
 //! evaluated. Compact by design: at most [`MAX_FINDING_ROWS`] findings per cluster are
 //! listed (GitHub caps a comment at 65,536 characters); the count says how many more.
@@ -102,6 +103,26 @@ fn body(out: &mut String, r: &Report) {
         let _ = writeln!(out, "Components: none of the known components detected.\n");
     } else {
         let _ = writeln!(out, "| Component | Version | Detected from |\n|---|---|---|\n{}\n", rows.join("\n"));
+    }
+
+    if !r.eval.plan.is_empty() {
+        let _ = writeln!(out, "| Plan | Current | Target | Verdict | Why |\n|---|---|---|---|---|");
+        for p in &r.eval.plan {
+            let mut why: Vec<String> = p.findings.iter().map(|f| format!("`{f}`")).collect();
+            if !p.next_steps.is_empty() {
+                why.push(format!("allowed next steps: {}", escape(&p.next_steps.join(" | "))));
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                escape(&p.name),
+                escape(p.current.as_deref().unwrap_or("unknown")),
+                escape(p.target.as_deref().unwrap_or("(values only)")),
+                p.verdict.as_str(),
+                why.join(", ")
+            );
+        }
+        let _ = writeln!(out);
     }
 
     if r.eval.findings.is_empty() {

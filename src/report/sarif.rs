@@ -10,6 +10,7 @@
 //! - checks that did not apply are results with `kind: notApplicable`, checks that could
 //!   not be evaluated results with `kind: open` (the spec's "could not determine"), both
 //!   with `level: none`;
+//! - `properties.plan` lists the planned upgrade steps (`--target`, `--values`);
 //! - `invocations[0]` carries the exit code; a cluster that could not be checked is a run
 //!   with `executionSuccessful: false` and the reason as an error notification.
 //!
@@ -88,7 +89,6 @@ fn run(context: Option<&str>, r: &Report) -> Value {
             let mut rule = json!({
                 "id": info.id,
                 "shortDescription": text(&info.title),
-                "help": text(&info.remediation),
                 "defaultConfiguration": { "level": level(info.severity) },
                 "properties": {
                     "severity": info.severity,
@@ -96,9 +96,13 @@ fn run(context: Option<&str>, r: &Report) -> Value {
                         RuleKind::Check => "check",
                         RuleKind::KnownBad => "known-bad",
                         RuleKind::Pin => "pin",
+                        RuleKind::Plan => "plan",
                     },
                 },
             });
+            if !info.remediation.is_empty() {
+                rule["help"] = text(&info.remediation);
+            }
             if let Some(d) = &info.description {
                 rule["fullDescription"] = text(d);
             }
@@ -152,7 +156,7 @@ fn run(context: Option<&str>, r: &Report) -> Value {
             results.push(with_rule(res, &s.check_id));
         }
     }
-    json!({
+    let mut out = json!({
         "tool": { "driver": driver(rules) },
         "automationDetails": automation(context, Some(r)),
         "invocations": [{ "executionSuccessful": true, "exitCode": r.exit.code() }],
@@ -163,7 +167,26 @@ fn run(context: Option<&str>, r: &Report) -> Value {
             "headline": r.headline(),
             "source": { "type": r.source_type, "location": r.source_location },
         },
-    })
+    });
+    if !r.eval.plan.is_empty() {
+        out["properties"]["plan"] = r
+            .eval
+            .plan
+            .iter()
+            .map(|p| {
+                let mut step =
+                    json!({ "component": p.component, "verdict": p.verdict.as_str(), "findings": p.findings });
+                if let Some(c) = &p.current {
+                    step["current"] = json!(c);
+                }
+                if let Some(t) = &p.target {
+                    step["target"] = json!(t);
+                }
+                step
+            })
+            .collect();
+    }
+    out
 }
 
 fn failed_run(context: Option<&str>, why: &str) -> Value {
