@@ -712,3 +712,20 @@ fn peak_rss_bytes() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::plugin_name;
+
+    #[test]
+    fn kubectl_plugin_names() {
+        let name = |s: &str| plugin_name(OsStr::new(s));
+        assert_eq!(name("/home/u/.krew/bin/kubectl-upgrade_preflight").as_deref(), Some("kubectl upgrade-preflight"));
+        assert_eq!(name("kubectl-upgrade_preflight.exe").as_deref(), Some("kubectl upgrade-preflight"));
+        assert_eq!(name("kubectl-preflight").as_deref(), Some("kubectl preflight"));
+        assert_eq!(name("upgrade-preflight"), None);
+        assert_eq!(name("/usr/bin/kubectl-"), None);
+    }
+}

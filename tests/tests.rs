@@ -11,5 +11,6 @@ mod incidents;
 mod live;
 mod people;
 mod planning;
+mod plugins;
 mod schemas;
 mod util;
