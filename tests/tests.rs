@@ -4,6 +4,7 @@
 mod catalog_errors;
 mod check_fixtures;
 mod cli;
+mod contexts;
 mod deploy;
 #[path = "support/fake_api.rs"]
 mod fake_api;
