@@ -98,14 +98,15 @@ fn a_field_the_schema_does_not_declare_fails_validation() {
 }
 
 /// Every object schema with declared properties is closed (`additionalProperties: false`),
-/// so the test above holds for fields not yet thought of.
+/// so the test above holds for fields not yet thought of. `if`/`then` subschemas are
+/// conditions on an object declared elsewhere, not declarations.
 fn assert_closed(schema: &Value, path: &str) {
     match schema {
         Value::Object(m) => {
             if m.contains_key("properties") {
                 assert_eq!(m.get("additionalProperties"), Some(&json!(false)), "{path} is open");
             }
-            for (k, v) in m {
+            for (k, v) in m.iter().filter(|(k, _)| *k != "if" && *k != "then") {
                 assert_closed(v, &format!("{path}/{k}"));
             }
         }
@@ -117,4 +118,121 @@ fn assert_closed(schema: &Value, path: &str) {
 #[test]
 fn every_object_in_the_report_schema_is_closed() {
     assert_closed(&load_schema("report.schema.json"), "");
+}
+
+// ---------------------------------------------------------------------------------------
+// Matrix and check files (schema/matrix.schema.json, schema/check.schema.json)
+// ---------------------------------------------------------------------------------------
+
+/// `(path, parsed)` of every YAML file in a directory of the repository.
+fn data_files(dir: &str) -> Vec<(String, Value)> {
+    let mut files: Vec<_> = std::fs::read_dir(root().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let v: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p.display().to_string(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_data_file_matches_its_schema_and_names_it() {
+    for (dir, schema) in [("matrices", "matrix.schema.json"), ("checks", "check.schema.json")] {
+        let v = validator(schema);
+        let files = data_files(dir);
+        assert!(files.len() >= 5, "{dir}: {}", files.len());
+        for (path, doc) in &files {
+            let errs = errors(&v, doc);
+            assert!(errs.is_empty(), "{path}:\n{errs}");
+            let first = std::fs::read_to_string(path).unwrap().lines().next().unwrap().to_string();
+            assert_eq!(first, format!("# yaml-language-server: $schema=../schema/{schema}"), "{path}");
+        }
+    }
+}
+
+/// Each data file schema accepts every field the loader accepts: the kitchen-sink files
+/// use all of them and `validate` takes them.
+#[test]
+fn the_data_schemas_accept_everything_the_loader_accepts() {
+    let out = crate::util::run(&[
+        "validate",
+        "--matrices",
+        "tests/fixtures/schema/matrices",
+        "--checks",
+        "tests/fixtures/schema/checks",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (dir, schema) in [
+        ("tests/fixtures/schema/matrices", "matrix.schema.json"),
+        ("tests/fixtures/schema/checks", "check.schema.json"),
+    ] {
+        let v = validator(schema);
+        for (path, doc) in data_files(dir) {
+            let errs = errors(&v, &doc);
+            assert!(errs.is_empty(), "{path}:\n{errs}");
+        }
+    }
+}
+
+/// An unknown field anywhere fails the schema, and the loader rejects the same file.
+#[test]
+fn the_data_schemas_reject_unknown_fields_like_the_loader() {
+    let cases = [
+        ("matrix.schema.json", "matrices", "tests/fixtures/schema/matrices", "sink", ""),
+        ("matrix.schema.json", "matrices", "tests/fixtures/schema/matrices", "sink", "/detect/0/image"),
+        ("matrix.schema.json", "matrices", "tests/fixtures/schema/matrices", "sink", "/detect/4/helm-release"),
+        ("matrix.schema.json", "matrices", "tests/fixtures/schema/matrices", "sink", "/known-bad/0"),
+        ("matrix.schema.json", "matrices", "tests/fixtures/schema/matrices", "sink", "/upgrade"),
+        ("matrix.schema.json", "matrices", "tests/fixtures/schema/matrices", "sink", "/values/0/required/0"),
+        ("matrix.schema.json", "matrices", "tests/fixtures/schema/matrices", "sink", "/api-removals/0"),
+        ("check.schema.json", "checks", "tests/fixtures/schema/checks", "sink-check", ""),
+        ("check.schema.json", "checks", "tests/fixtures/schema/checks", "sink-check", "/rule"),
+        ("check.schema.json", "checks", "tests/fixtures/schema/checks", "sink-check", "/resources/0"),
+        ("check.schema.json", "checks", "tests/fixtures/schema/checks", "sink-check", "/when"),
+        ("check.schema.json", "checks", "tests/fixtures/schema/checks", "sink-builtin", "/rule/params"),
+    ];
+    for (schema, flag_dir, dir, id, pointer) in cases {
+        let v = validator(schema);
+        let text = std::fs::read_to_string(root().join(dir).join(format!("{id}.yaml"))).unwrap();
+        let doc: Value = serde_saphyr::from_str(&text).unwrap();
+        assert!(v.is_valid(&doc));
+        let bad = with_extra_field(&doc, pointer);
+        assert!(!v.is_valid(&bad), "{id}{pointer}: an unknown field passed the schema");
+        // The same document (JSON is YAML) in a directory of its own: the loader says no.
+        let tmp = temp_tree(&[(&format!("{id}.yaml"), &serde_json::to_string_pretty(&bad).unwrap())]);
+        let other = if flag_dir == "matrices" { "checks" } else { "matrices" };
+        let out = crate::util::run(&[
+            "validate",
+            &format!("--{flag_dir}"),
+            tmp.path().to_str().unwrap(),
+            &format!("--{other}"),
+            root().join(format!("tests/fixtures/schema/{other}")).to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 2, "{id}{pointer}: the loader accepted an unknown field");
+        assert!(out.stderr.contains("undeclared"), "{id}{pointer}: {}", out.stderr);
+    }
+    // Values the loader refuses by type are refused too.
+    let v = validator("check.schema.json");
+    let (_, nodes) = data_files("checks").into_iter().find(|(p, _)| p.ends_with("/nodes-not-ready.yaml")).unwrap();
+    for (pointer, value) in [("/severity", json!("critical")), ("/id", json!("Nodes_Not_Ready"))] {
+        let mut bad = nodes.clone();
+        *bad.pointer_mut(pointer).unwrap() = value;
+        assert!(!v.is_valid(&bad), "{pointer}");
+    }
+    let mut both = nodes.clone();
+    both["rule"]["builtin"] = json!("missing-references");
+    assert!(!v.is_valid(&both), "a rule is CEL or built-in, not both");
+}
+
+#[test]
+fn every_object_in_the_data_schemas_is_closed() {
+    assert_closed(&load_schema("matrix.schema.json"), "");
+    assert_closed(&load_schema("check.schema.json"), "");
 }
