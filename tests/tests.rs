@@ -14,5 +14,6 @@ mod live;
 mod people;
 mod planning;
 mod plugins;
+mod readme;
 mod schemas;
 mod util;
