@@ -62,6 +62,23 @@ fn verbose_lists_each_passed_check_and_why() {
 }
 
 #[test]
+fn verbose_with_a_planned_upgrade() {
+    let out = run(&["check", "--snapshot", DEMO, "-v", "--target", "kubernetes=1.26"]);
+    let passed = out.stdout.split("\nPassed\n").nth(1).unwrap().split("\n\n").next().unwrap();
+    assert!(
+        passed.contains("  upgrade-path (blocker): checked against the planned upgrade, found nothing"),
+        "{passed}"
+    );
+    // Passed on the running Rancher 2.8.5, a finding at the target 2.7.5: not listed as passed.
+    let out = run(&["check", "--snapshot", HEALTHY, "-v", "--target", "rancher=2.7.5"]);
+    let (_, r) = crate::util::check_json(HEALTHY, &["--target", "rancher=2.7.5"]);
+    assert!(crate::util::finding_ids(&r).contains(&"rancher-2-7-5-skip".to_string()));
+    let passed = out.stdout.split("\nPassed\n").nth(1).unwrap().split("\n\n").next().unwrap();
+    assert!(!passed.contains("rancher-2-7-5-skip") && !passed.contains("upgrade-path"), "{passed}");
+    assert!(passed.contains("  nodes-not-ready (blocker)"), "{passed}");
+}
+
+#[test]
 fn completions_for_every_shell() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = run(&["completions", shell]);

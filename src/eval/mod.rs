@@ -224,6 +224,11 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
         out.findings.extend(planned.findings);
         out.could_not_evaluate.extend(planned.could_not_evaluate);
         for id in planned.evaluated {
+            if !out.passed.iter().any(|p| p.check_id == id) {
+                let severity = catalog.describe(&id).map_or(Severity::Blocker, |i| i.severity);
+                let why = "checked against the planned upgrade, found nothing".to_string();
+                out.passed.push(Passed { check_id: id.clone(), severity, why });
+            }
             if !out.evaluated.contains(&id) {
                 out.evaluated.push(id);
             }
@@ -243,6 +248,14 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
         }
         out.plan = planned.steps;
     }
+    // A rule that passed on the running version may still find something at the target.
+    let decided: BTreeSet<&str> = out
+        .findings
+        .iter()
+        .map(|f| f.check_id.as_str())
+        .chain(out.could_not_evaluate.iter().map(|s| s.check_id.as_str()))
+        .collect();
+    out.passed.retain(|p| !decided.contains(p.check_id.as_str()));
     out.components = detected.into_values().collect();
     let ids = out.evaluated.iter().chain(out.not_applicable.iter().chain(&out.could_not_evaluate).map(|s| &s.check_id));
     out.rules = ids.filter_map(|id| Some((id.clone(), catalog.describe(id)?))).collect();
