@@ -4,13 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::report::Format;
+use crate::report::{Format, ListFormat};
 
 /// GO / NO-GO preflight gate for Kubernetes, Rancher, Harvester and Helm upgrades.
 ///
 /// Exit codes: 0 GO, 1 NO-GO, 2 invalid usage or data files, 3 could not evaluate.
 #[derive(Debug, Parser)]
-#[command(name = "upgrade-preflight", version, about, long_about = None)]
+#[command(
+    name = "upgrade-preflight",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 GO, 1 NO-GO, 2 invalid usage or data files, 3 could not evaluate."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -32,6 +38,10 @@ pub enum Command {
     List(ListArgs),
     /// Explain one check, known-bad rule or component.
     Explain(ExplainArgs),
+    /// Print a shell completion script to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout: the main page, or one subcommand's.
+    Man(ManArgs),
 }
 
 /// Where extra data files come from.
@@ -60,9 +70,9 @@ pub struct LiveArgs {
     /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (default: the current context).
+    /// Kubeconfig context (default: the current context). `check` takes it repeatedly to check several clusters.
     #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    pub context: Vec<String>,
     /// Give up on the cluster after this many seconds in all (exit 3).
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
@@ -137,8 +147,14 @@ pub struct RbacArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Offline snapshot instead of a live cluster: a YAML/JSON file (multi-document or `kind: List`) or a directory of them.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["kubeconfig", "context"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["kubeconfig", "context", "all_contexts"])]
     pub snapshot: Option<PathBuf>,
+    /// Check every context of the kubeconfig, one report section per cluster.
+    #[arg(long, conflicts_with = "context")]
+    pub all_contexts: bool,
+    /// Clusters collected at once with several contexts.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub cluster_concurrency: u64,
     /// Cluster.
     #[command(flatten)]
     pub live: LiveArgs,
@@ -163,6 +179,12 @@ pub struct CheckArgs {
     /// Print collection and evaluation figures on stderr (wall time, requests, bytes, peak RSS).
     #[arg(long)]
     pub stats: bool,
+    /// Print only the verdict line.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Table output also lists every check that passed, with what it evaluated.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Planned upgrade.
     #[command(flatten)]
     pub plan: PlanArgs,
@@ -199,8 +221,8 @@ pub struct ListArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
-    pub output: Format,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
 }
 
 /// `explain` arguments.
@@ -211,4 +233,19 @@ pub struct ExplainArgs {
     /// Data files.
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand whose page to print (default: the main page).
+    pub subcommand: Option<String>,
 }

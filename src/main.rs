@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use upgrade_preflight::{app, cli::Cli};
+use upgrade_preflight::app;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Named after argv[0]: as `kubectl-upgrade_preflight`, help says `kubectl upgrade-preflight`.
+    let cli = match app::parse() {
         Ok(c) => c,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).

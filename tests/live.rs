@@ -31,7 +31,7 @@ fn fixture(rel: &str) -> (Vec<Value>, Option<String>) {
     (objects, version)
 }
 
-fn start(rel: &str) -> FakeApi {
+pub fn start(rel: &str) -> FakeApi {
     let (objects, version) = fixture(rel);
     let mut b = FakeApi::builder().objects(objects).strip_item_type_meta();
     if let Some(v) = version {

@@ -175,8 +175,10 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
 
     // Every subcommand must be covered below.
     let commands: BTreeSet<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
-    let covered: BTreeSet<String> =
-        ["check", "snapshot", "list", "explain", "rbac", "validate"].iter().map(ToString::to_string).collect();
+    let covered: BTreeSet<String> = ["check", "snapshot", "list", "explain", "rbac", "validate", "completions", "man"]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(commands, covered, "a new command needs a canary run here");
     let formats = formats();
     assert!(formats.contains(&"table".to_string()) && formats.contains(&"json".to_string()), "{formats:?}");
@@ -219,6 +221,15 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
         runs.push(capture(format!("list -o {f}"), &["list", "-o", f]));
     }
     runs.push(capture("rbac".into(), &["rbac"]));
+    runs.push(capture("completions bash".into(), &["completions", "bash"]));
+    runs.push(capture("man".into(), &["man"]));
+    // A planned upgrade reads the releases' manifests and values shapes too.
+    for (source, src_args) in &sources {
+        let mut args: Vec<&str> = vec!["check"];
+        args.extend(src_args.iter().map(String::as_str));
+        args.extend(["-o", "json", "--target", "kubernetes=1.32", "--target", "release:d/web=9.9.9"]);
+        runs.push(capture(format!("check {source} --target"), &args));
+    }
     runs.push(capture("validate".into(), &["validate"]));
     let listed: Value = serde_json::from_str(&run(&["list", "-o", "json"]).stdout).unwrap();
     for id in listed.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()) {

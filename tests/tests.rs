@@ -4,13 +4,20 @@
 mod catalog_errors;
 mod check_fixtures;
 mod cli;
+mod contexts;
+mod deploy;
 #[path = "support/fake_api.rs"]
 mod fake_api;
 mod faults;
+mod formats;
 mod incidents;
 mod limits;
 mod live;
+mod people;
 mod planning;
+mod plugins;
+mod readme;
+mod schemas;
 mod secrets;
 mod util;
 mod version_props;

@@ -67,3 +67,24 @@ pub fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// Writes an executable file through a child process. A file written by this (threaded)
+/// test process could be held open by a sibling test's fork while we exec it, and exec
+/// would fail with ETXTBSY; a `cat` child owns the only writable descriptor.
+pub fn write_executable(path: &Path, contents: &[u8]) {
+    use std::io::Write as _;
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(contents).unwrap();
+    assert!(child.wait().unwrap().success(), "cannot write {}", path.display());
+}
+
+/// Copies a file (the built binary) through `cp`, for the same reason as [`write_executable`].
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = Command::new("cp").arg(from).arg(to).status().unwrap();
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
+}

@@ -6,6 +6,7 @@
 //! fails, each as a [`Diagnostic`] naming `file:line:column`.
 
 mod check_def;
+mod describe;
 mod matrix;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +17,7 @@ use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 
 pub use check_def::{Check, ResourceSel, Rule, When, cel_env};
+pub use describe::{RuleInfo, RuleKind};
 pub use matrix::{
     ApiRemoval, ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, KnownBad, Matrix,
     Pinning, RenamedKey, RequiredKey, SupportedPeer, UpgradePath, UpgradePolicy, ValuesRules,

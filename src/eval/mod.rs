@@ -12,7 +12,7 @@ pub mod workloads;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Check, Rule, Severity, When};
+use crate::catalog::{Catalog, Check, Rule, RuleInfo, Severity, When};
 use crate::inventory::{Inventory, KindView, Object};
 use crate::resource::ObjectRef;
 use crate::version;
@@ -48,6 +48,17 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A check or rule that was evaluated and found nothing, and what it looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passed {
+    /// Check id.
+    pub check_id: String,
+    /// Severity its findings would have had.
+    pub severity: Severity,
+    /// One line: what was evaluated (`evaluated 12 Pods, none matched`).
+    pub why: String,
+}
+
 /// Which checks to run.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
@@ -74,6 +85,10 @@ pub struct Evaluation {
     pub could_not_evaluate: Vec<Skipped>,
     /// Ids evaluated (whether or not they found anything).
     pub evaluated: Vec<String>,
+    /// The evaluated ids that found nothing, with what they looked at (for `-v`).
+    pub passed: Vec<Passed>,
+    /// Metadata of every id in this evaluation (evaluated, not applicable, could not evaluate).
+    pub rules: BTreeMap<String, RuleInfo>,
     /// Detected components.
     pub components: Vec<Detected>,
     /// The upgrade plan, one step per target and release (empty without `--target`/`--values`).
@@ -82,6 +97,8 @@ pub struct Evaluation {
 
 enum Outcome {
     Ran(Vec<Finding>),
+    /// Ran and found nothing, because of this (one line).
+    Passed(String),
     NotApplicable(String),
     CouldNotEvaluate(String),
 }
@@ -108,6 +125,7 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
         let outcome = run_check(check, catalog, inv, &detected, &targets, &env);
         let objs = match &outcome {
             Outcome::Ran(f) => Ok(f.iter().filter_map(|f| f.objects.first().cloned()).collect()),
+            Outcome::Passed(_) => Ok(Vec::new()),
             Outcome::NotApplicable(r) => Err((true, r.clone())),
             Outcome::CouldNotEvaluate(r) => Err((false, r.clone())),
         };
@@ -127,7 +145,9 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
                 VersionState::NotDetected => Outcome::NotApplicable(format!("{} not detected", m.name)),
                 VersionState::Unknown(why) => Outcome::CouldNotEvaluate(format!("{} version unknown: {why}", m.name)),
                 // The version was checked and is not affected: an evaluated pass.
-                VersionState::Known(v) if !kb.range.matches(v) => Outcome::Ran(Vec::new()),
+                VersionState::Known(v) if !kb.range.matches(v) => {
+                    Outcome::Passed(format!("{} {} is not in {}", m.name, version::display(v), kb.range))
+                }
                 VersionState::Known(v) => {
                     let base = Finding {
                         check_id: kb.id.clone(),
@@ -141,7 +161,12 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
                     match &kb.requires_check {
                         None => Outcome::Ran(vec![base]),
                         Some((check, _)) => match check_results.get(check.as_str()) {
-                            Some(Ok(objs)) if objs.is_empty() => Outcome::Ran(Vec::new()),
+                            Some(Ok(objs)) if objs.is_empty() => Outcome::Passed(format!(
+                                "{} {} is in {}, but check '{check}' found nothing",
+                                m.name,
+                                version::display(v),
+                                kb.range
+                            )),
                             Some(Ok(objs)) => Outcome::Ran(
                                 objs.iter()
                                     .map(|o| Finding {
@@ -175,7 +200,9 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
                     VersionState::Unknown(why) => {
                         Outcome::CouldNotEvaluate(format!("{} version unknown: {why}", m.name))
                     }
-                    VersionState::Known(v) if range.matches(v) => Outcome::Ran(Vec::new()),
+                    VersionState::Known(v) if range.matches(v) => {
+                        Outcome::Passed(format!("{} {} is within its pin {range}", m.name, version::display(v)))
+                    }
                     VersionState::Known(v) => Outcome::Ran(vec![Finding {
                         check_id: id.clone(),
                         severity: pin.severity,
@@ -197,6 +224,11 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
         out.findings.extend(planned.findings);
         out.could_not_evaluate.extend(planned.could_not_evaluate);
         for id in planned.evaluated {
+            if !out.passed.iter().any(|p| p.check_id == id) {
+                let severity = catalog.describe(&id).map_or(Severity::Blocker, |i| i.severity);
+                let why = "checked against the planned upgrade, found nothing".to_string();
+                out.passed.push(Passed { check_id: id.clone(), severity, why });
+            }
             if !out.evaluated.contains(&id) {
                 out.evaluated.push(id);
             }
@@ -216,7 +248,17 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
         }
         out.plan = planned.steps;
     }
+    // A rule that passed on the running version may still find something at the target.
+    let decided: BTreeSet<&str> = out
+        .findings
+        .iter()
+        .map(|f| f.check_id.as_str())
+        .chain(out.could_not_evaluate.iter().map(|s| s.check_id.as_str()))
+        .collect();
+    out.passed.retain(|p| !decided.contains(p.check_id.as_str()));
     out.components = detected.into_values().collect();
+    let ids = out.evaluated.iter().chain(out.not_applicable.iter().chain(&out.could_not_evaluate).map(|s| &s.check_id));
+    out.rules = ids.filter_map(|id| Some((id.clone(), catalog.describe(id)?))).collect();
     out.findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -234,6 +276,10 @@ fn record(out: &mut Evaluation, id: &str, severity: Severity, outcome: Outcome) 
         Outcome::Ran(f) => {
             out.evaluated.push(id.to_string());
             out.findings.extend(f);
+        }
+        Outcome::Passed(why) => {
+            out.evaluated.push(id.to_string());
+            out.passed.push(Passed { check_id: id.to_string(), severity, why });
         }
         Outcome::NotApplicable(r) => out.not_applicable.push(skipped(r)),
         Outcome::CouldNotEvaluate(r) => out.could_not_evaluate.push(skipped(r)),
@@ -313,6 +359,16 @@ fn run_check(
     };
     match &check.rule {
         Rule::Builtin(b) => match b.evaluate(inv, catalog, detected) {
+            Ok(hits) if hits.is_empty() => {
+                let read: Vec<(String, usize)> =
+                    reads.iter().map(|gk| (gk.kind.clone(), inv.objects(gk).len())).filter(|(_, n)| *n > 0).collect();
+                if read.is_empty() {
+                    let kinds: Vec<String> = reads.iter().map(|gk| plural(&gk.kind, 0)).collect();
+                    Outcome::Passed(format!("no {} to evaluate", kinds.join(" or ")))
+                } else {
+                    Outcome::Passed(format!("read {}, found nothing", counted(&read)))
+                }
+            }
             Ok(hits) => Outcome::Ran(hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect()),
             Err(e) => Outcome::CouldNotEvaluate(e),
         },
@@ -356,12 +412,46 @@ fn run_check(
                     Err(e) => errors.push(format!("{}: {e}", obj.obj_ref())),
                 }
             }
-            if errors.is_empty() {
+            if errors.is_empty() && findings.is_empty() {
+                let mut per_kind: Vec<(String, usize)> = Vec::new();
+                for obj in &candidates {
+                    match per_kind.iter_mut().find(|(k, _)| *k == obj.kind) {
+                        Some((_, n)) => *n += 1,
+                        None => per_kind.push((obj.kind.clone(), 1)),
+                    }
+                }
+                if per_kind.is_empty() {
+                    let kinds: Vec<String> = check.resources.iter().map(|r| plural(&r.gk.kind, 0)).collect();
+                    Outcome::Passed(format!("no {} to evaluate", kinds.join(" or ")))
+                } else {
+                    Outcome::Passed(format!("evaluated {}, none matched", counted(&per_kind)))
+                }
+            } else if errors.is_empty() {
                 Outcome::Ran(findings)
             } else {
                 Outcome::CouldNotEvaluate(format!("CEL failed on {} object(s), first: {}", errors.len(), errors[0]))
             }
         }
+    }
+}
+
+/// `12 Pods, 1 Secret`.
+fn counted(kinds: &[(String, usize)]) -> String {
+    kinds.iter().map(|(k, n)| format!("{n} {}", plural(k, *n))).collect::<Vec<_>>().join(", ")
+}
+
+/// A kind's name for `n` objects: `Pod`, `Pods`, `Ingresses`, `NetworkPolicies`, `Endpoints`.
+fn plural(kind: &str, n: usize) -> String {
+    if n == 1 || kind.ends_with("Endpoints") {
+        kind.to_string()
+    } else if kind.ends_with('s') || kind.ends_with('x') || kind.ends_with("ch") || kind.ends_with("sh") {
+        format!("{kind}es")
+    } else if let Some(stem) = kind.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        format!("{stem}ies")
+    } else {
+        format!("{kind}s")
     }
 }
 
@@ -557,4 +647,20 @@ pub fn needs_for(
         }
     }
     merge_needs(helm_storage(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{counted, plural};
+
+    #[test]
+    fn kinds_are_counted_in_plain_english() {
+        assert_eq!(plural("Pod", 1), "Pod");
+        assert_eq!(plural("Pod", 0), "Pods");
+        assert_eq!(plural("Ingress", 2), "Ingresses");
+        assert_eq!(plural("NetworkPolicy", 2), "NetworkPolicies");
+        assert_eq!(plural("Gateway", 2), "Gateways");
+        assert_eq!(plural("Endpoints", 3), "Endpoints");
+        assert_eq!(counted(&[("Node".into(), 12), ("Secret".into(), 1)]), "12 Nodes, 1 Secret");
+    }
 }

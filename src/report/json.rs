@@ -29,10 +29,18 @@
 //! ```
 //! Fields may be added in a minor release; none is removed or changes meaning without a
 //! new `schemaVersion`. Absent optional values are omitted, never `null`.
+//!
+//! Several clusters (`--context` repeated, `--all-contexts`) give
+//! `{"schemaVersion": 1, "verdict", "exitCode", "clusters": {"<context>": <report above>}}`;
+//! a cluster that could not be checked is
+//! `{"verdict": "NO-GO", "incomplete": true, "exitCode": 3, "error": "<why>"}`.
+//! `schema/report.schema.json` describes both shapes.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Report;
+use super::{Report, Section};
 use crate::catalog::Severity;
 use crate::eval::detect::DetectStatus;
 use crate::resource::ObjectRef;
@@ -156,7 +164,65 @@ fn skipped(v: &[crate::eval::Skipped]) -> Vec<Skipped<'_>> {
 /// Renders the report as pretty JSON with a trailing newline.
 #[must_use]
 pub fn render(r: &Report) -> String {
-    let wire = Wire {
+    pretty(&wire(r))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Clusters<'a> {
+    schema_version: u32,
+    verdict: &'static str,
+    exit_code: u8,
+    clusters: BTreeMap<&'a str, Cluster<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Cluster<'a> {
+    Report(Box<Wire<'a>>),
+    Failed(Failed<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Failed<'a> {
+    verdict: &'static str,
+    incomplete: bool,
+    exit_code: u8,
+    error: &'a str,
+}
+
+/// Renders several clusters, keyed by context.
+#[must_use]
+pub fn render_clusters(sections: &[Section<'_>]) -> String {
+    let (verdict, exit) = super::overall(sections);
+    let clusters = sections
+        .iter()
+        .map(|s| {
+            let c = match s.outcome {
+                Ok(r) => Cluster::Report(Box::new(wire(r))),
+                Err(why) => Cluster::Failed(Failed {
+                    verdict: super::Verdict::NoGo.as_str(),
+                    incomplete: true,
+                    exit_code: super::ExitStatus::Incomplete.code(),
+                    error: why,
+                }),
+            };
+            (s.context.unwrap_or("cluster"), c)
+        })
+        .collect();
+    pretty(&Clusters { schema_version: SCHEMA_VERSION, verdict: verdict.as_str(), exit_code: exit.code(), clusters })
+}
+
+fn pretty<T: Serialize>(v: &T) -> String {
+    // Serialising plain structs of strings and numbers cannot fail.
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+fn wire(r: &Report) -> Wire<'_> {
+    Wire {
         schema_version: SCHEMA_VERSION,
         tool: Tool { name: "upgrade-preflight", version: env!("CARGO_PKG_VERSION") },
         source: Source {
@@ -225,9 +291,5 @@ pub fn render(r: &Report) -> String {
                 gates: p.gates.iter().map(|(g, s)| Gate { check_id: g, result: s }).collect(),
             })
             .collect(),
-    };
-    // Serialising plain structs of strings and numbers cannot fail.
-    let mut s = serde_json::to_string_pretty(&wire).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    s
+    }
 }

@@ -9,6 +9,9 @@
 //! - else **GO**, exit 0.
 
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod table;
 
 use crate::catalog::Severity;
@@ -156,29 +159,145 @@ impl Report {
         if !self.eval.could_not_evaluate.is_empty() {
             parts.push(format!("{} check(s) could not be evaluated", self.eval.could_not_evaluate.len()));
         }
-        let verdict = match (self.verdict, self.exit) {
-            (Verdict::NoGo, ExitStatus::Incomplete) => "NO-GO (incomplete)".to_string(),
-            (Verdict::GoWithWarnings, _) => "GO (with warnings)".to_string(),
-            (v, _) => v.as_str().to_string(),
-        };
-        format!("{verdict}: {}", parts.join(", "))
+        format!("{}: {}", verdict_label(self.verdict, self.exit), parts.join(", "))
     }
 }
 
-/// Output formats.
+/// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Human-readable tables.
     Table,
-    /// The JSON wire format (see `report::json`).
+    /// The JSON wire format (schema/report.schema.json).
+    Json,
+    /// JUnit XML: one test case per evaluated check (Jenkins, GitLab, GitHub test reporters).
+    Junit,
+    /// A compact Markdown summary for a pull-request or issue comment.
+    Markdown,
+    /// SARIF 2.1.0 (code-scanning tools), one rule per check id.
+    Sarif,
+}
+
+/// Output formats of `list` (what a catalog listing can sensibly be).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// A table.
+    Table,
+    /// A JSON array.
     Json,
 }
 
-/// Renders a report.
+/// How a rendering looks, beyond its format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    /// ANSI colour (table only).
+    pub color: bool,
+    /// List each check that passed and why (table only).
+    pub verbose: bool,
+}
+
+/// One cluster's part of a report: its context (`None` for the single-cluster report) and
+/// its report, or why it could not be checked.
+#[derive(Clone, Copy)]
+pub struct Section<'a> {
+    /// Kubeconfig context; `None` when one cluster or snapshot is checked.
+    pub context: Option<&'a str>,
+    /// The report, or the one-line reason the cluster could not be checked.
+    pub outcome: Result<&'a Report, &'a str>,
+}
+
+impl Section<'_> {
+    /// Verdict and exit status; a cluster that could not be checked is NO-GO (incomplete).
+    #[must_use]
+    pub fn verdict(&self) -> (Verdict, ExitStatus) {
+        match self.outcome {
+            Ok(r) => (r.verdict, r.exit),
+            Err(_) => (Verdict::NoGo, ExitStatus::Incomplete),
+        }
+    }
+}
+
+/// The overall verdict of several clusters: NO-GO if any is NO-GO; the exit status is the
+/// worst one, ranked 1 (NO-GO) over 3 (could not evaluate) over 0 (GO).
 #[must_use]
-pub fn render(report: &Report, format: Format, color: bool) -> String {
+pub fn overall(sections: &[Section<'_>]) -> (Verdict, ExitStatus) {
+    let rank = |e: ExitStatus| match e {
+        ExitStatus::Go => 0,
+        ExitStatus::Incomplete => 1,
+        ExitStatus::Invalid => 2,
+        ExitStatus::NoGo => 3,
+    };
+    let all: Vec<(Verdict, ExitStatus)> = sections.iter().map(Section::verdict).collect();
+    let verdict = if all.iter().any(|(v, _)| *v == Verdict::NoGo) {
+        Verdict::NoGo
+    } else if all.iter().any(|(v, _)| *v == Verdict::GoWithWarnings) {
+        Verdict::GoWithWarnings
+    } else {
+        Verdict::Go
+    };
+    let exit = all.iter().map(|(_, e)| *e).max_by_key(|e| rank(*e)).unwrap_or(ExitStatus::Go);
+    (verdict, exit)
+}
+
+/// One line for several clusters: `NO-GO: 2 clusters — dev: GO, prod: NO-GO`.
+#[must_use]
+pub fn overall_headline(sections: &[Section<'_>]) -> String {
+    let (verdict, exit) = overall(sections);
+    let per: Vec<String> = sections
+        .iter()
+        .map(|s| {
+            let name = s.context.unwrap_or("cluster");
+            match s.outcome {
+                Ok(r) => format!("{name}: {}", verdict_label(r.verdict, r.exit)),
+                Err(_) => format!("{name}: could not be checked"),
+            }
+        })
+        .collect();
+    format!("{}: {} cluster(s) — {}", verdict_label(verdict, exit), sections.len(), per.join(", "))
+}
+
+/// `GO`, `GO (with warnings)`, `NO-GO`, `NO-GO (incomplete)`.
+#[must_use]
+pub fn verdict_label(verdict: Verdict, exit: ExitStatus) -> String {
+    match (verdict, exit) {
+        (Verdict::NoGo, ExitStatus::Incomplete) => "NO-GO (incomplete)".to_string(),
+        (Verdict::GoWithWarnings, _) => "GO (with warnings)".to_string(),
+        (v, _) => v.as_str().to_string(),
+    }
+}
+
+/// A finding's message without the object name it starts with, for formats that show
+/// the object in a column of its own.
+#[must_use]
+pub fn short_message<'a>(message: &'a str, object: &str) -> &'a str {
+    message
+        .strip_prefix(object)
+        .map(|rest| rest.trim_start_matches([':', ' ']))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(message)
+}
+
+/// Renders the report of one cluster or snapshot.
+#[must_use]
+pub fn render(report: &Report, format: Format, opts: RenderOptions) -> String {
+    let one = [Section { context: None, outcome: Ok(report) }];
     match format {
-        Format::Table => table::render(report, color),
+        Format::Table => table::render(report, opts),
         Format::Json => json::render(report),
+        Format::Junit => junit::render(&one),
+        Format::Markdown => markdown::render(&one),
+        Format::Sarif => sarif::render(&one),
+    }
+}
+
+/// Renders the reports of several clusters (`--context` repeated, `--all-contexts`).
+#[must_use]
+pub fn render_clusters(sections: &[Section<'_>], format: Format, opts: RenderOptions) -> String {
+    match format {
+        Format::Table => table::render_clusters(sections, opts),
+        Format::Json => json::render_clusters(sections),
+        Format::Junit => junit::render(sections),
+        Format::Markdown => markdown::render(sections),
+        Format::Sarif => sarif::render(sections),
     }
 }

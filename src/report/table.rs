@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
-use super::{Report, Verdict};
+use super::{RenderOptions, Report, Section, Verdict};
 use crate::catalog::Severity;
 use crate::eval::detect::VersionState;
 use crate::version;
@@ -39,7 +39,8 @@ fn severity_cell(s: Severity, color: bool) -> Cell {
 
 /// Renders the report.
 #[must_use]
-pub fn render(r: &Report, color: bool) -> String {
+pub fn render(r: &Report, opts: RenderOptions) -> String {
+    let color = opts.color;
     let mut out = String::new();
     let server = r.server_version.as_deref().map(|v| format!(", Kubernetes {v}")).unwrap_or_default();
     let _ = writeln!(
@@ -111,13 +112,7 @@ pub fn render(r: &Report, color: bool) -> String {
         t.set_header(vec!["SEVERITY", "CHECK", "OBJECT", "MESSAGE"]);
         for f in &r.eval.findings {
             let obj = f.objects.first().map(ToString::to_string).unwrap_or_default();
-            // The OBJECT column already names the object; do not repeat it in the message.
-            let msg = f
-                .message
-                .strip_prefix(obj.as_str())
-                .map(|rest| rest.trim_start_matches([':', ' ']))
-                .filter(|rest| !rest.is_empty())
-                .unwrap_or(&f.message);
+            let msg = super::short_message(&f.message, &obj);
             t.add_row(vec![severity_cell(f.severity, color), Cell::new(&f.check_id), Cell::new(&obj), Cell::new(msg)]);
         }
         let _ = writeln!(out, "Findings\n{t}\n");
@@ -135,6 +130,14 @@ pub fn render(r: &Report, color: bool) -> String {
         let _ = writeln!(out);
     }
 
+    if opts.verbose && !r.eval.passed.is_empty() {
+        let _ = writeln!(out, "Passed");
+        for p in &r.eval.passed {
+            let _ = writeln!(out, "  {} ({}): {}", p.check_id, p.severity, p.why);
+        }
+        let _ = writeln!(out);
+    }
+
     for (title, list) in
         [("Could not evaluate", &r.eval.could_not_evaluate), ("Not applicable", &r.eval.not_applicable)]
     {
@@ -148,17 +151,44 @@ pub fn render(r: &Report, color: bool) -> String {
         let _ = writeln!(out);
     }
 
-    let verdict = r.headline();
-    let verdict = if color {
-        let code = match r.verdict {
-            Verdict::Go => "32",
-            Verdict::GoWithWarnings => "33",
-            Verdict::NoGo => "31",
-        };
-        format!("\x1b[1;{code}m{verdict}\x1b[0m")
-    } else {
-        verdict
+    let _ = writeln!(out, "Verdict: {} (exit {})", paint(&r.headline(), r.verdict, color), r.exit.code());
+    out
+}
+
+fn paint(text: &str, verdict: Verdict, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match verdict {
+        Verdict::Go => "32",
+        Verdict::GoWithWarnings => "33",
+        Verdict::NoGo => "31",
     };
-    let _ = writeln!(out, "Verdict: {verdict} (exit {})", r.exit.code());
+    format!("\x1b[1;{code}m{text}\x1b[0m")
+}
+
+/// Renders several clusters: one section each (the single-cluster report), then the
+/// overall verdict.
+#[must_use]
+pub fn render_clusters(sections: &[Section<'_>], opts: RenderOptions) -> String {
+    let mut out = String::new();
+    for s in sections {
+        let _ = writeln!(out, "══ Cluster {} ══", s.context.unwrap_or("cluster"));
+        match s.outcome {
+            Ok(r) => out.push_str(&render(r, opts)),
+            Err(why) => {
+                let _ = writeln!(out, "Could not check this cluster: {why}");
+                let _ = writeln!(out, "Verdict: {} (exit 3)", paint("NO-GO (incomplete)", Verdict::NoGo, opts.color));
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let (verdict, exit) = super::overall(sections);
+    let _ = writeln!(
+        out,
+        "Overall verdict: {} (exit {})",
+        paint(&super::overall_headline(sections), verdict, opts.color),
+        exit.code()
+    );
     out
 }

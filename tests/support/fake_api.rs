@@ -588,6 +588,38 @@ impl FakeApi {
         path
     }
 
+    /// Writes one kubeconfig holding a cluster, user and context per `(name, fake)`, each
+    /// with its own CA and token; the first context is current. For tests that reach several
+    /// fake clusters through one file (`--context` repeated, `--all-contexts`).
+    ///
+    /// # Panics
+    ///
+    /// If the file cannot be written.
+    #[must_use]
+    pub fn write_multi_kubeconfig(dir: &Path, contexts: &[(&str, &FakeApi)]) -> PathBuf {
+        let mut clusters = String::new();
+        let mut users = String::new();
+        let mut ctxs = String::new();
+        for (name, fake) in contexts {
+            clusters.push_str(&format!(
+                "- name: {name}\n  cluster:\n    server: {}\n    certificate-authority-data: {}\n",
+                fake.server_url(),
+                BASE64.encode(fake.ca_pem.as_bytes())
+            ));
+            users.push_str(&format!("- name: {name}\n  user:\n    token: {}\n", fake.token));
+            ctxs.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n"));
+        }
+        let current = contexts.first().map_or("", |(n, _)| n);
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{ctxs}current-context: {current}\npreferences: {{}}\n"
+        );
+        let path = dir.join("kubeconfig-multi.yaml");
+        if let Err(e) = std::fs::write(&path, yaml) {
+            panic!("fake_api: cannot write {}: {e}", path.display());
+        }
+        path
+    }
+
     /// Every request received so far, in arrival order.
     #[must_use]
     pub fn requests(&self) -> Vec<RecordedRequest> {
