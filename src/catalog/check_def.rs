@@ -178,14 +178,19 @@ impl Check {
 
 /// The CEL environment rules are compiled and run in: the standard library plus the
 /// strings and lists extensions (`join`, `split`, `flatten`, …), as in Kubernetes.
+/// Built once per process and shared: every check file and every evaluation used to build
+/// its own, registering every function anew.
 #[must_use]
 pub fn cel_env() -> Arc<cel::Env> {
-    let mut env = cel::Env::stdlib();
-    // Adding an extension fails only on a name clash, which a fresh stdlib env cannot have;
-    // should it ever happen, rules using those functions fail to evaluate and say so.
-    let _ = env.add_extension(cel::extensions::strings);
-    let _ = env.add_extension(cel::extensions::lists);
-    Arc::new(env)
+    static ENV: std::sync::OnceLock<Arc<cel::Env>> = std::sync::OnceLock::new();
+    Arc::clone(ENV.get_or_init(|| {
+        let mut env = cel::Env::stdlib();
+        // Adding an extension fails only on a name clash, which a fresh stdlib env cannot
+        // have; should it ever happen, rules using those functions fail to evaluate and say so.
+        let _ = env.add_extension(cel::extensions::strings);
+        let _ = env.add_extension(cel::extensions::lists);
+        Arc::new(env)
+    }))
 }
 
 /// Compiles a CEL expression, reporting syntax errors at the expression's location.
