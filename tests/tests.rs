@@ -10,6 +10,9 @@ mod deploy;
 mod fake_api;
 mod faults;
 mod formats;
+#[path = "../fuzz/harness.rs"]
+mod fuzz_harness;
+mod fuzz_regressions;
 mod incidents;
 mod limits;
 mod live;

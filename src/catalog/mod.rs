@@ -344,3 +344,20 @@ pub fn plain_yaml_message(e: &serde_saphyr::Error) -> String {
     };
     msg.strip_prefix("error: ").unwrap_or(&msg).to_string()
 }
+
+/// Parses and validates one data file on its own — no built-ins, no references to other
+/// files — and returns the diagnostics `validate` would print for it (none: the file is
+/// valid by itself). `is_matrix` picks the schema; `path` names the file in diagnostics, and
+/// its stem must equal the id, as on disk. For tools and fuzzing.
+#[must_use]
+pub fn validate_text(is_matrix: bool, path: &str, text: &str) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut sink = Sink { file: path, diags: &mut diags };
+    let stem = file_stem(path);
+    if is_matrix {
+        let _ = matrix::parse(text, &stem, &mut sink);
+    } else {
+        let _ = check_def::parse(text, &stem, &mut sink);
+    }
+    diags
+}

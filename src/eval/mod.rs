@@ -456,11 +456,17 @@ fn plural(kind: &str, n: usize) -> String {
 }
 
 /// What one CEL evaluation produced; see [`eval_cel`].
-type CelResult = Result<Option<Option<String>>, String>;
+pub type CelResult = Result<Option<Option<String>>, String>;
 
+/// Evaluates a compiled CEL rule (and its message expression) on one object, as checks do:
 /// `Ok(None)`: not a finding; `Ok(Some(msg))`: a finding, with the message expression's
-/// result when there is one.
-fn eval_cel(program: &cel::Program, message: Option<&cel::Program>, obj: &Object, env: &Arc<cel::Env>) -> CelResult {
+/// result when there is one; `Err`: the rule failed on this object. Public for fuzzing.
+pub fn eval_cel(
+    program: &cel::Program,
+    message: Option<&cel::Program>,
+    obj: &Object,
+    env: &Arc<cel::Env>,
+) -> CelResult {
     let value = obj.value();
     let mut ctx = cel::Context::with_env(Arc::clone(env));
     ctx.add_variable_as_val("object", to_cel(&value));
