@@ -31,6 +31,12 @@ pub const MAX_DATA_ALIAS_EVENTS: usize = 10_000;
 /// thread). Only the pages actually touched are committed.
 pub const PARSER_STACK_BYTES: usize = 64 << 20;
 
+/// Largest `--values` file, in bytes.
+pub const MAX_VALUES_FILE_BYTES: u64 = 16 << 20;
+
+/// Most events alias references may replay in one `--values` file.
+pub const MAX_VALUES_ALIAS_EVENTS: usize = 10_000;
+
 /// Environment variable that sets `--max-snapshot-mib`.
 pub const ENV_MAX_SNAPSHOT_MIB: &str = "UPGRADE_PREFLIGHT_MAX_SNAPSHOT_MIB";
 
@@ -84,6 +90,18 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Reads a UTF-8 file of at most `max` bytes; `None` when it is larger. Reads at most one
+/// byte past the limit, whatever the file claims to be (a device, a pipe, a growing file).
+pub fn read_limited(path: &std::path::Path, max: u64) -> std::io::Result<Option<String>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if u64::try_from(bytes.len()).map_or(true, |n| n > max) {
+        return Ok(None);
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Parser options for a snapshot file of `len` bytes. Counts that only grow with the input
 /// (nodes, events, scalar bytes, documents) are bounded by the file size limit instead of
 /// the parser's defaults (250,000 nodes, 1,024 documents would refuse a mid-sized cluster);
@@ -101,6 +119,18 @@ pub fn snapshot_yaml_options(len: usize) -> Options {
     budget.max_documents = grows;
     budget.max_total_scalar_bytes = len.saturating_add(1 << 20);
     options(budget, MAX_SNAPSHOT_ALIAS_EVENTS)
+}
+
+/// Parser options for a `--values` file of `len` bytes (at most [`MAX_VALUES_FILE_BYTES`]):
+/// like a snapshot's, with the data files' alias bound, and one document.
+#[must_use]
+pub fn values_yaml_options(len: usize) -> Options {
+    let mut o = snapshot_yaml_options(len);
+    o.alias_limits.max_total_replayed_events = MAX_VALUES_ALIAS_EVENTS;
+    if let Some(b) = o.budget.as_mut() {
+        b.max_documents = 1;
+    }
+    o
 }
 
 /// Parser options for matrix and check files (at most [`crate::catalog::MAX_DATA_FILE_BYTES`]).

@@ -147,17 +147,30 @@ pub fn parse_values(arg: &str) -> Result<ValuesSpec, String> {
     if release.is_empty() || file.is_empty() {
         return Err(format!("--values '{arg}': expected [NAMESPACE/]RELEASE=FILE"));
     }
-    const MAX: u64 = 16 << 20;
-    let meta = std::fs::metadata(file).map_err(|e| format!("{file}: cannot read values file: {e}"))?;
-    if meta.len() > MAX {
-        return Err(format!("{file}: values file is {} bytes, over the {MAX}-byte limit", meta.len()));
-    }
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: cannot read values file: {e}"))?;
-    let values: Value = match serde_saphyr::from_str::<Option<Value>>(&text) {
+    use crate::limits::{MAX_VALUES_FILE_BYTES, human_bytes, read_limited, values_yaml_options, with_parser_stack};
+    // Read through a bound, not after a size check: /dev/stdin or a pipe reports 0 bytes.
+    let text = match read_limited(std::path::Path::new(file), MAX_VALUES_FILE_BYTES) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return Err(format!(
+                "{file}: values file is larger than {}, the limit for --values files",
+                human_bytes(MAX_VALUES_FILE_BYTES)
+            ));
+        }
+        Err(e) => return Err(format!("{file}: cannot read values file: {e}")),
+    };
+    let parsed = with_parser_stack(|| {
+        serde_saphyr::from_str_with_options::<Option<Value>>(&text, values_yaml_options(text.len()))
+    })
+    .map_err(|e| format!("{file}: cannot start the YAML parser: {e}"))?;
+    let values: Value = match parsed {
         Ok(v) => v.unwrap_or(Value::Object(Default::default())),
         Err(e) => {
             let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            return Err(format!("{file}:{line}:{col}: error: {}", crate::catalog::plain_yaml_message(&e)));
+            // Values are secrets: a parser message that quotes input has it replaced.
+            let msg = crate::limits::yaml_limit_message(&e, "--values files")
+                .unwrap_or_else(|| crate::helm::redact_quoted(&crate::catalog::plain_yaml_message(&e)));
+            return Err(format!("{file}:{line}:{col}: error: {msg}"));
         }
     };
     if !values.is_object() {

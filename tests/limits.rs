@@ -3,6 +3,7 @@
 //! for a data file). See README "Security".
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::util::{Out, run, run_env, temp_tree};
@@ -204,4 +205,31 @@ fn data_file_limits_exit_2_with_file_line_column() {
     // `check` refuses the same files with the same code before reading any cluster.
     let out = timed(|| run(&["check", "--snapshot", DEMO, "--checks", c.to_str().unwrap()]));
     assert_fails(&out, 2, &["YAML aliases expand"]);
+}
+
+#[test]
+fn values_files_are_bounded_like_data_files() {
+    let laughs = billion_laughs("");
+    let dir =
+        temp_tree(&[("lol.yaml", &laughs), ("deep.yaml", &format!("a: {}1{}\n", "[".repeat(200), "]".repeat(200)))]);
+    let plan = |file: &str| {
+        let arg = format!("d/web={file}");
+        timed(|| run(&["check", "--snapshot", DEMO, "--target", "release:d/web=1.0.0", "--values", &arg]))
+    };
+    let lol = dir.path().join("lol.yaml");
+    assert_fails(
+        &plan(lol.to_str().unwrap()),
+        2,
+        &["lol.yaml:", "YAML aliases expand", "a fixed limit for --values files"],
+    );
+    let deep = dir.path().join("deep.yaml");
+    assert_fails(&plan(deep.to_str().unwrap()), 2, &["deep.yaml:1:", "YAML nested deeper than 128 levels"]);
+    // A device reports no size; the limit holds while reading.
+    if Path::new("/dev/zero").exists() {
+        assert_fails(
+            &plan("/dev/zero"),
+            2,
+            &["/dev/zero: values file is larger than 16 MiB, the limit for --values files"],
+        );
+    }
 }

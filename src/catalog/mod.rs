@@ -282,7 +282,7 @@ fn read_dir(
     }
     for p in paths {
         let shown = p.display().to_string();
-        match read_limited(&p, MAX_DATA_FILE_BYTES) {
+        match crate::limits::read_limited(&p, MAX_DATA_FILE_BYTES) {
             Ok(Some(text)) => files.push((kind, shown, text, false)),
             Ok(None) => diags.push(Diagnostic {
                 file: shown,
@@ -298,18 +298,6 @@ fn read_dir(
             }
         }
     }
-}
-
-/// Reads a UTF-8 file of at most `max` bytes; `None` when it is larger. Reads at most one
-/// byte past the limit, whatever the file claims to be (a device, a growing file).
-fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<String>> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
-    if u64::try_from(bytes.len()).map_or(true, |n| n > max) {
-        return Ok(None);
-    }
-    String::from_utf8(bytes).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Parses YAML into `T`, reporting a syntax or schema error at its location.
