@@ -50,6 +50,17 @@ fn helm_release(name: &str, ns: &str, rev: u64, status: &str) -> Value {
     })
 }
 
+/// A deployed release of a chart that matrix `values` rules cover, with the canary in its
+/// current values.
+fn chart_release(name: &str, chart: &str, app_version: &str, config: Value) -> Value {
+    json!({
+        "name": name, "namespace": "d", "version": 4, "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": chart, "version": "0.5.0", "appVersion": app_version},
+                  "values": {"image": {"tag": app_version}, "secret": CANARY}},
+        "config": config, "manifest": "",
+    })
+}
+
 fn helm_secret(release: &Value, status: &str) -> Value {
     let (name, ns, rev) = (
         release["name"].as_str().unwrap(),
@@ -87,7 +98,17 @@ fn objects() -> Vec<Value> {
     ));
     let cm_release = json!({"name": "cm-web", "namespace": "d", "version": 1, "info": {"status": "pending-upgrade"},
                             "chart": {"metadata": {"name": "cm-web", "version": "0.1.0"}}, "config": {"token": CANARY}});
+    let keep = chart_release(
+        "keep",
+        "keep",
+        "0.41.3",
+        json!({"backend": {"provision": {"providers": {"vms": {"type": "victoriametrics", "authentication": {"token": CANARY}}}}}}),
+    );
+    let haraka =
+        chart_release("mail", "haraka", "3.0.5", json!({"image": {"tag": "3.0.5"}, "auth": {"password": CANARY}}));
     vec![
+        helm_secret(&keep, "deployed"),
+        helm_secret(&haraka, "deployed"),
         json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                "metadata": {"name": "app", "namespace": "d",
                             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": last_applied}},
@@ -223,12 +244,59 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
     runs.push(capture("rbac".into(), &["rbac"]));
     runs.push(capture("completions bash".into(), &["completions", "bash"]));
     runs.push(capture("man".into(), &["man"]));
-    // A planned upgrade reads the releases' manifests and values shapes too.
-    for (source, src_args) in &sources {
+    // A planned upgrade reads the releases' manifests and values shapes too, and --values
+    // files are secrets as well: values about to be applied, with the canary.
+    let values = dir.path().join("values.yaml");
+    std::fs::write(
+        &values,
+        format!(
+            "auth:\n  password: {CANARY}\n  extra: [{{key: {CANARY}}}]\nnewKey: {CANARY}\nimage: {{tag: latest}}\n"
+        ),
+    )
+    .unwrap();
+    let bad_values = dir.path().join("bad-values.yaml");
+    std::fs::write(&bad_values, format!("password: !!int {CANARY}\nother: \"{CANARY}\n")).unwrap();
+    // Values that make the matrices' values rules fire: a renamed Keep provider, Haraka 3.1
+    // without haproxy.hosts. Findings must name the key paths, never the values.
+    let keep_values = dir.path().join("keep-values.yaml");
+    std::fs::write(
+        &keep_values,
+        format!("backend:\n  provision:\n    providers:\n      victoriametrics:\n        type: victoriametrics\n        authentication: {{token: {CANARY}}}\n"),
+    )
+    .unwrap();
+    let haraka_values = dir.path().join("haraka-values.yaml");
+    std::fs::write(&haraka_values, format!("image: {{tag: 3.1.0}}\nauth: {{password: {CANARY}}}\n")).unwrap();
+    let keep_arg = format!("d/keep={}", keep_values.display());
+    let haraka_arg = format!("d/mail={}", haraka_values.display());
+    let values_arg = format!("d/web={}", values.display());
+    let bad_values_arg = format!("d/web={}", bad_values.display());
+    let planned = dir.path().join("planned.json");
+    let planned_s = planned.to_str().unwrap().to_string();
+    runs.push(capture(
+        "snapshot --target".into(),
+        &["snapshot", "--kubeconfig", kubeconfig, "-o", &planned_s, "--target", "release:d/web=9.9.9"],
+    ));
+    let mut plan_sources = sources.clone();
+    plan_sources.push(("planned snapshot", vec!["--snapshot".into(), planned_s.clone()]));
+    plan_sources.push(("all contexts", vec!["--kubeconfig".into(), kubeconfig.into(), "--all-contexts".into()]));
+    for (source, src_args) in &plan_sources {
+        for f in &formats {
+            let mut args: Vec<&str> = vec!["check"];
+            args.extend(src_args.iter().map(String::as_str));
+            args.extend(["-o", f, "-v", "--target", "kubernetes=1.32", "--target", "release:d/web=9.9.9"]);
+            args.extend(["--values", &values_arg, "--values", &keep_arg, "--values", &haraka_arg]);
+            runs.push(capture(format!("check {source} -o {f} --target --values"), &args));
+        }
         let mut args: Vec<&str> = vec!["check"];
         args.extend(src_args.iter().map(String::as_str));
-        args.extend(["-o", "json", "--target", "kubernetes=1.32", "--target", "release:d/web=9.9.9"]);
-        runs.push(capture(format!("check {source} --target"), &args));
+        args.extend(["-o", "json", "--target", "release:d/web=9.9.9", "--values", &values_arg, "--reuse-values"]);
+        runs.push(capture(format!("check {source} --reuse-values"), &args));
+        let mut args: Vec<&str> = vec!["check"];
+        args.extend(src_args.iter().map(String::as_str));
+        args.extend(["--target", "release:d/web=9.9.9", "--values", &bad_values_arg]);
+        let bad = capture(format!("check {source} with a malformed values file"), &args);
+        assert_eq!(bad.out.code, 2, "{}", bad.out.stderr);
+        runs.push(bad);
     }
     runs.push(capture("validate".into(), &["validate"]));
     let listed: Value = serde_json::from_str(&run(&["list", "-o", "json"]).stdout).unwrap();
@@ -252,8 +320,11 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
     let written_text = std::fs::read_to_string(&written).unwrap();
     assert!(written_text.contains("\"KEEP_PROVIDERS\":\"\""), "keys kept, values blanked: {written_text}");
     assert!(written_text.contains("HelmRelease") && written_text.contains("\"password\":\"\""), "values as shape only");
+    // The values files were read and used: their key paths (not values) are in findings.
+    assert!(all.contains("backend.provision.providers.vms"), "values-renamed-key fired");
+    assert!(all.contains("haproxy.hosts"), "values-required-key fired");
     // Every check run ended in a verdict (1: NO-GO from the blockers above), never a crash.
-    for c in runs.iter().filter(|c| c.what.starts_with("check")) {
+    for c in runs.iter().filter(|c| c.what.starts_with("check") && !c.what.contains("malformed")) {
         assert!(matches!(c.out.code, 0 | 1 | 3), "{}: exit {}: {}", c.what, c.out.code, c.out.stderr);
     }
     // Read-only, as everywhere.
