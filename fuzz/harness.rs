@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use upgrade_preflight::catalog::{Catalog, Sources, cel_env, validate_text};
+use upgrade_preflight::catalog::{Catalog, Sources, cel_env, compile_checked, validate_text};
 use upgrade_preflight::eval::{self, Selection};
 use upgrade_preflight::inventory::{Inventory, Object, Origin, projection, snapshot};
 use upgrade_preflight::limits::Limits;
@@ -91,13 +91,22 @@ fn cel_object() -> &'static Object {
     })
 }
 
-/// A CEL rule: compile, find the fields it reads (projection), evaluate on an object.
+/// A CEL rule, as a data file's rule is handled: compile within the limits, find the
+/// fields it reads (projection), evaluate on an object on a thread with the evaluation
+/// stack checks get.
 pub fn cel(data: &[u8]) {
     let Ok(src) = std::str::from_utf8(data) else { return };
     let env = cel_env();
-    let Ok(program) = env.compile(src) else { return };
+    let Ok(program) = compile_checked(&env, src) else { return };
     let _ = projection::cel_paths(program.expression());
-    let _ = eval::eval_cel(&program, Some(&program), cel_object(), &env);
+    let _verdict = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(upgrade_preflight::limits::EVAL_STACK_BYTES)
+            .spawn_scoped(s, || eval::eval_cel(&program, Some(&program), cel_object(), &env))
+            .expect("an evaluation thread starts")
+            .join()
+            .expect("evaluation does not panic")
+    });
 }
 
 /// A Helm release payload. The first byte picks how the rest becomes `data.release`:

@@ -31,6 +31,19 @@ pub const MAX_DATA_ALIAS_EVENTS: usize = 10_000;
 /// thread). Only the pages actually touched are committed.
 pub const PARSER_STACK_BYTES: usize = 64 << 20;
 
+/// Longest CEL expression (`rule.cel`, `rule.message-expression`), in bytes. The built-in
+/// rules are under 1 KiB; the CEL parser recurses per operator, so a 1 MiB chain of `+`
+/// would exhaust any stack before its depth could be checked.
+pub const MAX_CEL_SOURCE_BYTES: usize = 16 << 10;
+
+/// Deepest CEL expression tree accepted (a chain `a + b + c` is as deep as it is long).
+/// The built-in rules stay under 20.
+pub const MAX_CEL_DEPTH: usize = 100;
+
+/// Stack for CEL evaluation threads: the interpreter recurses once per level of the
+/// expression, at up to 40 KiB a level in debug builds; [`MAX_CEL_DEPTH`] levels fit.
+pub const EVAL_STACK_BYTES: usize = 16 << 20;
+
 /// Largest `--values` file, in bytes.
 pub const MAX_VALUES_FILE_BYTES: u64 = 16 << 20;
 

@@ -233,3 +233,59 @@ fn values_files_are_bounded_like_data_files() {
         );
     }
 }
+
+/// A check file whose rule is `cel`.
+fn cel_check(id: &str, cel: &str) -> String {
+    format!(
+        "id: {id}\ntitle: t\nseverity: blocker\nremediation: r\nresources: [{{api-version: v1, kind: Pod}}]\nrule:\n  cel: '{}'\n",
+        cel.replace('\'', "''")
+    )
+}
+
+#[test]
+fn cel_rules_are_bounded_before_they_can_exhaust_a_stack() {
+    // Each of these overflowed the stack (exit 134) before the limits: the CEL parser, the
+    // projection walk and the interpreter all recurse once per level.
+    let plus = |n: usize| format!("({}) > 0", vec!["1"; n].join(" + "));
+    let dir = temp_tree(&[
+        ("c/parens.yaml", &cel_check("parens", &format!("{}true{}", "(".repeat(100), ")".repeat(100)))),
+        ("c/chain.yaml", &cel_check("chain", &plus(2000))),
+        ("c/long.yaml", &cel_check("long", &plus(50_000))),
+        ("c/select.yaml", &cel_check("select", &format!("object{} == 1", ".a".repeat(3000)))),
+    ]);
+    let c = dir.path().join("c");
+    let out = timed(|| run(&["validate", "--checks", c.to_str().unwrap()]));
+    assert_fails(
+        &out,
+        2,
+        &[
+            "parens.yaml:7:8: error: rule.cel: expression nested too deeply for the CEL parser",
+            "chain.yaml:7:8: error: rule.cel: expression is 2001 levels deep, over the limit of 100 (split it up)",
+            "long.yaml:7:8: error: rule.cel: expression is 200003 bytes, over the 16384-byte limit for CEL expressions",
+            "select.yaml:7:8: error: rule.cel: expression is 3002 levels deep, over the limit of 100",
+        ],
+    );
+    assert_eq!(out.stderr.lines().count(), 5, "one problem per file: {}", out.stderr);
+
+    // Just under the depth limit, a rule compiles and evaluates (on the evaluation threads'
+    // stack) in a debug build too.
+    let deep = cel_check("deep", &plus(98));
+    let snap = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: d}\n";
+    let dir = temp_tree(&[("c/deep.yaml", &deep), ("s.yaml", snap)]);
+    let (c, s) = (dir.path().join("c"), dir.path().join("s.yaml"));
+    let out = timed(|| {
+        run(&[
+            "check",
+            "--snapshot",
+            s.to_str().unwrap(),
+            "--checks",
+            c.to_str().unwrap(),
+            "--only",
+            "deep",
+            "-o",
+            "json",
+        ])
+    });
+    assert_eq!(out.code, 1, "the rule is true for the Pod: NO-GO\n{}", out.stderr);
+    assert!(out.stdout.contains("\"checkId\": \"deep\""), "{}", out.stdout);
+}

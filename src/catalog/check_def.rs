@@ -11,6 +11,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::{Severity, Sink, parse_yaml};
 use crate::eval::builtins::{self, Builtin};
+use crate::limits::{MAX_CEL_DEPTH, MAX_CEL_SOURCE_BYTES, with_parser_stack};
 use crate::resource::{GroupKind, LabelSelector};
 use crate::version::Range;
 
@@ -193,26 +194,116 @@ pub fn cel_env() -> Arc<cel::Env> {
     }))
 }
 
-/// Compiles a CEL expression, reporting syntax errors at the expression's location.
+/// How deep a CEL expression tree is, counted without recursion (the tree may be deep).
+#[must_use]
+pub fn cel_depth(root: &cel::common::ast::IdedExpr) -> usize {
+    use cel::common::ast::{EntryExpr, Expr};
+    let mut deepest = 0;
+    let mut stack = vec![(root, 1)];
+    while let Some((e, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        let mut push = |child| stack.push((child, depth + 1));
+        match &e.expr {
+            Expr::Call(c) => {
+                c.target.iter().for_each(|t| push(t));
+                c.args.iter().for_each(&mut push);
+            }
+            Expr::Comprehension(c) => {
+                for x in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                    push(x);
+                }
+            }
+            Expr::List(l) => l.elements.iter().for_each(push),
+            Expr::Map(m) => {
+                for entry in &m.entries {
+                    match &entry.expr {
+                        EntryExpr::MapEntry(me) => {
+                            push(&me.key);
+                            push(&me.value);
+                        }
+                        EntryExpr::StructField(sf) => push(&sf.value),
+                    }
+                }
+            }
+            Expr::Struct(st) => {
+                for entry in &st.entries {
+                    if let EntryExpr::StructField(sf) = &entry.expr {
+                        push(&sf.value);
+                    }
+                }
+            }
+            Expr::Select(sel) => push(&sel.operand),
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    deepest
+}
+
+/// Compiles a CEL expression as data files' rules are compiled, or says why not (one
+/// message per problem, without location prefix).
+///
+/// Bounded like every untrusted input: at most [`MAX_CEL_SOURCE_BYTES`], compiled on the
+/// parser's big-stack thread, and at most [`MAX_CEL_DEPTH`] levels deep, so neither
+/// compiling, nor finding the fields it reads, nor evaluating it (on threads with
+/// [`crate::limits::EVAL_STACK_BYTES`]) can exhaust a stack.
+pub fn compile_checked(env: &cel::Env, src: &str) -> Result<cel::Program, Vec<String>> {
+    if src.len() > MAX_CEL_SOURCE_BYTES {
+        return Err(vec![format!(
+            "expression is {} bytes, over the {MAX_CEL_SOURCE_BYTES}-byte limit for CEL expressions",
+            src.len()
+        )]);
+    }
+    // A program too deep is dropped on the parser thread too: dropping recurses as well.
+    let compiled = with_parser_stack(|| {
+        env.compile(src).map(|p| match cel_depth(p.expression()) {
+            d if d > MAX_CEL_DEPTH => Err(d),
+            _ => Ok(p),
+        })
+    })
+    .map_err(|e| vec![format!("cannot start the CEL parser: {e}")])?;
+    match compiled {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(depth)) => {
+            Err(vec![format!("expression is {depth} levels deep, over the limit of {MAX_CEL_DEPTH} (split it up)")])
+        }
+        Err(errs) => {
+            // The parser's own nesting limit reports once per token past it, as a debug dump.
+            if let Some(e) = errs.errors.iter().find(|e| e.msg.contains("Recursion limit of")) {
+                let (line, col) = e.pos;
+                return Err(vec![format!(
+                    "expression nested too deeply for the CEL parser (at expression line {line}, column {})",
+                    col + 1
+                )]);
+            }
+            let mut out: Vec<String> = errs
+                .errors
+                .iter()
+                .map(|e| {
+                    let (line, col) = e.pos;
+                    let msg = e.msg.split(" expecting {").next().unwrap_or(&e.msg);
+                    format!("invalid CEL at expression line {line}, column {}: {msg}", col + 1)
+                })
+                .collect();
+            if out.is_empty() {
+                out.push("invalid CEL".to_string());
+            }
+            Err(out)
+        }
+    }
+}
+
+/// [`compile_checked`], reporting each problem at the expression's location.
 pub(crate) fn compile_cel(
     env: &cel::Env,
     expr: &Spanned<String>,
     field: &str,
     sink: &mut Sink<'_>,
 ) -> Option<cel::Program> {
-    match env.compile(&expr.value) {
+    match compile_checked(env, &expr.value) {
         Ok(p) => Some(p),
-        Err(errs) => {
-            for e in &errs.errors {
-                let (line, col) = e.pos;
-                let msg = e.msg.split(" expecting {").next().unwrap_or(&e.msg);
-                sink.spanned(
-                    expr,
-                    format!("{field}: invalid CEL at expression line {line}, column {}: {msg}", col + 1),
-                );
-            }
-            if errs.errors.is_empty() {
-                sink.spanned(expr, format!("{field}: invalid CEL"));
+        Err(problems) => {
+            for p in problems {
+                sink.spanned(expr, format!("{field}: {p}"));
             }
             None
         }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 
-pub use check_def::{Check, ResourceSel, Rule, When, cel_env};
+pub use check_def::{Check, ResourceSel, Rule, When, cel_depth, cel_env, compile_checked};
 pub use describe::{RuleInfo, RuleKind};
 pub use matrix::{
     ApiRemoval, ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, KnownBad, Matrix,

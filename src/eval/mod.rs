@@ -390,14 +390,25 @@ fn run_check(
                 let handles: Vec<_> = candidates
                     .chunks(chunk)
                     .map(|part| {
-                        scope.spawn(move || {
+                        // Captures only references, so it is `Copy`: if no thread can be
+                        // started, it runs here instead.
+                        let work = move || {
                             part.iter().map(|obj| eval_cel(program, message.as_ref(), obj, env)).collect::<Vec<_>>()
-                        })
+                        };
+                        // The interpreter recurses once per level of the expression:
+                        // give it the stack `MAX_CEL_DEPTH` levels need in any build.
+                        std::thread::Builder::new()
+                            .stack_size(crate::limits::EVAL_STACK_BYTES)
+                            .spawn_scoped(scope, work)
+                            .map_err(|_| work())
                     })
                     .collect();
                 handles
                     .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("evaluation thread panicked".to_string())]))
+                    .flat_map(|h| match h {
+                        Ok(h) => h.join().unwrap_or_else(|_| vec![Err("evaluation thread panicked".to_string())]),
+                        Err(done) => done,
+                    })
                     .collect()
             });
             let mut findings = Vec::new();
