@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, DetectSource, Rule, Severity, Sources};
 use crate::cli::{
-    CheckArgs, Cli, Command, CompletionsArgs, DataArgs, ExplainArgs, FailOn, ListArgs, LiveArgs, ManArgs, PlanArgs,
-    RbacArgs, SelectArgs, SnapshotArgs,
+    CheckArgs, Cli, Command, CompletionsArgs, DataArgs, ExplainArgs, FailOn, ListArgs, LiveArgs, ManArgs, RbacArgs,
+    SelectArgs, SnapshotArgs,
 };
 use crate::eval::{self, Selection};
 use crate::inventory::live::{self, LiveOptions};
@@ -134,17 +134,22 @@ fn catalog_and_selection(data: &DataArgs, select: &SelectArgs) -> Result<(Catalo
     Ok((catalog, sel))
 }
 
-/// Parses `--target`/`--values` (reading the values files); errors are printed, exit 2.
-fn plan_request(a: &PlanArgs, catalog: &Catalog) -> Result<PlanRequest, ExitStatus> {
-    let mut req = PlanRequest { reuse_values: a.reuse_values, ..PlanRequest::default() };
+/// Parses `--target`/`--values` (reading the values files); every error is printed, exit 2.
+fn plan_request(
+    targets: &[String],
+    values: &[String],
+    reuse_values: bool,
+    catalog: &Catalog,
+) -> Result<PlanRequest, ExitStatus> {
+    let mut req = PlanRequest { reuse_values, ..PlanRequest::default() };
     let mut errors = Vec::new();
-    for t in &a.targets {
+    for t in targets {
         match plan::parse_target(t, catalog) {
             Ok(t) => req.targets.push(t),
             Err(e) => errors.push(e),
         }
     }
-    for v in &a.values {
+    for v in values {
         match plan::parse_values(v) {
             Ok(v) => req.values.push(v),
             Err(e) => errors.push(e),
@@ -165,7 +170,7 @@ fn check(a: &CheckArgs) -> ExitStatus {
         Ok(cs) => cs,
         Err(s) => return s,
     };
-    let req = match plan_request(&a.plan, &catalog) {
+    let req = match plan_request(&a.plan.targets, &a.plan.values, a.plan.reuse_values, &catalog) {
         Ok(r) => r,
         Err(s) => return s,
     };
@@ -682,16 +687,10 @@ fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         eprint("snapshot captures one cluster: give --context at most once");
         return ExitStatus::Invalid;
     }
-    let mut req = PlanRequest::default();
-    for t in &a.targets {
-        match plan::parse_target(t, &catalog) {
-            Ok(t) => req.targets.push(t),
-            Err(e) => {
-                eprint(&e);
-                return ExitStatus::Invalid;
-            }
-        }
-    }
+    let req = match plan_request(&a.targets, &[], false, &catalog) {
+        Ok(r) => r,
+        Err(s) => return s,
+    };
     let inv = match collect_live(
         &live_options(&a.live, a.live.context.first(), a.limits.max_objects),
         &catalog,

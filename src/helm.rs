@@ -402,6 +402,29 @@ pub fn prune(objects: Vec<crate::inventory::Object>) -> Vec<crate::inventory::Ob
     out
 }
 
+/// The revision that stands for each release: its last deployed one, else its newest, among
+/// the `HelmRelease` objects `keep` accepts. Keyed by (namespace, release name).
+#[must_use]
+pub fn current_revisions(
+    objects: &[crate::inventory::Object],
+    keep: impl Fn(&crate::inventory::Object, &Value) -> bool,
+) -> BTreeMap<(Option<String>, String), (&crate::inventory::Object, Value)> {
+    let deployed = |v: &Value| v.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false);
+    let mut best: BTreeMap<(Option<String>, String), (&crate::inventory::Object, Value)> = BTreeMap::new();
+    for obj in objects {
+        let v = obj.value();
+        if !keep(obj, &v) {
+            continue;
+        }
+        let release = v.pointer("/spec/release").and_then(Value::as_str).unwrap_or_default().to_string();
+        let key = (obj.namespace.clone(), release);
+        if best.get(&key).is_none_or(|(_, old)| deployed(&v) && !deployed(old)) {
+            best.insert(key, (obj, v));
+        }
+    }
+    best
+}
+
 /// Every dotted key path of a values tree (`a.b.c`; list items as `a[0].b`), leaves only.
 #[must_use]
 pub fn key_paths(v: &Value) -> Vec<String> {

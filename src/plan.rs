@@ -249,26 +249,15 @@ fn find_release<'a>(inv: &'a Inventory, namespace: Option<&str>, name: &str) -> 
     if let KindView::Failed(r) = inv.state(&gk) {
         return Err(format!("cannot read Helm releases: {r}"));
     }
-    let mut found: BTreeMap<String, (&Object, Value)> = BTreeMap::new();
-    let mut all = BTreeSet::new();
-    for o in inv.objects(&gk) {
-        let v = o.value();
-        let rel = str_at(&v, &["spec", "release"]).unwrap_or_default().to_string();
-        let ns = o.namespace.clone().unwrap_or_default();
-        all.insert(format!("{ns}/{rel}"));
-        if rel != name || namespace.is_some_and(|n| n != ns) {
-            continue;
-        }
-        let deployed = v.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false);
-        let better = match found.get(&ns) {
-            None => true,
-            Some((_, old)) => deployed && !old.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false),
-        };
-        if better {
-            found.insert(ns, (o, v));
-        }
-    }
+    let objects = inv.objects(&gk);
+    let found = crate::helm::current_revisions(objects, |o, v| {
+        str_at(v, &["spec", "release"]) == Some(name) && namespace.is_none_or(|n| o.namespace.as_deref() == Some(n))
+    });
     let shown = || {
+        let all: BTreeSet<String> = crate::helm::current_revisions(objects, |_, _| true)
+            .into_keys()
+            .map(|(ns, rel)| format!("{}/{rel}", ns.unwrap_or_default()))
+            .collect();
         if all.is_empty() {
             "none found".to_string()
         } else {
@@ -284,7 +273,7 @@ fn find_release<'a>(inv: &'a Inventory, namespace: Option<&str>, name: &str) -> 
         1 => Ok(found.into_values().next().unwrap_or_else(|| unreachable!("one entry"))),
         _ => Err(format!(
             "Helm release name '{name}' is used in several namespaces ({}); write NAMESPACE/{name}",
-            found.keys().cloned().collect::<Vec<_>>().join(", ")
+            found.keys().map(|(ns, _)| ns.clone().unwrap_or_default()).collect::<Vec<_>>().join(", ")
         )),
     }
 }

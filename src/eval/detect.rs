@@ -225,29 +225,17 @@ fn field_candidate(f: &FieldSource, inv: &Inventory, failures: &mut Vec<String>)
 /// Releases a Helm source matches: per release, its last deployed revision, else its newest.
 #[must_use]
 pub fn matching_releases<'a>(src: &HelmReleaseSource, inv: &'a Inventory) -> Vec<(&'a Object, Value)> {
-    let mut best: std::collections::BTreeMap<(Option<&str>, String), (&Object, Value)> = Default::default();
-    for obj in inv.objects(&crate::helm::group_kind()) {
-        let v = obj.value();
-        let release = str_at(&v, &["spec", "release"]).unwrap_or_default().to_string();
-        let chart = str_at(&v, &["spec", "chart", "name"]).unwrap_or_default();
-        if src.release.as_deref().is_some_and(|r| r != release)
-            || src.namespace.as_deref().is_some_and(|n| Some(n) != obj.namespace.as_deref())
-            || src.chart.as_deref().is_some_and(|c| !workloads::glob_match(c, chart))
-            || v.pointer("/spec/undecodable").is_some()
-        {
-            continue;
-        }
-        let deployed = v.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false);
-        let key = (obj.namespace.as_deref(), release);
-        let keep = match best.get(&key) {
-            None => true,
-            Some((_, old)) => deployed && !old.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false),
-        };
-        if keep {
-            best.insert(key, (obj, v));
-        }
-    }
-    best.into_values().collect()
+    let objects = inv.objects(&crate::helm::group_kind());
+    crate::helm::current_revisions(objects, |obj, v| {
+        let release = str_at(v, &["spec", "release"]).unwrap_or_default();
+        let chart = str_at(v, &["spec", "chart", "name"]).unwrap_or_default();
+        src.release.as_deref().is_none_or(|r| r == release)
+            && src.namespace.as_deref().is_none_or(|n| Some(n) == obj.namespace.as_deref())
+            && src.chart.as_deref().is_none_or(|c| workloads::glob_match(c, chart))
+            && v.pointer("/spec/undecodable").is_none()
+    })
+    .into_values()
+    .collect()
 }
 
 fn helm_candidates(src: &HelmReleaseSource, inv: &Inventory, failures: &mut Vec<String>) -> Vec<Candidate> {
