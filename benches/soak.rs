@@ -1,5 +1,5 @@
 //! Soak run (not a test): many consecutive `check` runs, in this process through
-//! `upgrade_preflight::app::run`, against the loopback fake API server with random faults.
+//! `upgrade_preflight::commands::run`, against the loopback fake API server with random faults.
 //! Prints figures; asserts nothing.
 //!
 //! Run: `cargo bench --bench soak` (`SOAK_RUNS=200` for a shorter run, `SOAK_SEED=N` to
@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use fake_api::{ALWAYS, FakeApi, Fault, Target};
 use serde_json::Value;
-use upgrade_preflight::app;
-use upgrade_preflight::cli::Cli;
+use upgrade_preflight::commands;
+use upgrade_preflight::commands::cli::Cli;
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
 
@@ -168,7 +168,7 @@ fn main() {
         let (tx, rx) = mpsc::channel();
         let run_started = Instant::now();
         std::thread::spawn(move || {
-            let status = std::panic::catch_unwind(|| app::run(cli));
+            let status = std::panic::catch_unwind(|| commands::run(cli));
             let _ = tx.send(status.map(|s| s.code()).unwrap_or(101));
         });
         match rx.recv_timeout(Duration::from_secs(TIMEOUT_S) + HANG_SLACK) {

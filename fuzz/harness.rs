@@ -137,7 +137,7 @@ pub fn helm(data: &[u8]) {
                "metadata": {"name": "sh.helm.release.v1.app.v3", "namespace": "ns", "labels": {"owner": "helm"}},
                "data": {"release": payload}})
     };
-    let Some(rel) = upgrade_preflight::helm::release_object(&storage) else {
+    let Some(rel) = upgrade_preflight::inventory::helm::release_object(&storage) else {
         assert!(payload.is_empty(), "a non-empty payload always gives a release object");
         return;
     };
@@ -161,5 +161,5 @@ pub fn helm(data: &[u8]) {
 pub fn release_secret(release: &Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
            "metadata": {"name": "sh.helm.release.v1.app.v1", "namespace": "ns", "labels": {"owner": "helm"}},
-           "data": {"release": upgrade_preflight::helm::encode_for_secret(release)}})
+           "data": {"release": upgrade_preflight::inventory::helm::encode_for_secret(release)}})
 }

@@ -1,18 +1,22 @@
 //! upgrade-preflight: answers GO or NO-GO before an upgrade on Kubernetes, with evidence.
 //!
-//! Stages: [`catalog`] loads matrices and checks (built-in and user), [`inventory`] holds
-//! what the cluster has (from a snapshot), [`eval`] turns both into findings (pure, no
-//! I/O), [`report`] decides the verdict and renders it, [`app`] wires it to the CLI.
+//! Layers, each importing only from the ones above it in this list (`tests/layers.rs`
+//! fails on any cycle among these modules, and on an import that points up):
+//!
+//! 1. [`resource`], [`version`], [`limits`]: ground types and bounds on input.
+//! 2. [`catalog`]: matrices and checks as data — the names and parameter schemas of built-in
+//!    evaluators and planning rules, never their code.
+//! 3. [`inventory`]: what the cluster has, from its sources (live, snapshot), including
+//!    Helm release decoding.
+//! 4. [`eval`]: checks, component detection and upgrade planning ([`eval::plan`]); pure, no I/O.
+//! 5. [`report`]: verdict and rendering.
+//! 6. [`commands`]: one module per subcommand, the only place (with `main.rs`) that prints.
 
-pub mod app;
 pub mod catalog;
-pub mod cli;
+pub mod commands;
 pub mod eval;
-pub mod helm;
 pub mod inventory;
 pub mod limits;
-pub mod plan;
-pub mod rbac;
 pub mod report;
 pub mod resource;
 pub mod version;

@@ -4,6 +4,8 @@
 //! Every limit here fails with a message that names the limit and, where one exists, the
 //! flag or environment variable that raises it. This module only describes limits and
 //! translates parser breaches into such messages; the loaders enforce them.
+//!
+//! Layer: ground. Imports nothing of this crate.
 
 use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Budget, Error, Options};
@@ -43,6 +45,10 @@ pub const MAX_CEL_DEPTH: usize = 100;
 /// Stack for CEL evaluation threads: the interpreter recurses once per level of the
 /// expression, at up to 40 KiB a level in debug builds; [`MAX_CEL_DEPTH`] levels fit.
 pub const EVAL_STACK_BYTES: usize = 16 << 20;
+
+/// Largest data file (matrix or check) accepted, in bytes. Matrices and checks are small;
+/// anything bigger is a mistake (or an attack) and is refused before parsing.
+pub const MAX_DATA_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Largest `--values` file, in bytes.
 pub const MAX_VALUES_FILE_BYTES: u64 = 16 << 20;
@@ -146,7 +152,7 @@ pub fn values_yaml_options(len: usize) -> Options {
     o
 }
 
-/// Parser options for matrix and check files (at most [`crate::catalog::MAX_DATA_FILE_BYTES`]).
+/// Parser options for matrix and check files (at most [`MAX_DATA_FILE_BYTES`]).
 #[must_use]
 pub fn data_yaml_options() -> Options {
     let mut budget = Budget::default();
@@ -218,6 +224,18 @@ pub fn yaml_limit_message(e: &Error, what: &str) -> Option<String> {
         _ => return None,
     };
     Some(msg)
+}
+
+/// serde-saphyr's message without its own " at line X, column Y" suffix and snippet: our
+/// diagnostics carry the location in front, like a compiler.
+#[must_use]
+pub fn plain_yaml_message(e: &serde_saphyr::Error) -> String {
+    let msg = e.without_snippet().to_string();
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    msg.strip_prefix("error: ").unwrap_or(&msg).to_string()
 }
 
 #[cfg(test)]

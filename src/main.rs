@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use upgrade_preflight::app;
+use upgrade_preflight::commands;
 
 fn main() -> ExitCode {
     // Named after argv[0]: as `kubectl-upgrade_preflight`, help says `kubectl upgrade-preflight`.
-    let cli = match app::parse() {
+    let cli = match commands::parse() {
         Ok(c) => c,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
@@ -14,5 +14,5 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    app::run(cli).into()
+    commands::run(cli).into()
 }

@@ -3,6 +3,8 @@
 //! Kinds are identified by group and kind, without version: the API server serves one
 //! object under several versions, and a check that says `networking.k8s.io/v1` must still
 //! see Ingresses a snapshot stored as `v1beta1`.
+//!
+//! Layer: ground. Imports nothing of this crate.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -184,6 +186,19 @@ fn valid_key(k: &str, whole: &str) -> Result<String, String> {
     let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     if ok { Ok(k.to_string()) } else { Err(format!("invalid label key '{k}' in label selector '{whole}'")) }
 }
+
+/// Kinds that carry a pod spec, as (group, kind).
+pub const WORKLOAD_KINDS: &[(&str, &str)] = &[
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+    ("", "Pod"),
+];
+
+/// Kinds whose image tags identify a component's version.
+pub const DETECT_KINDS: &[(&str, &str)] = &[("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")];
 
 #[cfg(test)]
 mod tests {

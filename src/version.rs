@@ -11,6 +11,8 @@
 //! Only suffixes that really are pre-releases (`rc`, `alpha`, `beta`, `pre`, `preview`)
 //! are kept as such; vendor and variant suffixes (`-alpine`, `-eks-…`, `+rke2r1`) are
 //! dropped, because semver would otherwise sort `1.29.3-eks-x` *below* `1.29.3`.
+//!
+//! Layer: ground. Imports nothing of this crate.
 
 use std::cmp::Ordering;
 use std::fmt;

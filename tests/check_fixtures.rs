@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use upgrade_preflight::catalog::{Catalog, Sources};
+use upgrade_preflight::eval::plan::{self, PlanRequest};
 use upgrade_preflight::eval::{self, Selection};
 use upgrade_preflight::inventory::snapshot;
-use upgrade_preflight::plan::{self, PlanRequest};
 
 /// The plan a fixture declares in a `# plan:` comment line, if any.
 fn fixture_plan(file: &std::path::Path, catalog: &Catalog) -> PlanRequest {

@@ -61,9 +61,10 @@ fn assert_hardened_check_job(job: &Value, service_account: &str, image: &str, (s
     // The arguments are a command line the binary accepts: check, JSON to stdout.
     let args: Vec<&str> = c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert_eq!(&args[..3], ["check", "-o", "json"]);
-    let cli = upgrade_preflight::cli::Cli::try_parse_from(std::iter::once("upgrade-preflight").chain(args.clone()))
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    let upgrade_preflight::cli::Command::Check(check) = cli.command else { panic!("not check") };
+    let cli =
+        upgrade_preflight::commands::cli::Cli::try_parse_from(std::iter::once("upgrade-preflight").chain(args.clone()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let upgrade_preflight::commands::cli::Command::Check(check) = cli.command else { panic!("not check") };
     assert_eq!(check.output, upgrade_preflight::report::Format::Json);
     assert!(check.snapshot.is_none() && check.output_file.is_none() && !check.quiet, "the report goes to stdout");
     // Ids in the arguments exist (the parser alone does not know the catalog).

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::util::{check_json, finding_ids, run, temp_tree};
 
 fn secret_yaml(rel: &Value) -> String {
-    let payload = upgrade_preflight::helm::encode_for_secret(rel);
+    let payload = upgrade_preflight::inventory::helm::encode_for_secret(rel);
     format!(
         "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata:\n  name: sh.helm.release.v1.{n}.v{v}\n  namespace: {ns}\n  labels: {{owner: helm, name: {n}, version: \"{v}\", status: {s}}}\ndata:\n  release: {payload}\n",
         n = rel["name"].as_str().unwrap(),

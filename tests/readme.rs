@@ -57,7 +57,7 @@ fn pipeline_jobs_parse_and_run_commands_the_binary_accepts() {
         let mut texts = Vec::new();
         strings(&doc, &mut texts);
         for argv in texts.iter().flat_map(|t| commands(t)) {
-            upgrade_preflight::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            upgrade_preflight::commands::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
             seen += 1;
         }
     }

@@ -13,7 +13,7 @@ use std::path::Path;
 use base64::Engine as _;
 use clap::{CommandFactory, ValueEnum};
 use serde_json::{Value, json};
-use upgrade_preflight::cli::Cli;
+use upgrade_preflight::commands::cli::Cli;
 use upgrade_preflight::report::Format;
 
 use crate::fake_api::FakeApi;
@@ -71,7 +71,7 @@ fn helm_secret(release: &Value, status: &str) -> Value {
         "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
         "metadata": {"name": format!("sh.helm.release.v1.{name}.v{rev}"), "namespace": ns,
                      "labels": {"name": name, "owner": "helm", "status": status, "version": rev.to_string()}},
-        "data": {"release": upgrade_preflight::helm::encode_for_secret(release)}
+        "data": {"release": upgrade_preflight::inventory::helm::encode_for_secret(release)}
     })
 }
 
@@ -89,7 +89,7 @@ fn objects() -> Vec<Value> {
         let mut r = helm_release("odd-version", "d", 1, "deployed");
         let mut s = helm_secret(&r, "deployed");
         r["version"] = json!(CANARY);
-        s["data"]["release"] = json!(upgrade_preflight::helm::encode_for_secret(&r));
+        s["data"]["release"] = json!(upgrade_preflight::inventory::helm::encode_for_secret(&r));
         s
     };
     let mut odd_manifest = helm_release("odd-manifest", "d", 1, "deployed");

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+use super::builtin_def::{self as builtins, Builtin};
 use super::{Severity, Sink, parse_yaml};
-use crate::eval::builtins::{self, Builtin};
 use crate::limits::{MAX_CEL_DEPTH, MAX_CEL_SOURCE_BYTES, with_parser_stack};
 use crate::resource::{GroupKind, LabelSelector};
 use crate::version::Range;

@@ -82,7 +82,7 @@ impl Catalog {
                 });
             }
         }
-        crate::plan::FINDING_IDS.iter().find(|(pid, _, _)| *pid == id).map(|(pid, severity, what)| RuleInfo {
+        super::planning::FINDING_IDS.iter().find(|(pid, _, _)| *pid == id).map(|(pid, severity, what)| RuleInfo {
             id: (*pid).to_string(),
             kind: RuleKind::Plan,
             title: format!("Planned upgrade: {what}"),

@@ -1,5 +1,8 @@
 //! `matrices/<component>.yaml`: how to detect a component's version and what is known about
 //! its versions — known-bad ranges, pinning, supported peers and upgrade paths.
+//!
+//! One job: the matrix file schema and its validation (over 600 lines because every
+//! section's rules, with their diagnostics, sit beside its types).
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};

@@ -4,10 +4,16 @@
 //! (`--matrices DIR`, `--checks DIR`) go through the same loader. A user file replaces the
 //! built-in with the same id. All problems across all files are collected before the load
 //! fails, each as a [`Diagnostic`] naming `file:line:column`.
+//!
+//! Layer: catalog. Owns the data definitions — matrices, checks, the names and parameter
+//! schemas of built-in evaluators (`builtin_def`) and of planning rules (`planning`), never
+//! their code. Imports only the ground layer (`resource`, `version`, `limits`).
 
+pub mod builtin_def;
 mod check_def;
 mod describe;
 mod matrix;
+pub mod planning;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 
+pub use builtin_def::{Builtin, MountedConfig};
 pub use check_def::{Check, ResourceSel, Rule, When, cel_depth, cel_env, compile_checked};
 pub use describe::{RuleInfo, RuleKind};
 pub use matrix::{
@@ -27,9 +34,8 @@ mod builtin_files {
     include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 }
 
-/// Largest data file accepted, in bytes. Matrices and checks are small; anything bigger is a
-/// mistake (or an attack) and is refused before parsing.
-pub const MAX_DATA_FILE_BYTES: u64 = 1024 * 1024;
+pub use crate::limits::MAX_DATA_FILE_BYTES;
+pub use crate::limits::plain_yaml_message;
 
 /// How bad a finding is. Ordered: `Info < Warning < Blocker`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
@@ -200,7 +206,7 @@ impl Catalog {
         let mut finding_ids: BTreeMap<&str, &str> =
             self.checks.iter().map(|(id, c)| (id.as_str(), c.origin.as_str())).collect();
         for c in self.checks.values() {
-            if crate::plan::finding_ids().any(|p| p == c.id) {
+            if planning::finding_ids().any(|p| p == c.id) {
                 push(&c.origin, &c.id_location(), format!("check id '{}' is reserved for upgrade planning", c.id));
             }
         }
@@ -232,7 +238,7 @@ impl Catalog {
     #[must_use]
     pub fn finding_ids(&self) -> BTreeSet<String> {
         let mut ids: BTreeSet<String> = self.checks.keys().cloned().collect();
-        ids.extend(crate::plan::finding_ids().map(ToString::to_string));
+        ids.extend(planning::finding_ids().map(ToString::to_string));
         for m in self.matrices.values() {
             ids.extend(m.known_bad.iter().map(|k| k.id.clone()));
             if m.pinning.is_some() {
@@ -319,18 +325,6 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned + Send>(text: &str, sink
             None
         }
     }
-}
-
-/// serde-saphyr's message without its own " at line X, column Y" suffix and snippet: our
-/// diagnostics carry the location in front, like a compiler.
-#[must_use]
-pub fn plain_yaml_message(e: &serde_saphyr::Error) -> String {
-    let msg = e.without_snippet().to_string();
-    let msg = match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
-    };
-    msg.strip_prefix("error: ").unwrap_or(&msg).to_string()
 }
 
 /// Parses and validates one data file on its own — no built-ins, no references to other

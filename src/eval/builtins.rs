@@ -1,60 +1,19 @@
 //! Built-in evaluators: rules that relate objects to each other or to the matrices, which a
-//! per-object CEL expression cannot express. Each declares the kinds it reads.
-//!
-//! | name | params | what it finds |
-//! |---|---|---|
-//! | `missing-references` | — | workloads referencing a Secret/ConfigMap (or a key of one) that does not exist and is not optional |
-//! | `floating-image-tags` | — | containers of components whose matrix demands pinning that run a floating tag |
-//! | `mounted-config-file` | `component`, `range`, `file`, `ini-section` | a component in `range` whose mounted ConfigMaps lack `file` (or its `[ini-section]`) |
-//! | `webhook-endpoints` | — | admission webhooks with `failurePolicy: Fail` whose Service has no ready endpoints |
+//! per-object CEL expression cannot express. Their names, parameters and the kinds they
+//! read are data, in `catalog::builtin_def` (the table of what each finds is there); this
+//! module is their code. It imports the catalog, the inventory and the ground layer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::detect::{Detected, image_version, matching_images};
 use super::workloads::{self, ImageRef};
-use crate::catalog::{Catalog, DetectSource, Severity};
+use crate::catalog::{Builtin, Catalog, DetectSource, MountedConfig, Severity};
 use crate::inventory::projection::Keep;
 use crate::inventory::{Inventory, KindView, Object};
 use crate::resource::{GroupKind, ObjectRef};
-use crate::version::{self, Parsed, Range};
-
-/// Names of the built-in evaluators.
-pub const NAMES: &[&str] = &["missing-references", "floating-image-tags", "mounted-config-file", "webhook-endpoints"];
-
-/// A configured built-in evaluator.
-#[derive(Debug, Clone)]
-pub enum Builtin {
-    /// See module docs.
-    MissingReferences,
-    /// See module docs.
-    FloatingImageTags,
-    /// See module docs.
-    MountedConfigFile(MountedConfig),
-    /// See module docs.
-    WebhookEndpoints,
-}
-
-/// Parameters of `mounted-config-file`.
-#[derive(Debug, Clone)]
-pub struct MountedConfig {
-    component: String,
-    range: Range,
-    file: String,
-    ini_section: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct MountedConfigParams {
-    component: String,
-    range: String,
-    file: String,
-    #[serde(default)]
-    ini_section: Option<String>,
-}
+use crate::version::{self, Parsed};
 
 /// What a built-in found: objects, a message, and optionally a different severity.
 pub struct Hit {
@@ -66,110 +25,30 @@ pub struct Hit {
     pub severity: Option<Severity>,
 }
 
-/// Parses a built-in rule with its parameters.
-pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
-    let no_params = |b: Builtin| match params {
-        None | Some(Value::Null) => Ok(b),
-        Some(_) => Err(format!("'{name}' takes no params")),
-    };
-    match name {
-        "missing-references" => no_params(Builtin::MissingReferences),
-        "floating-image-tags" => no_params(Builtin::FloatingImageTags),
-        "webhook-endpoints" => no_params(Builtin::WebhookEndpoints),
-        "mounted-config-file" => {
-            let p: MountedConfigParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
-                .map_err(|e| format!("'{name}' params: {e}"))?;
-            let range = Range::parse(&p.range).map_err(|e| format!("'{name}' params.range: {e}"))?;
-            Ok(Builtin::MountedConfigFile(MountedConfig {
-                component: p.component,
-                range,
-                file: p.file,
-                ini_section: p.ini_section,
-            }))
-        }
-        other => Err(format!("unknown built-in '{other}' (known: {})", NAMES.join(", "))),
-    }
-}
-
 const SECRET: (&str, &str) = ("", "Secret");
 const CONFIGMAP: (&str, &str) = ("", "ConfigMap");
 
-impl Builtin {
-    /// Kinds it reads.
-    #[must_use]
-    pub fn reads(&self) -> Vec<GroupKind> {
-        let mut k: Vec<GroupKind> = self.keeps().into_iter().map(|(gk, _)| gk).collect();
-        k.sort();
-        k.dedup();
-        k
-    }
+/// What `b` reads, with the fields it reads of each kind (for the live inventory's projection).
+#[must_use]
+pub fn keeps(b: &Builtin) -> Vec<(GroupKind, Keep)> {
+    b.reads_fields()
+        .into_iter()
+        .map(|r| (r.kind, if r.unowned_only { Keep::unowned(r.paths) } else { Keep::paths(r.paths) }))
+        .collect()
+}
 
-    /// Kinds it reads, with the fields it reads of each (for the live inventory's projection).
-    #[must_use]
-    pub fn keeps(&self) -> Vec<(GroupKind, Keep)> {
-        let spec_of = |kinds: &[(&str, &str)]| -> Vec<(GroupKind, Keep)> {
-            kinds
-                .iter()
-                .map(|(g, k)| {
-                    // Pods and Jobs with an owner are skipped (their owner is checked instead).
-                    let keep =
-                        if matches!(*k, "Pod" | "Job") { Keep::unowned(&["spec"]) } else { Keep::paths(&["spec"]) };
-                    (GroupKind::new(g, k), keep)
-                })
-                .collect()
-        };
-        let data = || Keep::paths(&["data", "stringData", "binaryData"]);
-        match self {
-            Builtin::MissingReferences => {
-                let mut v = spec_of(workloads::KINDS);
-                v.push((GroupKind::new(SECRET.0, SECRET.1), data()));
-                v.push((GroupKind::new(CONFIGMAP.0, CONFIGMAP.1), data()));
-                v
-            }
-            Builtin::FloatingImageTags => spec_of(workloads::DETECT_KINDS),
-            Builtin::MountedConfigFile(_) => {
-                let mut v = spec_of(workloads::DETECT_KINDS);
-                v.push((GroupKind::new(CONFIGMAP.0, CONFIGMAP.1), data()));
-                v
-            }
-            Builtin::WebhookEndpoints => vec![
-                (
-                    GroupKind::new("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-                    Keep::paths(&["webhooks"]),
-                ),
-                (
-                    GroupKind::new("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-                    Keep::paths(&["webhooks"]),
-                ),
-                (GroupKind::new("", "Service"), Keep::paths(&["spec"])),
-                (GroupKind::new("", "Endpoints"), Keep::paths(&["subsets"])),
-                (GroupKind::new("discovery.k8s.io", "EndpointSlice"), Keep::paths(&["endpoints"])),
-            ],
-        }
-    }
-
-    /// Components it refers to (validated against the catalog).
-    #[must_use]
-    pub fn components(&self) -> Vec<String> {
-        match self {
-            Builtin::MountedConfigFile(p) => vec![p.component.clone()],
-            _ => Vec::new(),
-        }
-    }
-
-    /// Runs the evaluator. `Err` means it could not be evaluated, with the reason.
-    pub fn evaluate(
-        &self,
-        inv: &Inventory,
-        catalog: &Catalog,
-        detected: &BTreeMap<String, Detected>,
-    ) -> Result<Vec<Hit>, String> {
-        match self {
-            Builtin::MissingReferences => missing_references(inv),
-            Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog)),
-            Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
-            Builtin::WebhookEndpoints => webhook_endpoints(inv),
-        }
+/// Runs the evaluator. `Err` means it could not be evaluated, with the reason.
+pub fn evaluate(
+    b: &Builtin,
+    inv: &Inventory,
+    catalog: &Catalog,
+    detected: &BTreeMap<String, Detected>,
+) -> Result<Vec<Hit>, String> {
+    match b {
+        Builtin::MissingReferences => missing_references(inv),
+        Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog)),
+        Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
+        Builtin::WebhookEndpoints => webhook_endpoints(inv),
     }
 }
 
@@ -558,27 +437,5 @@ mod tests {
         assert!(ini_has_section("; x\n[haproxy]\nhosts[] =\n", "haproxy"));
         assert!(ini_has_section("[ HAProxy ]", "haproxy"));
         assert!(!ini_has_section("[main]\nhaproxy=1", "haproxy"));
-    }
-
-    #[test]
-    fn params() {
-        assert!(parse("missing-references", None).is_ok());
-        assert!(parse("missing-references", Some(&serde_json::json!({"x": 1}))).is_err());
-        assert!(parse("nope", None).is_err());
-        assert!(
-            parse(
-                "mounted-config-file",
-                Some(&serde_json::json!({"component": "haraka", "range": ">=3.1.0", "file": "connection.ini"}))
-            )
-            .is_ok()
-        );
-        assert!(
-            parse(
-                "mounted-config-file",
-                Some(&serde_json::json!({"component": "haraka", "range": ">=3.x", "file": "c"}))
-            )
-            .is_err()
-        );
-        assert!(parse("mounted-config-file", Some(&serde_json::json!({"component": "haraka"}))).is_err());
     }
 }

@@ -225,8 +225,8 @@ fn field_candidate(f: &FieldSource, inv: &Inventory, failures: &mut Vec<String>)
 /// Releases a Helm source matches: per release, its last deployed revision, else its newest.
 #[must_use]
 pub fn matching_releases<'a>(src: &HelmReleaseSource, inv: &'a Inventory) -> Vec<(&'a Object, Value)> {
-    let objects = inv.objects(&crate::helm::group_kind());
-    crate::helm::current_revisions(objects, |obj, v| {
+    let objects = inv.objects(&crate::inventory::helm::group_kind());
+    crate::inventory::helm::current_revisions(objects, |obj, v| {
         let release = str_at(v, &["spec", "release"]).unwrap_or_default();
         let chart = str_at(v, &["spec", "chart", "name"]).unwrap_or_default();
         src.release.as_deref().is_none_or(|r| r == release)
@@ -239,7 +239,7 @@ pub fn matching_releases<'a>(src: &HelmReleaseSource, inv: &'a Inventory) -> Vec
 }
 
 fn helm_candidates(src: &HelmReleaseSource, inv: &Inventory, failures: &mut Vec<String>) -> Vec<Candidate> {
-    if let KindView::Failed(r) = inv.state(&crate::helm::group_kind()) {
+    if let KindView::Failed(r) = inv.state(&crate::inventory::helm::group_kind()) {
         failures.push(format!("cannot read Helm releases: {r}"));
         return Vec::new();
     }

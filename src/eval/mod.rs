@@ -4,10 +4,18 @@
 //! is *could not evaluate* with the reason; a check about something the cluster does not
 //! have (a custom resource kind it does not serve, a component it does not run) is *not
 //! applicable*. Neither is ever a silent pass.
+//!
+//! Layer: eval. Owns checks, component detection, built-in evaluators, what to collect
+//! (`needs`) and upgrade planning (`plan`). Imports the inventory, the catalog and the
+//! ground layer; never `report` or `commands`.
 
 pub mod builtins;
 pub mod detect;
+mod needs;
+pub mod plan;
 pub mod workloads;
+
+pub use needs::{needs, needs_for};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -92,7 +100,7 @@ pub struct Evaluation {
     /// Detected components.
     pub components: Vec<Detected>,
     /// The upgrade plan, one step per target and release (empty without `--target`/`--values`).
-    pub plan: Vec<crate::plan::PlanStep>,
+    pub plan: Vec<crate::eval::plan::PlanStep>,
 }
 
 enum Outcome {
@@ -106,19 +114,24 @@ enum Outcome {
 /// Evaluates every selected check and matrix rule against the inventory.
 #[must_use]
 pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluation {
-    evaluate_plan(catalog, inv, sel, &crate::plan::Plan::default())
+    evaluate_plan(catalog, inv, sel, &crate::eval::plan::Plan::default())
 }
 
 /// Evaluates every selected check and matrix rule, and the upgrade plan.
 #[must_use]
-pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: &crate::plan::Plan) -> Evaluation {
+pub fn evaluate_plan(
+    catalog: &Catalog,
+    inv: &Inventory,
+    sel: &Selection,
+    plan: &crate::eval::plan::Plan,
+) -> Evaluation {
     let detected: BTreeMap<String, Detected> =
         catalog.matrices.values().map(|m| (m.id.clone(), detect::detect(m, inv))).collect();
     let env = crate::catalog::cel_env();
     let mut out = Evaluation::default();
     let targets = plan.versions();
     // Per check: the objects it found, or why it gave no verdict (for known-bad rules).
-    let mut check_results: crate::plan::CheckResults<'_> = BTreeMap::new();
+    let mut check_results: crate::eval::plan::CheckResults<'_> = BTreeMap::new();
 
     let needed = checks_needed(catalog, sel, &targets);
     for check in catalog.checks.values().filter(|c| needed.contains(c.id.as_str())) {
@@ -220,7 +233,7 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
 
     if !plan.targets.is_empty() || !plan.values.is_empty() || !plan.releases.is_empty() {
         let wants = |id: &str| sel.wants(id);
-        let planned = crate::plan::evaluate(catalog, inv, &detected, &check_results, plan, &wants);
+        let planned = crate::eval::plan::evaluate(catalog, inv, &detected, &check_results, plan, &wants);
         out.findings.extend(planned.findings);
         out.could_not_evaluate.extend(planned.could_not_evaluate);
         for id in planned.evaluated {
@@ -233,19 +246,7 @@ pub fn evaluate_plan(catalog: &Catalog, inv: &Inventory, sel: &Selection, plan: 
                 out.evaluated.push(id);
             }
         }
-        // A targeted product's own upgrade gate refuses on any of its conditions.
-        let gates: BTreeSet<&str> = plan
-            .targets
-            .keys()
-            .filter_map(|c| catalog.matrices.get(c))
-            .flat_map(|m| m.upgrade.gates.iter().map(String::as_str))
-            .collect();
-        for f in out.findings.iter_mut().filter(|f| gates.contains(f.check_id.as_str())) {
-            f.severity = Severity::Blocker;
-        }
-        for s in out.could_not_evaluate.iter_mut().filter(|s| gates.contains(s.check_id.as_str())) {
-            s.severity = Severity::Blocker;
-        }
+        plan::raise_to_blockers(catalog, plan, &mut out.findings, &mut out.could_not_evaluate);
         out.plan = planned.steps;
     }
     // A rule that passed on the running version may still find something at the target.
@@ -358,7 +359,7 @@ fn run_check(
         references: check.references.clone(),
     };
     match &check.rule {
-        Rule::Builtin(b) => match b.evaluate(inv, catalog, detected) {
+        Rule::Builtin(b) => match builtins::evaluate(b, inv, catalog, detected) {
             Ok(hits) if hits.is_empty() => {
                 let read: Vec<(String, usize)> =
                     reads.iter().map(|gk| (gk.kind.clone(), inv.objects(gk).len())).filter(|(_, n)| *n > 0).collect();
@@ -551,119 +552,6 @@ fn checks_needed<'a>(
         }
     }
     needed
-}
-
-/// `HelmRelease` objects are decoded from Helm's storage: a need for them is a need for
-/// Secrets and ConfigMaps labelled `owner=helm` (decoded before projection, so nothing of
-/// them needs keeping).
-fn helm_storage(needs: Vec<crate::inventory::live::Need>) -> Vec<crate::inventory::live::Need> {
-    use crate::inventory::live::Need;
-    use crate::resource::GroupKind;
-    let helm = crate::helm::group_kind();
-    let mut out = Vec::with_capacity(needs.len() + 1);
-    for n in needs {
-        if n.gk != helm {
-            out.push(n);
-            continue;
-        }
-        for kind in ["Secret", "ConfigMap"] {
-            out.push(Need {
-                gk: GroupKind::new("", kind),
-                version_hint: Some("v1".into()),
-                namespace: None,
-                label_selector: Some("owner=helm".into()),
-                field_selector: None,
-                keep: crate::inventory::projection::Keep::default(),
-            });
-        }
-    }
-    out
-}
-
-/// What the live source must collect for this catalog and selection: the kinds read by the
-/// selected checks, by checks those rely on (known-bad `requires-check`), and by every
-/// matrix's detection sources, each with the narrowest scope all its consumers share.
-#[must_use]
-pub fn needs(catalog: &Catalog, sel: &Selection) -> Vec<crate::inventory::live::Need> {
-    needs_for(catalog, sel, &BTreeMap::new(), false)
-}
-
-/// [`needs`] for a run with upgrade targets: adds the targets' gates and what planning reads.
-#[must_use]
-pub fn needs_for(
-    catalog: &Catalog,
-    sel: &Selection,
-    targets: &BTreeMap<String, semver::Version>,
-    releases: bool,
-) -> Vec<crate::inventory::live::Need> {
-    use crate::catalog::DetectSource;
-    use crate::inventory::live::{Need, merge_needs};
-    use crate::inventory::projection::{self, Keep};
-    use crate::resource::GroupKind;
-
-    let unscoped = |gk: GroupKind, keep: Keep| Need {
-        gk,
-        version_hint: None,
-        namespace: None,
-        label_selector: None,
-        field_selector: None,
-        keep,
-    };
-    let mut out = Vec::new();
-    if releases {
-        out.push(unscoped(crate::helm::group_kind(), Keep::default()));
-    }
-    for (gk, version_hint) in crate::plan::needs(catalog, targets) {
-        out.push(Need { version_hint, ..unscoped(gk, Keep::default()) });
-    }
-    for id in checks_needed(catalog, sel, targets) {
-        let Some(check) = catalog.checks.get(id) else { continue };
-        match &check.rule {
-            Rule::Cel { program, message, .. } => {
-                let mut keep = projection::cel_paths(program.expression());
-                if let Some(m) = message {
-                    keep.merge(&projection::cel_paths(m.expression()));
-                }
-                out.extend(check.resources.iter().map(|r| Need {
-                    gk: r.gk.clone(),
-                    version_hint: Some(crate::resource::split_api_version(&r.api_version).1.to_string()),
-                    namespace: r.namespace.clone(),
-                    label_selector: r.label_selector.as_ref().map(|s| s.as_str().to_string()),
-                    field_selector: None,
-                    keep: keep.clone(),
-                }));
-            }
-            Rule::Builtin(b) => out.extend(b.keeps().into_iter().map(|(gk, keep)| unscoped(gk, keep))),
-        }
-    }
-    for m in catalog.matrices.values() {
-        for d in &m.detect {
-            match d {
-                DetectSource::Field(f) => out.push(Need {
-                    gk: GroupKind::from_api_version(&f.api_version, &f.kind),
-                    version_hint: Some(crate::resource::split_api_version(&f.api_version).1.to_string()),
-                    namespace: f.namespace.clone(),
-                    label_selector: None,
-                    field_selector: Some(format!("metadata.name={}", f.name)),
-                    keep: Keep::paths(&[f.path.as_str()]),
-                }),
-                DetectSource::Image(i) => match &i.kind {
-                    Some(k) => out.push(unscoped(GroupKind::new("apps", k), Keep::paths(&["spec"]))),
-                    None => out.extend(
-                        workloads::DETECT_KINDS
-                            .iter()
-                            .map(|(g, k)| unscoped(GroupKind::new(g, k), Keep::paths(&["spec"]))),
-                    ),
-                },
-                DetectSource::Kubelet {} => {
-                    out.push(unscoped(GroupKind::new("", "Node"), Keep::paths(&["status.nodeInfo.kubeletVersion"])));
-                }
-                DetectSource::ApiServer {} => {}
-                DetectSource::HelmRelease(_) => out.push(unscoped(crate::helm::group_kind(), Keep::default())),
-            }
-        }
-    }
-    merge_needs(helm_storage(out))
 }
 
 #[cfg(test)]

@@ -5,18 +5,7 @@ use serde_json::Value;
 use crate::inventory::{Inventory, Object};
 use crate::resource::GroupKind;
 
-/// Kinds that carry a pod spec, as (group, kind).
-pub const KINDS: &[(&str, &str)] = &[
-    ("apps", "Deployment"),
-    ("apps", "StatefulSet"),
-    ("apps", "DaemonSet"),
-    ("batch", "Job"),
-    ("batch", "CronJob"),
-    ("", "Pod"),
-];
-
-/// Kinds whose image tags identify a component's version.
-pub const DETECT_KINDS: &[(&str, &str)] = &[("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")];
+pub use crate::resource::{DETECT_KINDS, WORKLOAD_KINDS as KINDS};
 
 /// The pod spec of a workload object (parsed).
 #[must_use]

@@ -12,6 +12,9 @@
 //!
 //! Connection problems (no kubeconfig, unreachable server, refused credentials) are a
 //! [`LiveError`] and exit 3; the whole collection is bounded by `--timeout`.
+//!
+//! One job: the live source, from kubeconfig to kind states (over 600 lines because
+//! connection, discovery, paging and fault handling are one pipeline).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write as _};
@@ -624,7 +627,7 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                     o.entry("apiVersion").or_insert_with(|| Value::String(res.group_version.clone()));
                     o.entry("kind").or_insert_with(|| Value::String(need.gk.kind.clone()));
                 }
-                if let Some(rel) = crate::helm::release_object(&item) {
+                if let Some(rel) = crate::inventory::helm::release_object(&item) {
                     match Object::from_value(rel) {
                         Ok(r) => releases.push(r),
                         Err(e) => return KindState::Failed(format!("list {what} {scope}: Helm release: {e}")),

@@ -6,7 +6,11 @@
 //! checks *could not be evaluated*). Objects are normalised on the way in: Secret values are
 //! blanked (keys kept), `managedFields[].fieldsV1` is dropped, and
 //! `last-applied-configuration` is removed from Secrets, so no later stage can leak them.
+//!
+//! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection and Helm
+//! release decoding (`helm`, part of ingestion). Imports the catalog and the ground layer.
 
+pub mod helm;
 pub mod live;
 pub mod projection;
 pub mod snapshot;
@@ -202,7 +206,7 @@ impl Inventory {
     /// Adds an object read from a source, plus the `HelmRelease` it stores when it is a Helm
     /// release Secret or ConfigMap (decoded here, before normalisation blanks its data).
     pub fn ingest(&mut self, value: Value) -> Result<(), String> {
-        if let Some(rel) = crate::helm::release_object(&value) {
+        if let Some(rel) = crate::inventory::helm::release_object(&value) {
             self.push(Object::from_value(rel)?);
         }
         self.push(Object::from_value(value)?);
@@ -223,10 +227,10 @@ impl Inventory {
     /// Sorts objects by namespace and name so every report is deterministic, and indexes
     /// them for [`Inventory::get`].
     pub fn finish(&mut self) {
-        let helm = crate::helm::group_kind();
+        let helm = crate::inventory::helm::group_kind();
         match self.kinds.remove(&helm) {
             Some(KindState::Collected(v)) => {
-                self.kinds.insert(helm, KindState::Collected(crate::helm::prune(v)));
+                self.kinds.insert(helm, KindState::Collected(crate::inventory::helm::prune(v)));
             }
             Some(other) => {
                 self.kinds.insert(helm, other);

@@ -182,7 +182,7 @@ pub fn parse_documents(text: &str, name: &str) -> Result<Vec<(u64, Value)>, Snap
             let loc = e.location();
             let message = match yaml_limit_message(&e, "snapshot files") {
                 Some(m) => m,
-                None => format!("invalid YAML: {}", crate::catalog::plain_yaml_message(&e)),
+                None => format!("invalid YAML: {}", crate::limits::plain_yaml_message(&e)),
             };
             Err(SnapshotError {
                 path: name.to_string(),

@@ -7,6 +7,9 @@
 //! - else any warning finding, or any check that could not be evaluated → **GO with
 //!   warnings**, exit 0;
 //! - else **GO**, exit 0.
+//!
+//! Layer: report. Imports `eval`, the inventory, the catalog and the ground layer; never
+//! `commands`.
 
 pub mod json;
 pub mod junit;

@@ -88,8 +88,8 @@ pub fn render(r: &Report, opts: RenderOptions) -> String {
             let verdict = Cell::new(p.verdict.as_str().to_uppercase());
             let verdict = match (color, p.verdict) {
                 (false, _) => verdict,
-                (true, crate::plan::StepVerdict::Blocked) => verdict.fg(Color::Red),
-                (true, crate::plan::StepVerdict::Warning | crate::plan::StepVerdict::Unknown) => {
+                (true, crate::eval::plan::StepVerdict::Blocked) => verdict.fg(Color::Red),
+                (true, crate::eval::plan::StepVerdict::Warning | crate::eval::plan::StepVerdict::Unknown) => {
                     verdict.fg(Color::Yellow)
                 }
                 (true, _) => verdict.fg(Color::Green),

@@ -4,7 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use super::{catalog_and_selection, out};
+use crate::commands::cli::RbacArgs;
+use crate::eval;
 use crate::inventory::live::Need;
+use crate::report::ExitStatus;
 
 /// Resource name (plural) for a kind, as the API serves it. Built-in kinds with irregular
 /// plurals are listed; custom kinds follow the lowercase-plural convention CRDs use.
@@ -49,6 +53,18 @@ pub fn render(needs: &[Need], namespace: &str) -> String {
          subjects:\n- kind: ServiceAccount\n  name: upgrade-preflight\n  namespace: {namespace}\n"
     );
     s
+}
+
+/// The `rbac` subcommand.
+pub(super) fn command(a: &RbacArgs) -> ExitStatus {
+    let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
+        Ok(cs) => cs,
+        Err(s) => return s,
+    };
+    // Everything a planned upgrade of any component may read, too.
+    let all_targets = catalog.matrices.keys().map(|c| (c.clone(), semver::Version::new(u64::MAX, 0, 0))).collect();
+    out(&render(&eval::needs_for(&catalog, &sel, &all_targets, true), &a.namespace));
+    ExitStatus::Go
 }
 
 #[cfg(test)]

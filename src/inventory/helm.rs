@@ -32,6 +32,9 @@
 //!   storage: {kind: Secret, name: sh.helm.release.v1.rancher.v3}
 //! ```
 //! Only the newest revision of each release and its last deployed one are kept.
+//!
+//! Part of the inventory layer: imports the inventory's `Object`, the ground layer, nothing
+//! else.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -340,7 +343,7 @@ fn manifest_resources(manifest: &str) -> (Vec<Value>, Option<String>) {
             Ok(_) => {}
             Err(e) => {
                 if error.is_none() {
-                    let msg = redact_quoted(&crate::catalog::plain_yaml_message(&e));
+                    let msg = redact_quoted(&crate::limits::plain_yaml_message(&e));
                     error = Some(format!("manifest document {}: {msg}", i + 1));
                 }
             }

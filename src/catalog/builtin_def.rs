@@ -1,0 +1,186 @@
+//! Built-in evaluators as data: their names, their parameters (parsed and validated here,
+//! when a check file is loaded) and what each reads. Their code is in `eval::builtins`;
+//! this module may import only the ground layer (`resource`, `version`).
+//!
+//! | name | params | what it finds |
+//! |---|---|---|
+//! | `missing-references` | — | workloads referencing a Secret/ConfigMap (or a key of one) that does not exist and is not optional |
+//! | `floating-image-tags` | — | containers of components whose matrix demands pinning that run a floating tag |
+//! | `mounted-config-file` | `component`, `range`, `file`, `ini-section` | a component in `range` whose mounted ConfigMaps lack `file` (or its `[ini-section]`) |
+//! | `webhook-endpoints` | — | admission webhooks with `failurePolicy: Fail` whose Service has no ready endpoints |
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::resource::{DETECT_KINDS, GroupKind, WORKLOAD_KINDS};
+use crate::version::Range;
+
+/// Names of the built-in evaluators.
+pub const NAMES: &[&str] = &["missing-references", "floating-image-tags", "mounted-config-file", "webhook-endpoints"];
+
+/// A configured built-in evaluator.
+#[derive(Debug, Clone)]
+pub enum Builtin {
+    /// See module docs.
+    MissingReferences,
+    /// See module docs.
+    FloatingImageTags,
+    /// See module docs.
+    MountedConfigFile(MountedConfig),
+    /// See module docs.
+    WebhookEndpoints,
+}
+
+/// Parameters of `mounted-config-file`.
+#[derive(Debug, Clone)]
+pub struct MountedConfig {
+    /// Component whose workloads are looked at.
+    pub component: String,
+    /// Versions of the component the rule applies to.
+    pub range: Range,
+    /// File the mounted ConfigMaps must provide.
+    pub file: String,
+    /// INI section the file must have, if any.
+    pub ini_section: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MountedConfigParams {
+    component: String,
+    range: String,
+    file: String,
+    #[serde(default)]
+    ini_section: Option<String>,
+}
+
+/// Parses a built-in rule with its parameters.
+pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
+    let no_params = |b: Builtin| match params {
+        None | Some(Value::Null) => Ok(b),
+        Some(_) => Err(format!("'{name}' takes no params")),
+    };
+    match name {
+        "missing-references" => no_params(Builtin::MissingReferences),
+        "floating-image-tags" => no_params(Builtin::FloatingImageTags),
+        "webhook-endpoints" => no_params(Builtin::WebhookEndpoints),
+        "mounted-config-file" => {
+            let p: MountedConfigParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("'{name}' params: {e}"))?;
+            let range = Range::parse(&p.range).map_err(|e| format!("'{name}' params.range: {e}"))?;
+            Ok(Builtin::MountedConfigFile(MountedConfig {
+                component: p.component,
+                range,
+                file: p.file,
+                ini_section: p.ini_section,
+            }))
+        }
+        other => Err(format!("unknown built-in '{other}' (known: {})", NAMES.join(", "))),
+    }
+}
+
+/// One kind a built-in reads, and the fields of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reads {
+    /// The kind.
+    pub kind: GroupKind,
+    /// Dot paths below the object root it reads.
+    pub paths: &'static [&'static str],
+    /// The paths are read only for objects without an owner (owned Pods and Jobs are
+    /// judged through their owner).
+    pub unowned_only: bool,
+}
+
+impl Builtin {
+    /// Kinds it reads.
+    #[must_use]
+    pub fn reads(&self) -> Vec<GroupKind> {
+        let mut k: Vec<GroupKind> = self.reads_fields().into_iter().map(|r| r.kind).collect();
+        k.sort();
+        k.dedup();
+        k
+    }
+
+    /// Kinds it reads, with the fields it reads of each.
+    #[must_use]
+    pub fn reads_fields(&self) -> Vec<Reads> {
+        let spec_of = |kinds: &[(&str, &str)]| -> Vec<Reads> {
+            kinds
+                .iter()
+                .map(|(g, k)| Reads {
+                    kind: GroupKind::new(g, k),
+                    paths: &["spec"],
+                    // Pods and Jobs with an owner are skipped (their owner is checked instead).
+                    unowned_only: matches!(*k, "Pod" | "Job"),
+                })
+                .collect()
+        };
+        let data = |k: &str| Reads {
+            kind: GroupKind::new("", k),
+            paths: &["data", "stringData", "binaryData"],
+            unowned_only: false,
+        };
+        let at = |g: &str, k: &str, paths: &'static [&'static str]| Reads {
+            kind: GroupKind::new(g, k),
+            paths,
+            unowned_only: false,
+        };
+        match self {
+            Builtin::MissingReferences => {
+                let mut v = spec_of(WORKLOAD_KINDS);
+                v.push(data("Secret"));
+                v.push(data("ConfigMap"));
+                v
+            }
+            Builtin::FloatingImageTags => spec_of(DETECT_KINDS),
+            Builtin::MountedConfigFile(_) => {
+                let mut v = spec_of(DETECT_KINDS);
+                v.push(data("ConfigMap"));
+                v
+            }
+            Builtin::WebhookEndpoints => vec![
+                at("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", &["webhooks"]),
+                at("admissionregistration.k8s.io", "MutatingWebhookConfiguration", &["webhooks"]),
+                at("", "Service", &["spec"]),
+                at("", "Endpoints", &["subsets"]),
+                at("discovery.k8s.io", "EndpointSlice", &["endpoints"]),
+            ],
+        }
+    }
+
+    /// Components it refers to (validated against the catalog).
+    #[must_use]
+    pub fn components(&self) -> Vec<String> {
+        match self {
+            Builtin::MountedConfigFile(p) => vec![p.component.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params() {
+        assert!(parse("missing-references", None).is_ok());
+        assert!(parse("missing-references", Some(&serde_json::json!({"x": 1}))).is_err());
+        assert!(parse("nope", None).is_err());
+        assert!(
+            parse(
+                "mounted-config-file",
+                Some(&serde_json::json!({"component": "haraka", "range": ">=3.1.0", "file": "connection.ini"}))
+            )
+            .is_ok()
+        );
+        assert!(
+            parse(
+                "mounted-config-file",
+                Some(&serde_json::json!({"component": "haraka", "range": ">=3.x", "file": "c"}))
+            )
+            .is_err()
+        );
+        assert!(parse("mounted-config-file", Some(&serde_json::json!({"component": "haraka"}))).is_err());
+    }
+}

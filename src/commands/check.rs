@@ -1,0 +1,320 @@
+//! `check`: one cluster, several clusters or a snapshot, evaluated and reported; with the
+//! live source's collection (`live_options`, `collect_live`) that `snapshot` shares.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+
+use super::{catalog_and_selection, eprint, out, plan_request};
+
+use super::cli::{CheckArgs, FailOn, LiveArgs};
+use crate::catalog::{Catalog, Severity};
+use crate::eval::plan::{self, PlanRequest};
+use crate::eval::{self, Selection};
+use crate::inventory::live::{self, LiveOptions};
+use crate::inventory::{Inventory, snapshot};
+use crate::limits::Limits;
+use crate::report::{self, ExitStatus, Format, Policy, RenderOptions, Report, Section};
+
+/// The `check` subcommand.
+pub(super) fn check(a: &CheckArgs) -> ExitStatus {
+    let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
+        Ok(cs) => cs,
+        Err(s) => return s,
+    };
+    let req = match plan_request(&a.plan.targets, &a.plan.values, a.plan.reuse_values, &catalog) {
+        Ok(r) => r,
+        Err(s) => return s,
+    };
+    let policy = Policy {
+        fail_on: match a.fail_on {
+            FailOn::Blocker => Severity::Blocker,
+            FailOn::Warning => Severity::Warning,
+        },
+        allow_incomplete: a.allow_incomplete,
+    };
+    match contexts(a) {
+        Ok(None) => check_one(a, &catalog, &sel, &req, policy),
+        Ok(Some(contexts)) => check_many(a, &catalog, &sel, &req, policy, &contexts),
+        Err(s) => s,
+    }
+}
+
+/// The contexts to check when several clusters are asked for (`--context` more than once,
+/// or `--all-contexts`), sorted; `None` for the single-cluster (or snapshot) report.
+fn contexts(a: &CheckArgs) -> Result<Option<Vec<String>>, ExitStatus> {
+    if a.all_contexts {
+        let read = match &a.live.kubeconfig {
+            Some(path) => kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot load cluster configuration: {}: {e}", path.display())),
+            None => kube::config::Kubeconfig::read().map_err(|e| format!("cannot load cluster configuration: {e}")),
+        };
+        let mut names: Vec<String> = match read {
+            Ok(kc) => kc.contexts.into_iter().map(|c| c.name).collect(),
+            Err(e) => {
+                eprint(&e);
+                return Err(ExitStatus::Incomplete);
+            }
+        };
+        if names.is_empty() {
+            eprint("cannot load cluster configuration: the kubeconfig has no contexts (--all-contexts)");
+            return Err(ExitStatus::Incomplete);
+        }
+        names.sort();
+        names.dedup();
+        return Ok(Some(names));
+    }
+    if a.live.context.len() < 2 {
+        return Ok(None);
+    }
+    let mut names = a.live.context.clone();
+    names.sort();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        eprint(&format!("--context {} is given more than once", w[0]));
+        return Err(ExitStatus::Invalid);
+    }
+    Ok(Some(names))
+}
+
+/// One cluster or snapshot: exactly the report of earlier releases.
+fn check_one(a: &CheckArgs, catalog: &Catalog, sel: &Selection, req: &PlanRequest, policy: Policy) -> ExitStatus {
+    let started = std::time::Instant::now();
+    let (inv, run_stats) = match &a.snapshot {
+        Some(path) => match snapshot::load_with(path, &limits(a)) {
+            Ok(i) => (i, RunStats::default()),
+            Err(e) => {
+                eprint(&e.to_string());
+                return ExitStatus::Incomplete;
+            }
+        },
+        None => match collect_live_stats(
+            &live_options(&a.live, a.live.context.first(), a.limits.max_objects),
+            catalog,
+            sel,
+            req,
+        ) {
+            Ok(r) => r,
+            Err(s) => return s,
+        },
+    };
+    let collected = started.elapsed();
+    let plan = match plan::resolve(req, catalog, &inv) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint(&e);
+            return ExitStatus::Invalid;
+        }
+    };
+    let evaluation = eval::evaluate_plan(catalog, &inv, sel, &plan);
+    if a.stats {
+        print_stats(None, &inv, &run_stats, collected, started.elapsed().saturating_sub(collected));
+    }
+    let rep = Report::new(evaluation, &inv, policy);
+    drop(inv);
+    emit(a, &rep.headline(), |opts| report::render(&rep, a.output, opts), rep.exit)
+}
+
+/// Several clusters: collected concurrently (at most `--cluster-concurrency` at once), each
+/// evaluated as soon as it arrives; a cluster that cannot be reached is reported as such
+/// without losing the others. A planned upgrade (`--target`, `--values`) is resolved in each
+/// cluster; where it cannot be (the release is not there), that cluster says why.
+fn check_many(
+    a: &CheckArgs,
+    catalog: &Catalog,
+    sel: &Selection,
+    req: &PlanRequest,
+    policy: Policy,
+    contexts: &[String],
+) -> ExitStatus {
+    let needs = live_needs(catalog, sel, req);
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(s) => return s,
+    };
+    let mut results: BTreeMap<String, Result<Report, String>> = BTreeMap::new();
+    runtime.block_on(async {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(usize::try_from(a.cluster_concurrency).unwrap_or(4)));
+        let needs = std::sync::Arc::new(needs);
+        let mut tasks = tokio::task::JoinSet::new();
+        for ctx in contexts {
+            let mut opts = live_options(&a.live, Some(ctx), a.limits.max_objects);
+            // Progress lines of several clusters would overwrite each other.
+            opts.progress = false;
+            let (sem, needs, ctx) = (std::sync::Arc::clone(&sem), std::sync::Arc::clone(&needs), ctx.clone());
+            tasks.spawn(async move {
+                // The semaphore is never closed; without a permit the cluster still runs.
+                let _permit = sem.acquire_owned().await.ok();
+                let started = std::time::Instant::now();
+                let res = live::collect(&opts, &needs).await;
+                (ctx, res, started.elapsed())
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((ctx, res, collected)) = joined else {
+                eprint("internal error: a cluster task panicked");
+                continue;
+            };
+            match res {
+                Ok((inv, stats)) => {
+                    let started = std::time::Instant::now();
+                    let plan = match plan::resolve(req, catalog, &inv) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            eprint(&format!("context {ctx}: {e}"));
+                            results.insert(ctx, Err(e));
+                            continue;
+                        }
+                    };
+                    let evaluation = eval::evaluate_plan(catalog, &inv, sel, &plan);
+                    if a.stats {
+                        print_stats(Some(&ctx), &inv, &RunStats::from(&*stats), collected, started.elapsed());
+                    }
+                    results.insert(ctx, Ok(Report::new(evaluation, &inv, policy)));
+                }
+                Err(e) => {
+                    eprint(&format!("context {ctx}: {e}"));
+                    results.insert(ctx, Err(e.to_string()));
+                }
+            }
+        }
+    });
+    // A context whose task was lost still gets a section.
+    for ctx in contexts {
+        results.entry(ctx.clone()).or_insert_with(|| Err("internal error: the collection task failed".to_string()));
+    }
+    let sections: Vec<Section<'_>> = results
+        .iter()
+        .map(|(ctx, r)| Section { context: Some(ctx.as_str()), outcome: r.as_ref().map_err(String::as_str) })
+        .collect();
+    let (_, exit) = report::overall(&sections);
+    emit(a, &report::overall_headline(&sections), |opts| report::render_clusters(&sections, a.output, opts), exit)
+}
+
+/// Prints or writes the report the way the flags ask, and returns `exit` (or 2 when the
+/// output file cannot be written).
+fn emit(a: &CheckArgs, headline: &str, render: impl Fn(RenderOptions) -> String, exit: ExitStatus) -> ExitStatus {
+    match &a.output_file {
+        Some(file) => {
+            let text = render(RenderOptions { color: false, verbose: a.verbose });
+            if let Err(e) = std::fs::write(file, text) {
+                eprint(&format!("cannot write {}: {e}", file.display()));
+                return ExitStatus::Invalid;
+            }
+            out(&format!("{headline} (report written to {})\n", file.display()));
+        }
+        None if a.quiet => out(&format!("{headline}\n")),
+        None => {
+            let color = a.output == Format::Table
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            out(&render(RenderOptions { color, verbose: a.verbose }));
+        }
+    }
+    exit
+}
+
+fn print_stats(
+    context: Option<&str>,
+    inv: &Inventory,
+    run_stats: &RunStats,
+    collected: std::time::Duration,
+    evaluated: std::time::Duration,
+) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "stats{}: collection_ms={} evaluation_ms={} objects={} inventory_bytes={} requests={} retries={} bytes_received={} peak_rss_bytes={}",
+        context.map(|c| format!("[{c}]")).unwrap_or_default(),
+        collected.as_millis(),
+        evaluated.as_millis(),
+        inv.len(),
+        inv.text_bytes(),
+        run_stats.requests,
+        run_stats.retries,
+        run_stats.bytes,
+        peak_rss_bytes().map_or_else(|| "unknown".to_string(), |b| b.to_string())
+    );
+}
+
+fn limits(a: &CheckArgs) -> Limits {
+    Limits { max_snapshot_bytes: a.max_snapshot_mib.saturating_mul(1 << 20), max_objects: a.limits.max_objects }
+}
+
+pub(super) fn live_options(a: &LiveArgs, context: Option<&String>, max_objects: usize) -> LiveOptions {
+    LiveOptions {
+        max_objects,
+        kubeconfig: a.kubeconfig.clone(),
+        context: context.cloned(),
+        timeout: std::time::Duration::from_secs(a.timeout),
+        request_timeout: std::time::Duration::from_secs(a.request_timeout),
+        concurrency: usize::try_from(a.concurrency).unwrap_or(8),
+        page_size: a.page_size,
+        progress: live::stderr_is_tty(),
+        ..LiveOptions::default()
+    }
+}
+
+/// Collects from the live cluster; connection problems are printed and exit 3.
+/// Figures for `--stats`.
+#[derive(Default)]
+struct RunStats {
+    requests: u64,
+    bytes: u64,
+    retries: u64,
+}
+
+impl From<&live::Stats> for RunStats {
+    fn from(stats: &live::Stats) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        Self {
+            requests: stats.requests.load(Relaxed),
+            bytes: stats.bytes.load(Relaxed),
+            retries: stats.retries.load(Relaxed),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitStatus> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
+        eprint(&format!("cannot start the async runtime: {e}"));
+        ExitStatus::Incomplete
+    })
+}
+
+pub(super) fn collect_live(
+    opts: &LiveOptions,
+    catalog: &Catalog,
+    sel: &Selection,
+    req: &PlanRequest,
+) -> Result<Inventory, ExitStatus> {
+    collect_live_stats(opts, catalog, sel, req).map(|(inv, _)| inv)
+}
+
+/// What to collect: checks gated on a target are always collected for; release targets add
+/// only releases.
+fn live_needs(catalog: &Catalog, sel: &Selection, req: &PlanRequest) -> Vec<live::Need> {
+    eval::needs_for(catalog, sel, &req.component_targets(), !req.is_empty())
+}
+
+fn collect_live_stats(
+    opts: &LiveOptions,
+    catalog: &Catalog,
+    sel: &Selection,
+    req: &PlanRequest,
+) -> Result<(Inventory, RunStats), ExitStatus> {
+    let needs = live_needs(catalog, sel, req);
+    let runtime = runtime()?;
+    match runtime.block_on(live::collect(opts, &needs)) {
+        Ok((inv, stats)) => Ok((inv, RunStats::from(&*stats))),
+        Err(e) => {
+            eprint(&e.to_string());
+            Err(ExitStatus::Incomplete)
+        }
+    }
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), if the platform tells.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,0 +1,156 @@
+//! Orchestration: arguments → catalog → inventory → evaluation → report → exit status.
+//! The only module (with `main.rs`) that prints.
+//!
+//! Layer: commands, the top. One module per subcommand (`check`, `snapshot`, `list` and
+//! `explain`, `validate`, `rbac`, `docs` for completions and man pages); `cli` holds the
+//! clap definitions. May import every other layer; nothing imports it but `main.rs`.
+
+mod check;
+pub mod cli;
+mod docs;
+mod list;
+pub mod rbac;
+mod snapshot;
+mod validate;
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::catalog::{Catalog, Sources};
+use crate::commands::cli::{Cli, Command, DataArgs, SelectArgs};
+use crate::eval::Selection;
+use crate::eval::plan::{self, PlanRequest};
+use crate::report::ExitStatus;
+
+/// Runs one command and returns its exit status. Errors are printed to stderr here.
+#[must_use]
+pub fn run(cli: Cli) -> ExitStatus {
+    match cli.command {
+        Command::Check(a) => check::check(&a),
+        Command::Snapshot(a) => snapshot::snapshot_cmd(&a),
+        Command::Rbac(a) => rbac::command(&a),
+        Command::Validate(d) => validate::validate(&d),
+        Command::List(a) => list::list(&a),
+        Command::Explain(a) => list::explain(&a),
+        Command::Completions(a) => docs::completions(&a),
+        Command::Man(a) => docs::man(&a),
+    }
+}
+
+/// How help and usage name the program when it runs as a kubectl plugin: invoked as
+/// `kubectl-upgrade_preflight` (kubectl maps `-` in a plugin command to `_` in its file
+/// name), it is `kubectl upgrade-preflight`. `None` for any other name.
+#[must_use]
+pub fn plugin_name(argv0: &OsStr) -> Option<String> {
+    let base = Path::new(argv0).file_name()?.to_str()?;
+    let base = base.strip_suffix(".exe").unwrap_or(base);
+    let rest = base.strip_prefix("kubectl-").filter(|r| !r.is_empty())?;
+    Some(format!("kubectl {}", rest.replace('_', "-")))
+}
+
+/// The command-line definition, named after `argv0` (see [`plugin_name`]).
+#[must_use]
+pub fn command(argv0: Option<&OsStr>) -> clap::Command {
+    let cmd = Cli::command();
+    match argv0.and_then(plugin_name) {
+        Some(name) => cmd.bin_name(name.clone()).display_name(name),
+        None => cmd,
+    }
+}
+
+/// Parses the process arguments, naming the program after `argv[0]`.
+pub fn parse() -> Result<Cli, clap::Error> {
+    let argv0 = std::env::args_os().next();
+    let mut cmd = command(argv0.as_deref());
+    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+fn eprint(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "upgrade-preflight: {msg}");
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
+fn load_catalog(d: &DataArgs) -> Result<Catalog, ExitStatus> {
+    Catalog::load(&Sources { matrices: d.matrices.clone(), checks: d.checks.clone() }).map_err(|e| {
+        eprint(&e.to_string());
+        ExitStatus::Invalid
+    })
+}
+
+fn selection(a: &SelectArgs, catalog: &Catalog) -> Result<Selection, ExitStatus> {
+    let known = catalog.finding_ids();
+    let only: BTreeSet<String> = a.only.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let skip: BTreeSet<String> = a.skip.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let unknown: Vec<&String> = only.iter().chain(&skip).filter(|id| !known.contains(*id)).collect();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        eprint(&format!("unknown check id(s): {} (run `upgrade-preflight list` to see them all)", names.join(", ")));
+        return Err(ExitStatus::Invalid);
+    }
+    Ok(Selection { only, skip })
+}
+
+/// The catalog and a validated check selection, or the exit status after printing why not.
+fn catalog_and_selection(data: &DataArgs, select: &SelectArgs) -> Result<(Catalog, Selection), ExitStatus> {
+    let catalog = load_catalog(data)?;
+    let sel = selection(select, &catalog)?;
+    Ok((catalog, sel))
+}
+
+/// Parses `--target`/`--values` (reading the values files); every error is printed, exit 2.
+fn plan_request(
+    targets: &[String],
+    values: &[String],
+    reuse_values: bool,
+    catalog: &Catalog,
+) -> Result<PlanRequest, ExitStatus> {
+    let mut req = PlanRequest { reuse_values, ..PlanRequest::default() };
+    let mut errors = Vec::new();
+    for t in targets {
+        match plan::parse_target(t, catalog) {
+            Ok(t) => req.targets.push(t),
+            Err(e) => errors.push(e),
+        }
+    }
+    for v in values {
+        match plan::parse_values(v) {
+            Ok(v) => req.values.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(req)
+    } else {
+        for e in errors {
+            eprint(&e);
+        }
+        Err(ExitStatus::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::plugin_name;
+
+    #[test]
+    fn kubectl_plugin_names() {
+        let name = |s: &str| plugin_name(OsStr::new(s));
+        assert_eq!(name("/home/u/.krew/bin/kubectl-upgrade_preflight").as_deref(), Some("kubectl upgrade-preflight"));
+        assert_eq!(name("kubectl-upgrade_preflight.exe").as_deref(), Some("kubectl upgrade-preflight"));
+        assert_eq!(name("kubectl-preflight").as_deref(), Some("kubectl preflight"));
+        assert_eq!(name("upgrade-preflight"), None);
+        assert_eq!(name("/usr/bin/kubectl-"), None);
+    }
+}

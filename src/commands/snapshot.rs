@@ -1,0 +1,39 @@
+//! `snapshot`: capture what the checks need from a live cluster, Secret values removed.
+
+use super::check::{collect_live, live_options};
+use super::cli::SnapshotArgs;
+use super::{catalog_and_selection, eprint, out, plan_request};
+use crate::inventory::snapshot;
+use crate::report::ExitStatus;
+
+/// The `snapshot` subcommand.
+pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
+    let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
+        Ok(cs) => cs,
+        Err(s) => return s,
+    };
+    if a.live.context.len() > 1 {
+        eprint("snapshot captures one cluster: give --context at most once");
+        return ExitStatus::Invalid;
+    }
+    let req = match plan_request(&a.targets, &[], false, &catalog) {
+        Ok(r) => r,
+        Err(s) => return s,
+    };
+    let inv = match collect_live(
+        &live_options(&a.live, a.live.context.first(), a.limits.max_objects),
+        &catalog,
+        &sel,
+        &req,
+    ) {
+        Ok(i) => i,
+        Err(s) => return s,
+    };
+    let text = snapshot::write(&inv);
+    if let Err(e) = std::fs::write(&a.output, text) {
+        eprint(&format!("cannot write {}: {e}", a.output.display()));
+        return ExitStatus::Invalid;
+    }
+    out(&format!("wrote {} objects to {} (Secret values removed)\n", inv.len(), a.output.display()));
+    ExitStatus::Go
+}
