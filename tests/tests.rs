@@ -14,6 +14,7 @@ mod formats;
 mod fuzz_harness;
 mod fuzz_regressions;
 mod incidents;
+mod layers;
 mod limits;
 mod live;
 mod people;
