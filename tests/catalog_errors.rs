@@ -31,9 +31,13 @@ fn a_good_extra_check_validates() {
     let (code, stderr, _d) = {
         let dir = temp_tree(&[("extra.yaml", GOOD_CHECK)]);
         let out = run(&["validate", "--checks", dir.path().to_str().unwrap()]);
-        (out.code, out.stderr, dir)
+        (out.code, out.stderr + &out.stdout, dir)
     };
     assert_eq!(code, 0, "{stderr}");
+    // The extra check is counted on top of the built-ins, and nothing is reported.
+    let builtins = std::fs::read_dir(crate::util::root().join("checks")).unwrap().count();
+    assert!(stderr.contains(&format!(" {} checks", builtins + 1)), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
 }
 
 #[test]
@@ -72,7 +76,8 @@ fn id_must_match_file_and_references_must_exist() {
     assert_eq!(code, 2);
     expect(&stderr, &dir, "other-name.yaml", 1, 5, "id 'extra' must equal the file name 'other-name'");
     // Semantic errors are collected alongside, not after a fix-and-rerun cycle.
-    assert!(!stderr.contains("unknown component") || stderr.contains("known: haraka"), "{stderr}");
+    expect(&stderr, &dir, "other-name.yaml", 6, 12, "unknown component 'nonexistent'");
+    assert!(stderr.contains("2 problem(s)"), "{stderr}");
 }
 
 #[test]
@@ -160,4 +165,12 @@ fn invalid_data_files_stop_check_with_exit_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("missing field"), "{}", out.stderr);
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn mounted_config_file_params_must_name_a_known_component() {
+    let text = "id: extra\ntitle: Extra\nseverity: warning\nrule:\n  builtin: mounted-config-file\n  params: {component: nonexistent, range: '>=1.0.0', file: a.ini}\nremediation: none\n";
+    let (code, stderr, dir) = validate_checks(&[("extra.yaml", text)]);
+    assert_eq!(code, 2, "{stderr}");
+    expect(&stderr, &dir, "extra.yaml", 1, 5, "unknown component 'nonexistent' (known: ");
 }

@@ -433,7 +433,6 @@ fn range(s: &Spanned<String>, field: &str, sink: &mut Sink<'_>) -> Option<Range>
 
 pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matrix> {
     let f: MatrixFile = parse_yaml(text, sink)?;
-    let before = sink.diags.len();
     if f.id.value != stem {
         sink.spanned(&f.id, format!("id '{}' must equal the file name '{stem}'", f.id.value));
     }
@@ -588,9 +587,8 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
             });
         }
     }
-    if sink.diags.len() > before {
-        return None;
-    }
+    // Built even when this file had errors (the load fails all the same), so that the
+    // references between files are checked too and every problem shows in one run.
     Some(Matrix {
         id: f.id.value,
         name: f.name,
