@@ -1,6 +1,8 @@
-//! Walks `tests/fixtures/checks/<id>/{pass,fail}.<case>.yaml`: a `fail.*` snapshot must make
-//! `<id>` produce findings, a `pass.*` one must evaluate `<id>` and produce none. Every
-//! finding id in the catalog needs both kinds of fixture. `CHECK=<id>` narrows a run.
+//! Walks `tests/fixtures/checks/<id>/{pass,fail,unknown}.<case>.yaml`: a `fail.*` snapshot
+//! must make `<id>` produce findings, a `pass.*` one must evaluate `<id>` and produce none,
+//! an `unknown.*` one must leave `<id>` *could not evaluate* (missing evidence is never a
+//! pass nor a finding). Every finding id in the catalog needs a pass and a fail fixture.
+//! `CHECK=<id>` narrows a run.
 //!
 //! A fixture whose first lines hold `# plan: --target C=V --values REL=FILE --reuse-values`
 //! is evaluated with that upgrade plan; values files (`values.*.yaml`) sit beside it.
@@ -131,8 +133,17 @@ fn fixtures_pass_and_fail_as_named() {
                         .collect();
                     failures.push(format!("{id}/{name}: a pass fixture must evaluate the check, but: {why:?}"));
                 }
+            } else if name.starts_with("unknown.") {
+                let reason = result.could_not_evaluate.iter().find(|s| s.check_id == id).map(|s| s.reason.clone());
+                if !found.is_empty() || evaluated || reason.is_none() {
+                    failures.push(format!(
+                        "{id}/{name}: expected could not evaluate, got findings {:?}, evaluated {evaluated}",
+                        found.iter().map(|f| &f.message).collect::<Vec<_>>()
+                    ));
+                }
+                snap.push(serde_json::json!({"file": name, "couldNotEvaluate": reason}));
             } else {
-                failures.push(format!("{id}/{name}: fixture names start with pass. or fail."));
+                failures.push(format!("{id}/{name}: fixture names start with pass., fail. or unknown."));
             }
         }
         if only.is_none() || only.as_deref() == Some(id.as_str()) {

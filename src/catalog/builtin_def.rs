@@ -148,6 +148,19 @@ impl Builtin {
         }
     }
 
+    /// Groups of kinds of which one readable kind is enough: the evaluator judges from the
+    /// one it has (and says "could not evaluate" itself where that one is not enough).
+    /// Any other kind that cannot be read makes the check *could not evaluate*.
+    #[must_use]
+    pub fn either_of(&self) -> Vec<Vec<GroupKind>> {
+        match self {
+            Builtin::WebhookEndpoints => {
+                vec![vec![GroupKind::new("discovery.k8s.io", "EndpointSlice"), GroupKind::new("", "Endpoints")]]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Components it refers to (validated against the catalog).
     #[must_use]
     pub fn components(&self) -> Vec<String> {
@@ -164,23 +177,41 @@ mod tests {
 
     #[test]
     fn params() {
-        assert!(parse("missing-references", None).is_ok());
-        assert!(parse("missing-references", Some(&serde_json::json!({"x": 1}))).is_err());
-        assert!(parse("nope", None).is_err());
+        assert!(matches!(parse("missing-references", None), Ok(Builtin::MissingReferences)));
+        assert!(matches!(parse("webhook-endpoints", Some(&Value::Null)), Ok(Builtin::WebhookEndpoints)));
+        let err = |name: &str, params: Option<Value>| parse(name, params.as_ref()).map(|_| ()).unwrap_err();
+        assert_eq!(
+            err("missing-references", Some(serde_json::json!({"x": 1}))),
+            "'missing-references' takes no params"
+        );
+        assert_eq!(
+            err("nope", None),
+            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints)"
+        );
+        let ok = parse(
+            "mounted-config-file",
+            Some(
+                &serde_json::json!({"component": "haraka", "range": ">=3.1.0", "file": "connection.ini", "ini-section": "haproxy"}),
+            ),
+        );
+        let Ok(Builtin::MountedConfigFile(p)) = ok else { panic!("{ok:?}") };
+        assert_eq!(
+            (p.component.as_str(), p.file.as_str(), p.ini_section.as_deref()),
+            ("haraka", "connection.ini", Some("haproxy"))
+        );
+        assert_eq!(p.range.to_string(), ">=3.1.0");
+        assert!(p.range.matches(&semver::Version::new(3, 1, 0)) && !p.range.matches(&semver::Version::new(3, 0, 9)));
         assert!(
-            parse(
-                "mounted-config-file",
-                Some(&serde_json::json!({"component": "haraka", "range": ">=3.1.0", "file": "connection.ini"}))
-            )
-            .is_ok()
+            err("mounted-config-file", Some(serde_json::json!({"component": "haraka", "range": ">=3.x", "file": "c"})))
+                .starts_with("'mounted-config-file' params.range: ")
         );
         assert!(
-            parse(
-                "mounted-config-file",
-                Some(&serde_json::json!({"component": "haraka", "range": ">=3.x", "file": "c"}))
-            )
-            .is_err()
+            err("mounted-config-file", Some(serde_json::json!({"component": "haraka"})))
+                .contains("missing field `range`")
         );
-        assert!(parse("mounted-config-file", Some(&serde_json::json!({"component": "haraka"}))).is_err());
+        assert!(
+            err("mounted-config-file", Some(serde_json::json!({"component": "h", "range": "*", "file": "f", "x": 1})))
+                .contains("unknown field `x`")
+        );
     }
 }

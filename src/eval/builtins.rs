@@ -354,6 +354,13 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
     }
     // A snapshot without any endpoint objects cannot tell "no endpoints" from "not captured".
     let no_endpoint_data = inv.unknown_if_empty(&slices_gk) && inv.unknown_if_empty(&eps_gk);
+    // EndpointSlices are the complete view (Services without a selector may have slices and no
+    // Endpoints): when only Endpoints could be read, ready Endpoints prove a backend, but their
+    // absence proves nothing.
+    let slices_unread = match inv.state(&slices_gk) {
+        KindView::Failed(r) => Some(r),
+        _ => None,
+    };
     let ready = |ns: &str, name: &str| -> bool {
         let from_slices = slices.into_iter().flatten().any(|s| {
             s.namespace.as_deref() == Some(ns)
@@ -411,6 +418,11 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
                             "the snapshot holds no EndpointSlices or Endpoints, so webhook backends cannot be checked"
                                 .to_string(),
                         );
+                    }
+                    Some(_) if let Some(r) = slices_unread => {
+                        return Err(format!(
+                            "Service {ns}/{name} has no ready Endpoints, and EndpointSlices, which alone show every backend, could not be read: {r}"
+                        ));
                     }
                     Some(_) => "which has no ready endpoints",
                 };

@@ -341,7 +341,19 @@ fn run_check(
     let mut absent = Vec::new();
     for gk in &reads {
         match inv.state(gk) {
-            KindView::Failed(r) => return Outcome::CouldNotEvaluate(format!("cannot read {gk}: {r}")),
+            KindView::Failed(r) => {
+                // A built-in may judge from either of two sources (EndpointSlices or Endpoints).
+                let other_read = match &check.rule {
+                    Rule::Builtin(b) => b.either_of().iter().any(|group| {
+                        group.contains(gk)
+                            && group.iter().any(|o| o != gk && matches!(inv.state(o), KindView::Collected(_)))
+                    }),
+                    Rule::Cel { .. } => false,
+                };
+                if !other_read {
+                    return Outcome::CouldNotEvaluate(format!("cannot read {gk}: {r}"));
+                }
+            }
             KindView::Absent => absent.push(gk.to_string()),
             KindView::Collected(_) => {}
         }
