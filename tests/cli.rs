@@ -93,6 +93,8 @@ fn no_cluster_configuration_exits_3_with_one_line() {
     assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
     let out = run(&["check", "--snapshot", DEMO, "-o", "xml"]);
     assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("invalid value 'xml'") && out.stderr.contains("json"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "no report on a usage error: {}", out.stdout);
 }
 
 #[test]
@@ -185,6 +187,7 @@ fn validate_list_and_explain() {
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("only when check 'ingress-resource-backend' finds objects"), "{}", out.stdout);
     let out = run(&["explain", "rancher"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("cattle-system/cattle-cluster-agent"), "{}", out.stdout);
     let out = run(&["explain", "no-such-thing"]);
     assert_eq!(out.code, 2);

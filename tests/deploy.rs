@@ -70,7 +70,10 @@ fn assert_hardened_check_job(job: &Value, service_account: &str, image: &str, (s
     // Ids in the arguments exist (the parser alone does not know the catalog).
     let out = crate::util::run(&[&args[..], &["--snapshot", snapshot]].concat());
     assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
-    let _: Value = serde_json::from_str(&out.stdout).unwrap();
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["schemaVersion"], 1, "{report}");
+    let verdict = report["verdict"].as_str().unwrap_or_default();
+    assert_eq!(verdict.starts_with("NO-GO"), code != 0, "verdict {verdict} against exit {code}");
 }
 
 #[test]

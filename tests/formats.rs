@@ -128,6 +128,7 @@ fn junit_escapes_everything_that_could_break_the_document() {
 
     // Markdown: no raw HTML and no cell break survives.
     let out = run(&[&args[..], &["--only", "hostile-text", "-o", "markdown"]].concat());
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let row = out.stdout.lines().find(|l| l.starts_with("| warning |")).unwrap();
     assert_eq!(row.matches(" | ").count() + 2, 5, "exactly four cells: {row}");
     assert!(!row.contains('<') && !row.contains('\u{1}'), "{row}");
@@ -255,7 +256,9 @@ fn a_planned_upgrade_shows_in_every_format() {
         "{}",
         md.stdout
     );
-    let sarif: Value = serde_json::from_str(&run(&[&args[..], &["sarif"]].concat()).stdout).unwrap();
+    let out = run(&[&args[..], &["sarif"]].concat());
+    assert_eq!(out.code, 1, "the exit code does not depend on the format: {}", out.stderr);
+    let sarif: Value = serde_json::from_str(&out.stdout).unwrap();
     let run0 = &sarif["runs"][0];
     assert_eq!(run0["properties"]["plan"][0]["verdict"], "blocked");
     let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
@@ -265,7 +268,9 @@ fn a_planned_upgrade_shows_in_every_format() {
         let i = res["ruleIndex"].as_u64().unwrap_or_else(|| panic!("no ruleIndex: {res}")) as usize;
         assert_eq!(rules[i]["id"], res["ruleId"]);
     }
-    let xml = run(&[&args[..], &["junit"]].concat()).stdout;
+    let out = run(&[&args[..], &["junit"]].concat());
+    assert_eq!(out.code, 1, "the exit code does not depend on the format: {}", out.stderr);
+    let xml = out.stdout;
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let case = doc.descendants().find(|n| n.attribute("name") == Some("upgrade-path")).unwrap();
     assert!(case.children().any(|n| n.has_tag_name("failure")));

@@ -91,6 +91,8 @@ fn completions_for_every_shell() {
     }
     let out = run(&["completions", "tcsh"]);
     assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("invalid value 'tcsh'") && out.stderr.contains("bash"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
 
 #[test]

@@ -127,6 +127,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn glob_star_matches_runs_including_empty_and_slashes() {
+        assert!(glob_match("rancher/*", "rancher/rancher"));
+        // A trailing `*` once the text is used up matches the empty run (and terminates).
+        assert!(glob_match("rancher/*", "rancher/"));
+        assert!(glob_match("rancher/**", "rancher/"));
+        assert!(!glob_match("rancher/*", "rancher"));
+        assert!(glob_match("*/haraka", "docker.io/oneuptime/haraka"));
+        assert!(!glob_match("*/haraka", "oneuptime/haraka-x"));
+        assert!(glob_match("a*b*c", "a-x-b-y-c"));
+        assert!(!glob_match("a*b*c", "a-x-c-y-b"));
+        assert!(glob_match("", "") && !glob_match("", "x"));
+    }
+
+    #[test]
+    fn pull_policy_defaults_like_the_api_server() {
+        let img = |s: &str| ImageRef::parse(s);
+        let none = serde_json::json!({});
+        assert_eq!(effective_pull_policy(&none, &img("nginx")), "Always");
+        assert_eq!(effective_pull_policy(&none, &img("nginx:latest")), "Always");
+        assert_eq!(effective_pull_policy(&none, &img("oneuptime/haraka:release")), "IfNotPresent");
+        assert_eq!(effective_pull_policy(&none, &img("nginx:latest@sha256:abc")), "IfNotPresent");
+        let set = serde_json::json!({"imagePullPolicy": "Never"});
+        assert_eq!(effective_pull_policy(&set, &img("nginx:latest")), "Never");
+    }
+
+    #[test]
     fn images() {
         let i = ImageRef::parse("docker.io/oneuptime/haraka:release");
         assert_eq!(i.registry.as_deref(), Some("docker.io"));
