@@ -174,3 +174,25 @@ fn mounted_config_file_params_must_name_a_known_component() {
     assert_eq!(code, 2, "{stderr}");
     expect(&stderr, &dir, "extra.yaml", 1, 5, "unknown component 'nonexistent' (known: ");
 }
+
+#[test]
+fn every_structural_error_of_a_file_is_reported_in_one_run() {
+    // Three mistakes in one file: a misspelt key, a bad severity, a misspelt nested key.
+    let text = "id: extra\ntitle: Extra\nseverity: fatal\nresources:\n  - {api-version: v1, kind: Node}\nrule:\n  cel: 'false'\n  mesage: x\nremediation: none\nsevrity: blocker\n";
+    let (code, stderr, dir) = validate_checks(&[("extra.yaml", text)]);
+    assert_eq!(code, 2, "{stderr}");
+    expect(&stderr, &dir, "extra.yaml", 3, 11, "unknown variant `fatal`");
+    expect(&stderr, &dir, "extra.yaml", 8, 3, "unknown field `mesage`");
+    expect(&stderr, &dir, "extra.yaml", 10, 1, "unknown field `sevrity`");
+    // Setting `severity: fatal` aside leaves severity missing: that is not reported again.
+    assert!(!stderr.contains("missing field `severity`"), "{stderr}");
+    assert!(stderr.contains("3 problem(s)"), "{stderr}");
+}
+
+#[test]
+fn a_syntax_error_stops_the_file_at_one_report() {
+    let text = "id: extra\ntitle: [unclosed\nseverity: warning\nsevrity: x\n";
+    let (code, stderr, _dir) = validate_checks(&[("extra.yaml", text)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("1 problem(s)"), "guesses after a syntax error are not reported: {stderr}");
+}

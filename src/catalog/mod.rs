@@ -306,25 +306,83 @@ fn read_dir(
     }
 }
 
-/// Parses YAML into `T`, reporting a syntax or schema error at its location.
+/// Most problems reported for one file's structure before giving up on it.
+const MAX_STRUCTURE_ERRORS: usize = 50;
+
+/// Parser messages after which the rest of the file can still be read once the offending
+/// entry is set aside. Syntax errors are not among them: what follows one is guesswork.
+const RECOVERABLE: [&str; 6] =
+    ["unknown field", "unknown variant", "invalid type", "invalid value", "invalid length", "duplicate field"];
+
+/// Parses YAML into `T`, reporting each syntax or schema error at its location. The parser
+/// stops at the first error; to report every error of a file in one run, the offending
+/// entry (its line and the lines indented below it) is commented out, keeping every other
+/// line and column where it was, and the file is parsed again. `None` when anything was
+/// reported.
 pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned + Send>(text: &str, sink: &mut Sink<'_>) -> Option<T> {
-    let parsed = crate::limits::with_parser_stack(|| {
-        serde_saphyr::from_str_with_options::<T>(text, crate::limits::data_yaml_options())
-    });
-    match parsed {
-        Err(e) => {
-            sink.at(&Location::UNKNOWN, format!("cannot start the YAML parser: {e}"));
-            None
+    // The file with entries set aside, once there was an error, and the keys set aside.
+    let mut masked: Option<Vec<String>> = None;
+    let mut masked_keys: BTreeSet<String> = BTreeSet::new();
+    for _ in 0..MAX_STRUCTURE_ERRORS {
+        let joined = masked.as_ref().map(|lines| lines.join("\n"));
+        let src = joined.as_deref().unwrap_or(text);
+        let parsed = crate::limits::with_parser_stack(|| {
+            serde_saphyr::from_str_with_options::<T>(src, crate::limits::data_yaml_options())
+        });
+        let e = match parsed {
+            Err(e) => {
+                sink.at(&Location::UNKNOWN, format!("cannot start the YAML parser: {e}"));
+                return None;
+            }
+            Ok(Ok(v)) => return masked.is_none().then_some(v),
+            Ok(Err(e)) => e,
+        };
+        let msg =
+            crate::limits::yaml_limit_message(&e, "matrix and check files").unwrap_or_else(|| plain_yaml_message(&e));
+        // A required key we set aside is missing now: not the user's error, and nothing
+        // after it can be reached.
+        if let Some(field) = msg.strip_prefix("missing field `").and_then(|m| m.split('`').next())
+            && masked_keys.contains(field)
+        {
+            return None;
         }
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
-            let loc = e.location().unwrap_or(Location::UNKNOWN);
-            let msg = crate::limits::yaml_limit_message(&e, "matrix and check files")
-                .unwrap_or_else(|| plain_yaml_message(&e));
-            sink.at(&loc, msg);
-            None
+        let loc = e.location();
+        sink.at(&loc.unwrap_or(Location::UNKNOWN), msg.clone());
+        let Some(loc) = loc.filter(|_| RECOVERABLE.iter().any(|p| msg.starts_with(p))) else { return None };
+        let lines = masked.get_or_insert_with(|| text.lines().map(ToString::to_string).collect());
+        if !mask_entry(lines, loc.line(), &mut masked_keys) {
+            return None;
         }
     }
+    None
+}
+
+/// Comments out the entry on 1-based `line` and the lines indented below it; records the
+/// keys set aside. `false` when there was nothing left to set aside there.
+fn mask_entry(lines: &mut [String], line: u64, keys: &mut BTreeSet<String>) -> bool {
+    let Some(first) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else { return false };
+    let Some(start) = lines.get(first) else { return false };
+    let trimmed = start.trim_start();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return false;
+    }
+    let indent = start.len() - trimmed.len();
+    let mut end = first + 1;
+    while let Some(l) = lines.get(end) {
+        let t = l.trim_start();
+        if !t.is_empty() && !t.starts_with('#') && l.len() - t.len() <= indent {
+            break;
+        }
+        end += 1;
+    }
+    for l in &mut lines[first..end] {
+        let t = l.trim_start().trim_start_matches("- ");
+        if let Some((key, _)) = t.split_once(':') {
+            keys.insert(key.trim().trim_matches(|c| c == '"' || c == '\'').to_string());
+        }
+        *l = "#".to_string();
+    }
+    true
 }
 
 /// Parses and validates one data file on its own — no built-ins, no references to other
