@@ -348,7 +348,7 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned + Send>(text: &str, sink
         }
         let loc = e.location();
         sink.at(&loc.unwrap_or(Location::UNKNOWN), msg.clone());
-        let Some(loc) = loc.filter(|_| RECOVERABLE.iter().any(|p| msg.starts_with(p))) else { return None };
+        let loc = loc.filter(|_| RECOVERABLE.iter().any(|p| msg.starts_with(p)))?;
         let lines = masked.get_or_insert_with(|| text.lines().map(ToString::to_string).collect());
         if !mask_entry(lines, loc.line(), &mut masked_keys) {
             return None;
