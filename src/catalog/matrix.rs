@@ -102,6 +102,17 @@ struct RemovalFile {
     removed_in: Spanned<String>,
     #[serde(default)]
     replacement: Option<String>,
+    #[serde(default)]
+    replacements: Vec<ReplacementFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ReplacementFile {
+    api_version: String,
+    served_from: Spanned<String>,
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 /// Where a component's running version comes from. Sources are tried in order; the first
@@ -378,8 +389,21 @@ pub struct ApiRemoval {
     pub deprecated_in: Option<semver::Version>,
     /// Kubernetes version that stopped serving it.
     pub removed_in: semver::Version,
-    /// What to use instead (`group/version`), when there is a replacement.
-    pub replacement: Option<String>,
+    /// What to use instead, oldest first; empty when there is no replacement. A bare
+    /// `replacement: group/version` in the file is one entry served since before any target.
+    pub replacements: Vec<Replacement>,
+}
+
+/// One API version that can stand in for a removed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// `group/version`.
+    pub api_version: String,
+    /// First version of the component that serves it (0.0.0 when not stated).
+    pub served_from: semver::Version,
+    /// The kind to use there, when it differs from the removed one (Istio `Policy` →
+    /// `PeerAuthentication`).
+    pub kind: Option<String>,
 }
 
 /// A validated matrix.
@@ -575,6 +599,24 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
         if r.value.kinds.is_empty() || !r.value.api_version.contains('/') {
             sink.spanned(r, "api-removals: needs api-version group/version and at least one kind");
         }
+        if r.value.replacement.is_some() && !r.value.replacements.is_empty() {
+            sink.spanned(r, "api-removals: give either replacement or replacements, not both");
+        }
+        let mut replacements: Vec<Replacement> = r
+            .value
+            .replacement
+            .iter()
+            .map(|a| Replacement { api_version: a.clone(), served_from: semver::Version::new(0, 0, 0), kind: None })
+            .collect();
+        for rep in &r.value.replacements {
+            if let Some(served_from) = k8s(&rep.served_from, "api-removals.replacements.served-from", sink) {
+                replacements.push(Replacement {
+                    api_version: rep.api_version.clone(),
+                    served_from,
+                    kind: rep.kind.clone(),
+                });
+            }
+        }
         if let (Some(removed_in), Some(deprecated_in)) =
             (removed, deprecated.unwrap_or(Some(semver::Version::new(0, 0, 0))))
         {
@@ -583,7 +625,7 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
                 kinds: r.value.kinds.clone(),
                 deprecated_in: r.value.deprecated_in.as_ref().map(|_| deprecated_in),
                 removed_in,
-                replacement: r.value.replacement.clone(),
+                replacements,
             });
         }
     }

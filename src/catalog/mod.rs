@@ -27,7 +27,7 @@ pub use check_def::{Check, ResourceSel, Rule, When, cel_depth, cel_env, compile_
 pub use describe::{RuleInfo, RuleKind};
 pub use matrix::{
     ApiRemoval, ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, KnownBad, Matrix,
-    Pinning, RenamedKey, RequiredKey, SupportedPeer, UpgradePath, UpgradePolicy, ValuesRules,
+    Pinning, RenamedKey, Replacement, RequiredKey, SupportedPeer, UpgradePath, UpgradePolicy, ValuesRules,
 };
 
 mod builtin_files {

@@ -6,12 +6,17 @@
 use super::Severity;
 
 /// Finding ids produced by planning (they share the namespace of check ids).
-pub const FINDING_IDS: [(&str, Severity, &str); 9] = [
+pub const FINDING_IDS: [(&str, Severity, &str); 10] = [
     ("upgrade-path", Severity::Blocker, "the target cannot be reached from the current version in one step"),
     ("upgrade-target-unverified", Severity::Warning, "no upgrade path in the matrix covers the target"),
     ("peer-compatibility", Severity::Blocker, "a component would run outside another's supported range"),
     ("kubelet-skew", Severity::Blocker, "kubelets outside the version-skew policy of the target API server"),
     ("removed-api", Severity::Blocker, "objects or releases still use an API version removed at the target"),
+    (
+        "removed-api-no-replacement",
+        Severity::Blocker,
+        "objects or releases use an API removed at the target that has no replacement served there",
+    ),
     ("deprecated-api", Severity::Warning, "objects or releases use an API version deprecated at the target"),
     ("values-required-key", Severity::Blocker, "a values file leaves out a key the component version needs"),
     ("values-floating-image-tag", Severity::Warning, "a values file sets a floating image tag"),

@@ -22,7 +22,7 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         Err(s) => return s,
     };
     let req = match plan_request(&a.plan.targets, &a.plan.values, a.plan.reuse_values, &catalog) {
-        Ok(r) => r,
+        Ok(r) => PlanRequest { applied_annotations: a.plan.additional_annotations.clone(), ..r },
         Err(s) => return s,
     };
     let policy = Policy {

@@ -212,6 +212,10 @@ pub struct PlanArgs {
     /// onto the chart's defaults only (plain helm upgrade -f).
     #[arg(long)]
     pub reuse_values: bool,
+    /// Another annotation that holds an object as last applied (JSON with its apiVersion), read
+    /// like kubectl's last-applied-configuration and kapp.k14s.io/original. Repeatable.
+    #[arg(long = "additional-annotation", value_name = "NAME")]
+    pub additional_annotations: Vec<String>,
 }
 
 /// `list` arguments.

@@ -4,7 +4,7 @@
 //! Each kind is in one of three states: collected (possibly empty), absent (the cluster does
 //! not serve it — its checks are *not applicable*), or failed (could not be read — its
 //! checks *could not be evaluated*). Objects are normalised on the way in: Secret values are
-//! blanked (keys kept), `managedFields[].fieldsV1` is dropped, and
+//! blanked (keys kept), `managedFields` entries keep only manager, apiVersion and time, and
 //! `last-applied-configuration` is removed from Secrets, so no later stage can leak them.
 //!
 //! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection and Helm
@@ -20,6 +20,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::resource::{GroupKind, ObjectRef};
+
+/// The name given to an object without `metadata.name` (parentheses are never in a name).
+pub const UNNAMED: &str = "(unnamed)";
 
 /// One object, with its identity pulled out for quick access.
 ///
@@ -45,8 +48,13 @@ impl Object {
     pub fn from_value(mut value: Value) -> Result<Self, String> {
         let api_version = str_at(&value, &["apiVersion"]).ok_or("object has no apiVersion")?.to_string();
         let kind = str_at(&value, &["kind"]).ok_or("object has no kind")?.to_string();
-        let name =
-            str_at(&value, &["metadata", "name"]).ok_or_else(|| format!("{kind} has no metadata.name"))?.to_string();
+        // A manifest may hold objects without a name: review kinds (TokenReview,
+        // SubjectAccessReview) are only ever created, and `generateName` leaves the name to the
+        // server. They are kept, under a name no API object can have.
+        let name = match str_at(&value, &["metadata", "name"]) {
+            Some(n) => n.to_string(),
+            None => UNNAMED.to_string(),
+        };
         let namespace = str_at(&value, &["metadata", "namespace"]).map(ToString::to_string);
         let owned = value.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
         normalise(&mut value, &kind);
@@ -119,10 +127,10 @@ fn normalise(value: &mut Value, kind: &str) {
     let Some(obj) = value.as_object_mut() else { return };
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(mf) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
-            // Which writer used which apiVersion is what removed-API detection needs.
+            // Which writer used which apiVersion, and when, is what removed-API detection needs.
             for entry in mf {
                 if let Some(e) = entry.as_object_mut() {
-                    e.retain(|k, _| k == "manager" || k == "apiVersion");
+                    e.retain(|k, _| k == "manager" || k == "apiVersion" || k == "time");
                 }
             }
         }

@@ -34,7 +34,7 @@ mod request;
 mod values;
 
 pub use gates::raise_to_blockers;
-pub use removed_apis::removal_kinds;
+pub use removed_apis::{APPLIED_ANNOTATIONS, Advice, Evidence, advice, removal_kinds, severity};
 pub use request::{
     Plan, PlanRequest, ReleaseStep, ResolvedValues, Target, TargetKey, TargetSpec, ValuesSpec, parse_target,
     parse_values, resolve,
@@ -168,6 +168,15 @@ impl Ctx<'_> {
         }
         self.detected.get(component).and_then(|d| d.version().cloned()).map(|v| (v, false))
     }
+}
+
+/// True when the inventory is a set of manifests rather than a capture of a cluster: an
+/// offline input with no server version, no `SnapshotInfo` list of kinds and no Nodes.
+fn plain_manifests(inv: &Inventory) -> bool {
+    let nodes = GroupKind::new("", "Node");
+    matches!(inv.origin, crate::inventory::Origin::Snapshot(_))
+        && inv.server_version.is_none()
+        && inv.unknown_if_empty(&nodes)
 }
 
 fn base(v: &Version) -> Version {

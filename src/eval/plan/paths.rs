@@ -44,6 +44,21 @@ pub(super) fn path_rules(cx: &mut Ctx<'_>, m: &Matrix, t: &Target) {
             }
             return;
         }
+        VersionState::NotDetected if super::plain_manifests(cx.inv) => {
+            // Manifests, not a cluster capture: nothing says what runs, and the target is all
+            // the user stated. The path is not checked, and the report says so.
+            cx.unknown(
+                &m.id,
+                ID,
+                Severity::Warning,
+                format!(
+                    "the input holds no cluster version (no SnapshotInfo serverVersion, no Nodes): plain manifests, so the path from the current {} to {} is not checked",
+                    m.name,
+                    shown(to)
+                ),
+            );
+            return;
+        }
         VersionState::NotDetected => {
             cx.unknown(
                 &m.id,

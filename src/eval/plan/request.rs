@@ -59,6 +59,8 @@ pub struct PlanRequest {
     pub values: Vec<ValuesSpec>,
     /// `--reuse-values`: merge onto the release's current values, as `helm upgrade --reuse-values`.
     pub reuse_values: bool,
+    /// `--additional-annotation`: more annotations that hold the object as last applied.
+    pub applied_annotations: Vec<String>,
 }
 
 impl PlanRequest {
@@ -214,6 +216,8 @@ pub struct Plan {
     pub values: Vec<ResolvedValues>,
     /// `--reuse-values`.
     pub reuse_values: bool,
+    /// Annotations that hold the object as last applied, beyond the built-in ones.
+    pub applied_annotations: Vec<String>,
 }
 
 impl Plan {
@@ -261,7 +265,11 @@ fn find_release<'a>(inv: &'a Inventory, namespace: Option<&str>, name: &str) -> 
 
 /// Resolves release targets and values files against the inventory.
 pub fn resolve(req: &PlanRequest, catalog: &Catalog, inv: &Inventory) -> Result<Plan, String> {
-    let mut plan = Plan { reuse_values: req.reuse_values, ..Plan::default() };
+    let mut plan = Plan {
+        reuse_values: req.reuse_values,
+        applied_annotations: req.applied_annotations.clone(),
+        ..Plan::default()
+    };
     for t in &req.targets {
         match &t.key {
             TargetKey::Component(c) => {
