@@ -17,6 +17,7 @@ mod incidents;
 mod layers;
 mod limits;
 mod live;
+mod peers;
 mod people;
 mod planning;
 mod plugins;

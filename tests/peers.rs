@@ -1,0 +1,302 @@
+//! The peers' own test manifests — pluto, kube-no-trouble, kubepug, committed unchanged under
+//! `tests/fixtures/peers/<tool>/` — each evaluated at several Kubernetes targets against an
+//! expected table derived from the Kubernetes deprecation guide and the k8s.io/api lifecycle
+//! tags (`tests/fixtures/peers/deprecation-guide.yaml`), never from our own matrices.
+//!
+//! The test reads the objects of each file itself (Lists flattened, Helm release Secrets
+//! decoded), works out what each should produce from the table — which finding id, which
+//! severity for the kind of evidence, which replacement to suggest — and compares that with
+//! what `removed-api`, `removed-api-no-replacement` and `deprecated-api` report.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use semver::Version;
+use serde_json::Value;
+use upgrade_preflight::catalog::{Catalog, Sources};
+use upgrade_preflight::eval::plan::{self, PlanRequest};
+use upgrade_preflight::eval::{self, Selection};
+use upgrade_preflight::inventory::{UNNAMED, snapshot};
+
+const TARGETS: [&str; 6] = ["1.16", "1.22", "1.25", "1.26", "1.29", "1.32"];
+const IDS: [&str; 3] = ["removed-api", "removed-api-no-replacement", "deprecated-api"];
+/// Annotations our peers read the applied apiVersion from (kubent: last-applied and kapp).
+const ANNOTATIONS: [&str; 2] = ["kubectl.kubernetes.io/last-applied-configuration", "kapp.k14s.io/original"];
+
+fn peers() -> PathBuf {
+    crate::util::root().join("tests/fixtures/peers")
+}
+
+fn minor(s: &str) -> Version {
+    let (a, b) = s.split_once('.').unwrap();
+    Version::new(a.parse().unwrap(), b.parse().unwrap(), 0)
+}
+
+/// One row of the expected table.
+struct Row {
+    deprecated_in: Option<Version>,
+    removed_in: Option<Version>,
+    /// (apiVersion, served from, removed in)
+    replacements: Vec<(String, Version, Option<Version>)>,
+}
+
+fn table() -> BTreeMap<(String, String), Row> {
+    let text = std::fs::read_to_string(peers().join("deprecation-guide.yaml")).unwrap();
+    let doc: Value = serde_saphyr::from_str(&text).unwrap();
+    let v = |x: &Value| x.as_str().map(minor);
+    doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let key = (r["apiVersion"].as_str().unwrap().to_string(), r["kind"].as_str().unwrap().to_string());
+            let replacements = r["replacements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (p["apiVersion"].as_str().unwrap().to_string(), v(&p["servedFrom"]).unwrap(), v(&p["removedIn"]))
+                })
+                .collect();
+            (key, Row { deprecated_in: v(&r["deprecatedIn"]), removed_in: v(&r["removedIn"]), replacements })
+        })
+        .collect()
+}
+
+/// What the table says a use of a row's API at `target` must produce: finding id and the
+/// replacement to suggest (the newest one served at the target).
+fn expect(row: &Row, target: &Version) -> Option<(&'static str, Option<String>)> {
+    let served: Vec<&(String, Version, Option<Version>)> = row
+        .replacements
+        .iter()
+        .filter(|(_, from, gone)| from <= target && gone.as_ref().is_none_or(|g| g > target))
+        .collect();
+    let newest = served.iter().max_by_key(|(_, from, _)| from.clone()).map(|(a, _, _)| a.clone());
+    if row.removed_in.as_ref().is_some_and(|r| r <= target) {
+        Some(if newest.is_some() { ("removed-api", newest) } else { ("removed-api-no-replacement", None) })
+    } else if row.deprecated_in.as_ref().is_some_and(|d| d <= target) {
+        Some(("deprecated-api", newest))
+    } else {
+        None
+    }
+}
+
+/// One expected or reported finding: id, severity, object ("Kind ns/name"), and for Helm
+/// findings the manifest entry ("Kind name as apiVersion").
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    id: String,
+    severity: String,
+    object: String,
+    entry: String,
+    replacement: Option<String>,
+}
+
+fn object_name(kind: &str, v: &Value) -> String {
+    let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(UNNAMED);
+    match v.pointer("/metadata/namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+/// The documents of a fixture file, Lists flattened.
+fn documents(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs: Vec<Value> = if path.extension().is_some_and(|e| e == "json") {
+        vec![serde_json::from_str(&text).unwrap()]
+    } else {
+        serde_saphyr::from_multiple::<Option<Value>>(&text).unwrap().into_iter().flatten().collect()
+    };
+    docs.into_iter()
+        .flat_map(|d| match d.get("items").and_then(Value::as_array) {
+            Some(items) if d["kind"].as_str().is_some_and(|k| k.ends_with("List")) => items.clone(),
+            _ => vec![d],
+        })
+        .collect()
+}
+
+/// A Helm 3 release Secret's release: namespace, name, revision and manifest objects.
+fn helm_release(secret: &Value) -> Option<(String, String, u64, Vec<Value>)> {
+    if secret["type"] != "helm.sh/release.v1" {
+        return None;
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let once = b64.decode(secret["data"]["release"].as_str()?).ok()?;
+    let twice = b64.decode(once).ok()?;
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(&twice[..]).read_to_string(&mut json).ok()?;
+    let rel: Value = serde_json::from_str(&json).ok()?;
+    let objects =
+        serde_saphyr::from_multiple::<Option<Value>>(rel["manifest"].as_str()?).ok()?.into_iter().flatten().collect();
+    Some((rel["namespace"].as_str()?.to_string(), rel["name"].as_str()?.to_string(), rel["version"].as_u64()?, objects))
+}
+
+/// Every finding the table expects from one file at one target.
+fn expected(path: &Path, table: &BTreeMap<(String, String), Row>, target: &Version) -> Vec<Seen> {
+    let lookup = |av: &str, kind: &str| table.get(&(av.to_string(), kind.to_string())).and_then(|r| expect(r, target));
+    let mut out = Vec::new();
+    for doc in documents(path) {
+        let (Some(av), Some(kind)) = (doc["apiVersion"].as_str(), doc["kind"].as_str()) else { continue };
+        if let Some((ns, name, rev, objects)) = helm_release(&doc) {
+            for o in objects {
+                let (Some(oav), Some(okind)) = (o["apiVersion"].as_str(), o["kind"].as_str()) else { continue };
+                if let Some((id, replacement)) = lookup(oav, okind) {
+                    out.push(Seen {
+                        id: id.into(),
+                        // The stored release manifest is strong evidence: a blocker when removed.
+                        severity: if id == "deprecated-api" { "warning" } else { "blocker" }.into(),
+                        object: format!("HelmRelease {ns}/{name}.v{rev}"),
+                        entry: format!("{okind} {} as {oav}", o["metadata"]["name"].as_str().unwrap_or("?")),
+                        replacement,
+                    });
+                }
+            }
+        }
+        // Evidence on the object: its own apiVersion (weak) and applied annotations (strong).
+        let mut uses: Vec<(String, bool)> = vec![(av.to_string(), false)];
+        for a in ANNOTATIONS {
+            let applied = doc
+                .pointer("/metadata/annotations")
+                .and_then(|m| m.get(a))
+                .and_then(Value::as_str)
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                .and_then(|l| l["apiVersion"].as_str().map(ToString::to_string));
+            if let Some(applied) = applied {
+                uses.push((applied, true));
+            }
+        }
+        let mut by_version: BTreeMap<String, bool> = BTreeMap::new();
+        for (u, strong) in uses {
+            *by_version.entry(u).or_default() |= strong;
+        }
+        for (u, strong) in by_version {
+            if let Some((id, replacement)) = lookup(&u, kind) {
+                let severity = if strong && id != "deprecated-api" { "blocker" } else { "warning" };
+                out.push(Seen {
+                    id: id.into(),
+                    severity: severity.into(),
+                    object: object_name(kind, &doc),
+                    entry: u.clone(),
+                    replacement,
+                });
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What the rules report for one file at one target, in the same shape.
+fn reported(path: &Path, catalog: &Catalog, target: &str) -> Vec<Seen> {
+    let inv = snapshot::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut req = PlanRequest::default();
+    req.targets.push(plan::parse_target(&format!("kubernetes={target}"), catalog).unwrap());
+    let resolved = plan::resolve(&req, catalog, &inv).unwrap();
+    let result = eval::evaluate_plan(catalog, &inv, &Selection::default(), &resolved);
+    let mut out: Vec<Seen> = result
+        .findings
+        .iter()
+        .filter(|f| IDS.contains(&f.check_id.as_str()))
+        .map(|f| {
+            let object = f.objects[0].to_string();
+            // "… manifest has Kind name as apiVersion: …" or "Kind ns/name uses apiVersion: …"
+            let entry = match f.message.split_once(" manifest has ") {
+                Some((_, rest)) => rest.split_once(':').unwrap().0.to_string(),
+                None => f.message.split_once(" uses ").unwrap().1.split_once(':').unwrap().0.to_string(),
+            };
+            let replacement = f
+                .message
+                .split_once("(use ")
+                .map(|(_, r)| r.split(|c: char| c == ',' || c == ')' || c == ';').next().unwrap().trim().to_string());
+            Seen { id: f.check_id.clone(), severity: f.severity.to_string(), object, entry, replacement }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn fixture_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "yaml" || e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for tool in ["pluto", "kubent", "kubepug"] {
+        walk(&peers().join(tool), &mut out);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn peer_manifests_match_the_deprecation_guide_at_every_target() {
+    let catalog = Catalog::load(&Sources::default()).unwrap();
+    let table = table();
+    let files = fixture_files();
+    assert!(files.len() >= 50, "peer fixtures missing: {}", files.len());
+    let mut runs = 0;
+    let mut findings = 0;
+    let mut misses = Vec::new();
+    for file in &files {
+        for t in TARGETS {
+            let want = expected(file, &table, &minor(t));
+            let got = reported(file, &catalog, t);
+            runs += 1;
+            findings += want.len();
+            if want != got {
+                let rel = file.strip_prefix(peers()).unwrap().display();
+                misses.push(format!("{rel} @ {t}:\n  expected {want:#?}\n  reported {got:#?}"));
+            }
+        }
+    }
+    eprintln!(
+        "peer manifests: {} files × {} targets = {runs} runs, {findings} expected findings",
+        files.len(),
+        TARGETS.len()
+    );
+    assert!(findings > 100, "the table expects almost nothing: {findings}");
+    assert!(misses.is_empty(), "{} of {runs} runs differ from the guide:\n{}", misses.len(), misses.join("\n"));
+}
+
+/// cert-manager's own removals, from the cert-manager docs quoted in the table's `notCovered`
+/// entry: deprecated in 1.4, no longer served in 1.6, replacement cert-manager.io/v1. No
+/// Kubernetes target touches them.
+#[test]
+fn cert_manager_issuer_is_judged_by_the_cert_manager_target() {
+    let catalog = Catalog::load(&Sources::default()).unwrap();
+    let file = peers().join("kubent/fixtures/issuer-v1alpha2.yaml");
+    let inv = snapshot::load(&file).unwrap();
+    let run = |target: &str| {
+        let mut req = PlanRequest::default();
+        req.targets.push(plan::parse_target(target, &catalog).unwrap());
+        let resolved = plan::resolve(&req, &catalog, &inv).unwrap();
+        let result = eval::evaluate_plan(&catalog, &inv, &Selection::default(), &resolved);
+        result
+            .findings
+            .iter()
+            .filter(|f| IDS.contains(&f.check_id.as_str()))
+            .map(|f| (f.check_id.clone(), f.severity.to_string(), f.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    let at16 = run("cert-manager=1.6");
+    assert_eq!(at16.len(), 1, "{at16:?}");
+    assert_eq!((at16[0].0.as_str(), at16[0].1.as_str()), ("removed-api", "warning"));
+    assert!(at16[0].2.contains("removed in cert-manager 1.6 (use cert-manager.io/v1)"), "{}", at16[0].2);
+    assert!(!at16[0].2.contains("Kubernetes"), "{}", at16[0].2);
+    let at15 = run("cert-manager=1.5");
+    assert_eq!(at15.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["deprecated-api"], "{at15:?}");
+    assert!(at15[0].2.contains("deprecated in cert-manager 1.4"), "{}", at15[0].2);
+    assert!(run("cert-manager=1.3").is_empty());
+    for t in TARGETS {
+        assert!(run(&format!("kubernetes={t}")).is_empty(), "kubernetes={t}");
+    }
+}
