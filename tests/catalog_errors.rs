@@ -23,7 +23,7 @@ fn expect(stderr: &str, dir: &tempfile::TempDir, file: &str, line: u32, col: u32
 fn builtin_catalog_is_valid() {
     let out = run(&["validate"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with("ok: 5 matrices"), "{}", out.stdout);
+    assert!(out.stdout.starts_with("ok: 7 matrices"), "{}", out.stdout);
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn unknown_component_lists_the_known_ones() {
         "extra.yaml",
         6,
         12,
-        "unknown component 'nonexistent' (known: haraka, harvester, keep, kubernetes, rancher)",
+        "unknown component 'nonexistent' (known: cert-manager, haraka, harvester, istio, keep, kubernetes, rancher)",
     );
 }
 

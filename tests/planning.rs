@@ -29,7 +29,11 @@ fn an_unknown_component_lists_the_known_ones() {
     let out = run(&["check", "--snapshot", "examples/demo-cluster.yaml", "--target", "rancherr=2.8.5"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("unknown component 'rancherr'"), "{}", out.stderr);
-    assert!(out.stderr.contains("known: haraka, harvester, keep, kubernetes, rancher"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("known: cert-manager, haraka, harvester, istio, keep, kubernetes, rancher"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty());
 }
 

@@ -104,6 +104,8 @@ struct RemovalFile {
     replacement: Option<String>,
     #[serde(default)]
     replacements: Vec<ReplacementFile>,
+    #[serde(default)]
+    manifests_only: bool,
 }
 
 #[derive(Deserialize)]
@@ -392,6 +394,9 @@ pub struct ApiRemoval {
     /// What to use instead, oldest first; empty when there is no replacement. A bare
     /// `replacement: group/version` in the file is one entry served since before any target.
     pub replacements: Vec<Replacement>,
+    /// Never listed from a cluster: the kinds are create-only (TokenReview) or too many and
+    /// short-lived to list (Event). Manifests, dumps and Helm releases are still checked.
+    pub manifests_only: bool,
 }
 
 /// One API version that can stand in for a removed one.
@@ -626,6 +631,7 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
                 deprecated_in: r.value.deprecated_in.as_ref().map(|_| deprecated_in),
                 removed_in,
                 replacements,
+                manifests_only: r.value.manifests_only,
             });
         }
     }

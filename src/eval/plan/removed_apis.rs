@@ -170,10 +170,13 @@ fn minor(v: &Version) -> String {
 /// Where the objects of a removal's kind are read: the group the API server converts them
 /// to (the newest replacement's; built-in kinds are served there whatever they were written
 /// as), plus the removed group itself for custom resources (a CRD is not converted across
-/// groups). Each with the version to list.
+/// groups). Each with the version to list. Nothing for `manifests-only` rows.
 fn read_at(r: &ApiRemoval, kind: &str) -> Vec<(GroupKind, Option<String>)> {
     let (own_group, own_version) = split_api_version(&r.api_version);
     let mut out = Vec::new();
+    if r.manifests_only {
+        return out;
+    }
     let newest = r.replacements.iter().rev().find(|rep| rep.kind.is_none());
     let (group, version) = newest.map_or((own_group, own_version), |rep| split_api_version(&rep.api_version));
     out.push((GroupKind::new(group, kind), Some(version.to_string())));
