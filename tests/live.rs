@@ -296,6 +296,7 @@ fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
     for (rel, target) in [
         ("tests/fixtures/checks/removed-api/fail.helm-manifest.yaml", "kubernetes=1.25"),
         ("tests/fixtures/checks/removed-api/fail.last-applied-and-managed-fields.yaml", "kubernetes=1.25"),
+        ("tests/fixtures/checks/removed-api/fail.stale-last-applied.yaml", "kubernetes=1.26"),
         ("tests/fixtures/checks/kubelet-skew/fail.kubelet-too-old.yaml", "kubernetes=1.29"),
     ] {
         let l = live(rel);

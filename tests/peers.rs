@@ -300,3 +300,78 @@ fn cert_manager_issuer_is_judged_by_the_cert_manager_target() {
         assert!(run(&format!("kubernetes={t}")).is_empty(), "kubernetes={t}");
     }
 }
+
+/// Plain manifests through the binary: no `SnapshotInfo`, no Nodes. The current Kubernetes is
+/// unknown, which is said (a warning), not a reason to exit 3; objects without a name or a
+/// namespace are judged like the others.
+#[test]
+fn plain_manifests_are_judged_on_their_apis() {
+    let file = peers().join("kubent/fixtures/flowschema-v1beta1.yaml");
+    let (code, r) = crate::util::check_json(file.to_str().unwrap(), &["--target", "kubernetes=1.26"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["verdict"], "GO-WITH-WARNINGS");
+    assert_eq!(crate::util::finding_ids(&r), ["removed-api"]);
+    let unknown = r["couldNotEvaluate"].as_array().unwrap();
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert_eq!(
+        (unknown[0]["checkId"].as_str(), unknown[0]["severity"].as_str()),
+        (Some("upgrade-path"), Some("warning"))
+    );
+    assert!(unknown[0]["reason"].as_str().unwrap().contains("plain manifests"), "{unknown:?}");
+
+    // A TokenReview has no name: it is reported, not a reason to stop.
+    let file = peers().join("kubent/fixtures/tokenreview-v1beta1.yaml");
+    let (code, r) = crate::util::check_json(file.to_str().unwrap(), &["--target", "kubernetes=1.22"]);
+    assert_eq!(code, 0, "{r}");
+    let f = &r["findings"][0];
+    assert_eq!((f["checkId"].as_str(), f["objects"][0]["name"].as_str()), (Some("removed-api"), Some(UNNAMED)));
+    assert!(!r.to_string().contains("014fbff9a07c"), "the review's token is not printed");
+
+    // Deployments without a namespace: the workload checks evaluate them instead of failing.
+    let dir = peers().join("pluto/e2e/tests/assets/non-deprecated");
+    let (code, r) = crate::util::check_json(dir.to_str().unwrap(), &[]);
+    let reasons = r["couldNotEvaluate"].to_string();
+    assert!(!reasons.contains("No such key"), "{reasons}");
+    assert_ne!(code, 2, "{r}");
+
+    // With a SnapshotInfo saying the server version, the upgrade path is checked again.
+    let tree = crate::util::temp_tree(&[(
+        "m.yaml",
+        "apiVersion: upgrade-preflight.io/v1alpha1\nkind: SnapshotInfo\nserverVersion: v1.24.3\n---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c, namespace: n}\n",
+    )]);
+    let p = tree.path().join("m.yaml");
+    let (code, r) = crate::util::check_json(p.to_str().unwrap(), &["--target", "kubernetes=1.26"]);
+    assert_eq!(code, 1, "{r}");
+    assert!(crate::util::finding_ids(&r).contains(&"upgrade-path".to_string()), "{r}");
+}
+
+/// `--additional-annotation` names another annotation that holds the applied object, as
+/// kubent's flag does; kapp's is read without it.
+#[test]
+fn additional_annotation_is_read_like_last_applied() {
+    let obj = |ann: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    {ann}: '{{\"apiVersion\": \"extensions/v1beta1\", \"kind\": \"Deployment\"}}'\n"
+        )
+    };
+    let tree = crate::util::temp_tree(&[
+        ("custom.yaml", &obj("example.com/applied")),
+        ("kapp.yaml", &obj("kapp.k14s.io/original")),
+    ]);
+    let custom = tree.path().join("custom.yaml");
+    let only = ["--only", "removed-api", "--target", "kubernetes=1.16"];
+    let (code, r) = crate::util::check_json(custom.to_str().unwrap(), &only);
+    assert_eq!((code, crate::util::finding_ids(&r).len()), (0, 0), "{r}");
+    let (code, r) = crate::util::check_json(
+        custom.to_str().unwrap(),
+        &[&only[..], &["--additional-annotation", "example.com/applied"]].concat(),
+    );
+    assert_eq!(code, 1, "{r}");
+    let f = &r["findings"][0];
+    assert_eq!((f["checkId"].as_str(), f["severity"].as_str()), (Some("removed-api"), Some("blocker")));
+    assert!(f["message"].as_str().unwrap().contains("evidence: example.com/applied (applied through it)"), "{f}");
+    let kapp = tree.path().join("kapp.yaml");
+    let (code, r) = crate::util::check_json(kapp.to_str().unwrap(), &only);
+    assert_eq!(code, 1, "{r}");
+    assert!(r["findings"][0]["message"].as_str().unwrap().contains("kapp.k14s.io/original"), "{r}");
+}
