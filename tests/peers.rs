@@ -207,10 +207,8 @@ fn reported(path: &Path, catalog: &Catalog, target: &str) -> Vec<Seen> {
                 Some((_, rest)) => rest.split_once(':').unwrap().0.to_string(),
                 None => f.message.split_once(" uses ").unwrap().1.split_once(':').unwrap().0.to_string(),
             };
-            let replacement = f
-                .message
-                .split_once("(use ")
-                .map(|(_, r)| r.split(|c: char| c == ',' || c == ')' || c == ';').next().unwrap().trim().to_string());
+            let replacement =
+                f.message.split_once("(use ").map(|(_, r)| r.split([',', ')', ';']).next().unwrap().trim().to_string());
             Seen { id: f.check_id.clone(), severity: f.severity.to_string(), object, entry, replacement }
         })
         .collect();

@@ -433,7 +433,11 @@ mod tests {
         let stale = Evidence::Applied { annotation: "a".into(), outranked_by: Some("helm at batch/v1".into()) };
         let mf = Evidence::ManagedFields { managers: vec!["x".into()] };
         for strong in [Evidence::Planned, Evidence::HelmManifest, applied] {
-            assert_eq!(severity(&[strong.clone()], Severity::Blocker), Some(Severity::Blocker), "{strong:?}");
+            assert_eq!(
+                severity(std::slice::from_ref(&strong), Severity::Blocker),
+                Some(Severity::Blocker),
+                "{strong:?}"
+            );
             assert_eq!(
                 severity(&[Evidence::AsCaptured, strong.clone()], Severity::Blocker),
                 Some(Severity::Blocker),
@@ -441,7 +445,7 @@ mod tests {
             );
         }
         for weak in [stale, mf, Evidence::AsCaptured] {
-            assert_eq!(severity(&[weak.clone()], Severity::Blocker), Some(Severity::Warning), "{weak:?}");
+            assert_eq!(severity(std::slice::from_ref(&weak), Severity::Blocker), Some(Severity::Warning), "{weak:?}");
         }
         assert_eq!(severity(&[], Severity::Blocker), None);
         // A deprecation is a warning whatever the evidence.
