@@ -4,7 +4,7 @@
 //! Each kind is in one of three states: collected (possibly empty), absent (the cluster does
 //! not serve it — its checks are *not applicable*), or failed (could not be read — its
 //! checks *could not be evaluated*). Objects are normalised on the way in: Secret values are
-//! blanked (keys kept), `managedFields` entries keep only manager, apiVersion and time, and
+//! blanked (keys kept), `managedFields` entries keep only manager, apiVersion, time and subresource, and
 //! `last-applied-configuration` is removed from Secrets, so no later stage can leak them.
 //!
 //! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection and Helm
@@ -130,7 +130,7 @@ fn normalise(value: &mut Value, kind: &str) {
             // Which writer used which apiVersion, and when, is what removed-API detection needs.
             for entry in mf {
                 if let Some(e) = entry.as_object_mut() {
-                    e.retain(|k, _| k == "manager" || k == "apiVersion" || k == "time");
+                    e.retain(|k, _| matches!(k.as_str(), "manager" | "apiVersion" | "time" | "subresource"));
                 }
             }
         }

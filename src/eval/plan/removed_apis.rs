@@ -214,8 +214,14 @@ fn applied_api_version(v: &Value, annotation: &str) -> Option<String> {
     parsed.get("apiVersion")?.as_str().map(ToString::to_string)
 }
 
-/// One `managedFields` entry: manager, apiVersion, time (RFC 3339, when recorded).
-fn managed_fields(v: &Value) -> Vec<(String, String, Option<String>)> {
+/// Managers that keep writing an object's status or bookkeeping through whatever version
+/// they were built with: their writes say nothing about how the object is applied.
+const CONTROLLERS: [&str; 3] = ["kube-controller-manager", "kube-scheduler", "kubelet"];
+
+/// `managedFields` entries: manager, apiVersion, time (RFC 3339, when recorded). With
+/// `writes_only`, entries of subresources (`status`, `scale`) and of the control plane's
+/// controllers are left out.
+fn managed_fields(v: &Value, writes_only: bool) -> Vec<(String, String, Option<String>)> {
     v.pointer("/metadata/managedFields")
         .and_then(Value::as_array)
         .map(|a| {
@@ -223,6 +229,12 @@ fn managed_fields(v: &Value) -> Vec<(String, String, Option<String>)> {
                 .filter_map(|e| {
                     let av = e.get("apiVersion")?.as_str()?.to_string();
                     let manager = e.get("manager").and_then(Value::as_str).unwrap_or("?").to_string();
+                    if writes_only
+                        && (e.get("subresource").is_some_and(|s| s.as_str() != Some(""))
+                            || CONTROLLERS.iter().any(|c| manager.starts_with(c)))
+                    {
+                        return None;
+                    }
                     let time = e.get("time").and_then(Value::as_str).map(ToString::to_string);
                     Some((manager, av, time))
                 })
@@ -233,7 +245,8 @@ fn managed_fields(v: &Value) -> Vec<(String, String, Option<String>)> {
 
 /// A `managedFields` write later than every write through `old`, at a version of `kind`
 /// that the target still serves: proof that an applied-configuration annotation at `old` is
-/// stale. Without writes through `old`, any write at a served version is later (the
+/// stale. `mf` holds object writes only (no subresources, no controllers: a controller
+/// updating status through `batch/v1` proves nothing about the manifest). Without writes through `old`, any write at a served version is later (the
 /// annotation predates field tracking); with them, only a write with a later `time` counts.
 fn later_served_write(
     m: &Matrix,
@@ -382,10 +395,11 @@ pub(super) fn removed_apis(cx: &mut Ctx<'_>, m: &Matrix, t: &Target) {
                     if o.api_version == r.api_version {
                         evidence.push(captured_evidence(cx.inv, o));
                     }
-                    let mf = managed_fields(&v);
+                    let mf = managed_fields(&v, false);
+                    let writes = managed_fields(&v, true);
                     for a in &annotations {
                         if applied_api_version(&v, a).as_deref() == Some(r.api_version.as_str()) {
-                            let outranked_by = later_served_write(m, &mf, &r.api_version, kind, &to);
+                            let outranked_by = later_served_write(m, &writes, &r.api_version, kind, &to);
                             evidence.push(Evidence::Applied { annotation: a.clone(), outranked_by });
                         }
                     }
@@ -484,6 +498,21 @@ mod tests {
         ];
         let to = Version::new(1, 26, 0);
         assert_eq!(later_served_write(m, &mf, "autoscaling/v2beta1", "HorizontalPodAutoscaler", &to), None);
+    }
+
+    #[test]
+    fn status_and_controller_writes_do_not_outrank_an_annotation() {
+        let obj = serde_json::json!({"metadata": {"managedFields": [
+            {"manager": "kubectl-client-side-apply", "apiVersion": "batch/v1beta1", "time": "2021-01-01T00:00:00Z"},
+            {"manager": "kube-controller-manager", "apiVersion": "batch/v1", "time": "2024-01-01T00:00:00Z"},
+            {"manager": "some-operator", "apiVersion": "batch/v1", "time": "2024-01-01T00:00:00Z", "subresource": "status"},
+        ]}});
+        assert_eq!(managed_fields(&obj, false).len(), 3);
+        let writes = managed_fields(&obj, true);
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        let cat = crate::catalog::Catalog::load(&crate::catalog::Sources::default()).unwrap();
+        let m = &cat.matrices["kubernetes"];
+        assert_eq!(later_served_write(m, &writes, "batch/v1beta1", "CronJob", &Version::new(1, 25, 0)), None);
     }
 
     #[test]
