@@ -131,7 +131,10 @@ fn helm_release(secret: &Value) -> Option<(String, String, u64, Vec<Value>)> {
     let rel: Value = serde_json::from_str(&json).ok()?;
     let objects =
         serde_saphyr::from_multiple::<Option<Value>>(rel["manifest"].as_str()?).ok()?.into_iter().flatten().collect();
-    Some((rel["namespace"].as_str()?.to_string(), rel["name"].as_str()?.to_string(), rel["version"].as_u64()?, objects))
+    // The release lives where its Secret is (pluto's secret_duplicate_name.json copies a payload
+    // that says `default` into a Secret in `demo2`: two releases named `test`).
+    let ns = secret.pointer("/metadata/namespace").and_then(Value::as_str).or(rel["namespace"].as_str())?;
+    Some((ns.to_string(), rel["name"].as_str()?.to_string(), rel["version"].as_u64()?, objects))
 }
 
 /// Every finding the table expects from one file at one target.
