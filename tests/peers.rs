@@ -376,3 +376,46 @@ fn additional_annotation_is_read_like_last_applied() {
     assert_eq!(code, 1, "{r}");
     assert!(r["findings"][0]["message"].as_str().unwrap().contains("kapp.k14s.io/original"), "{r}");
 }
+
+/// Istio's v1alpha1 security APIs (Istio's docs, quoted in `matrices/istio.yaml`): removed in
+/// 1.6, replaced by other kinds in `security.istio.io/v1beta1`. Invented objects (edge case:
+/// none of the peers ships Istio manifests).
+#[test]
+fn istio_alpha_policies_are_judged_by_the_istio_target() {
+    let tree = crate::util::temp_tree(&[(
+        "istio.yaml",
+        "apiVersion: authentication.istio.io/v1alpha1\nkind: Policy\nmetadata: {name: default, namespace: shop}\n\
+         ---\napiVersion: rbac.istio.io/v1alpha1\nkind: ServiceRole\nmetadata: {name: viewer, namespace: shop}\n",
+    )]);
+    let file = tree.path().join("istio.yaml");
+    let (code, r) = crate::util::check_json(
+        file.to_str().unwrap(),
+        &["--only", "removed-api,deprecated-api", "--target", "istio=1.6"],
+    );
+    assert_eq!(code, 0, "{r}");
+    let messages: Vec<&str> =
+        r["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("removed in Istio 1.6 (use PeerAuthentication at security.istio.io/v1beta1)")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("removed in Istio 1.6 (use AuthorizationPolicy at security.istio.io/v1beta1)")),
+        "{messages:?}"
+    );
+    let (_, r) = crate::util::check_json(
+        file.to_str().unwrap(),
+        &["--only", "removed-api,deprecated-api", "--target", "istio=1.5"],
+    );
+    assert_eq!(crate::util::finding_ids(&r), ["deprecated-api"], "{r}");
+    let (_, r) = crate::util::check_json(
+        file.to_str().unwrap(),
+        &["--only", "removed-api,deprecated-api", "--target", "kubernetes=1.32"],
+    );
+    assert!(crate::util::finding_ids(&r).is_empty(), "{r}");
+}
