@@ -4,8 +4,9 @@
 //! Each kind is in one of three states: collected (possibly empty), absent (the cluster does
 //! not serve it — its checks are *not applicable*), or failed (could not be read — its
 //! checks *could not be evaluated*). Objects are normalised on the way in: Secret values are
-//! blanked (keys kept), `managedFields` entries keep only manager, apiVersion, time and subresource, and
-//! `last-applied-configuration` is removed from Secrets, so no later stage can leak them.
+//! blanked (keys kept), `managedFields` entries keep only manager, apiVersion, time and
+//! subresource, and `last-applied-configuration` is removed from Secrets, so no later stage
+//! can leak them.
 //!
 //! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection and Helm
 //! release decoding (`helm`, part of ingestion). Imports the catalog and the ground layer.

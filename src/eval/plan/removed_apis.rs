@@ -107,9 +107,10 @@ pub fn severity(evidence: &[Evidence], rule: Severity) -> Option<Severity> {
 /// How an object of the inventory shows its own `apiVersion`.
 ///
 /// This is where the planned-change input plugs in: once inventory objects carry a planned
-/// origin (objects read with `--manifest`, about to be applied), return
-/// [`Evidence::Planned`] for them; every rule below already treats it as the strongest
-/// evidence. Everything read from a cluster or a dump is only [`Evidence::AsCaptured`].
+/// origin (objects read with `--manifest`, about to be applied; the planned-change work tags
+/// them with a planned change marker on `Object`), return [`Evidence::Planned`] for them —
+/// one line here; every rule below already treats it as the strongest evidence. Everything
+/// read from a cluster or a dump is only [`Evidence::AsCaptured`].
 fn captured_evidence(_inv: &Inventory, _o: &Object) -> Evidence {
     Evidence::AsCaptured
 }
