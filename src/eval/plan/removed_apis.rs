@@ -391,6 +391,12 @@ pub(super) fn removed_apis(cx: &mut Ctx<'_>, m: &Matrix, t: &Target) {
                     KindView::Failed(_) | KindView::Absent => continue,
                 };
                 for o in objects {
+                    // Every kind of evidence names the old version in the object's text (the
+                    // annotations are JSON from Go's encoder, which leaves '/' unescaped); most
+                    // objects do not, and need not be parsed.
+                    if !o.raw().contains(r.api_version.as_str()) {
+                        continue;
+                    }
                     let v = o.value();
                     let mut evidence = Vec::new();
                     if o.api_version == r.api_version {
