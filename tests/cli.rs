@@ -95,6 +95,16 @@ fn no_cluster_configuration_exits_3_with_one_line() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("invalid value 'xml'") && out.stderr.contains("json"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "no report on a usage error: {}", out.stdout);
+    // Durations are Go-style (or bare seconds); a bad one is a usage error that says why.
+    for (arg, why) in [
+        ("--timeout=10x", "unknown unit 'x'"),
+        ("--request-timeout=-2m", "negative"),
+        ("--timeout=25h", "longer than 24h"),
+    ] {
+        let out = run(&["check", arg]);
+        assert_eq!(out.code, 2, "{arg}: {}", out.stderr);
+        assert!(out.stderr.contains(why), "{arg}: {}", out.stderr);
+    }
 }
 
 #[test]

@@ -201,7 +201,8 @@ fn slow_server_is_bounded_by_the_timeouts() {
     let l = live("tests/fixtures/clusters/healthy.yaml");
     l.fake.inject("pods", Fault::Delay(Duration::from_secs(60)), crate::fake_api::ALWAYS);
     let started = Instant::now();
-    let out = run(&["check", "--kubeconfig", &l.kubeconfig, "--timeout", "4", "--request-timeout", "1"]);
+    // Go-style durations, as kubectl takes them.
+    let out = run(&["check", "--kubeconfig", &l.kubeconfig, "--timeout", "4s", "--request-timeout=1000ms"]);
     let took = started.elapsed();
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(took < Duration::from_secs(15), "took {took:?}");
@@ -228,10 +229,56 @@ fn unreachable_and_unauthorised_clusters_exit_3_with_one_line() {
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains("cannot reach the cluster at https://127.0.0.1:1/"), "{}", out.stderr);
     assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
-    // Unknown context.
-    let out = run(&["check", "--kubeconfig", bad.to_str().unwrap(), "--context", "nope"]);
-    assert_eq!(out.code, 3);
-    assert!(out.stderr.contains("cannot load cluster configuration"), "{}", out.stderr);
+    // Unknown context: a usage error naming the file and the contexts it has.
+    let bad = bad.to_str().unwrap();
+    for sub in ["check", "snapshot"] {
+        let mut args = vec![sub, "--kubeconfig", bad, "--context", "nope"];
+        if sub == "snapshot" {
+            args.extend(["--output-file", "/nonexistent/never-written.json"]);
+        }
+        let out = run(&args);
+        assert_eq!(out.code, 2, "{sub}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            format!("upgrade-preflight: context nope not found in {bad}; contexts: fake\n"),
+            "{sub}"
+        );
+    }
+    // Named through $KUBECONFIG, and among several contexts.
+    let out = crate::util::run_env(&["check", "--context", "fake", "--context", "nope", "-q"], &[("KUBECONFIG", bad)]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stderr, format!("upgrade-preflight: context nope not found in {bad}; contexts: fake\n"));
+}
+
+#[test]
+fn reports_name_the_context_and_the_server_never_userinfo() {
+    let l = live("tests/fixtures/clusters/healthy.yaml");
+    let url = format!("https://127.0.0.1:{}/", l.fake.addr().port());
+    // The current context's own name, not `current-context`.
+    let (code, r, stderr) = l.check(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(r["source"]["type"], "live");
+    assert_eq!(r["source"]["location"], "fake");
+    assert_eq!(r["source"]["server"], url.as_str());
+    let out = run(&["check", "--kubeconfig", &l.kubeconfig, "--context", "fake"]);
+    assert!(out.stdout.starts_with("upgrade-preflight "), "{}", out.stdout);
+    assert!(out.stdout.lines().next().unwrap().contains(&format!("— live context fake at {url} (")), "{}", out.stdout);
+    // Credentials written into the server URL never reach a report or a message.
+    let text =
+        std::fs::read_to_string(&l.kubeconfig).unwrap().replace("https://127.0.0.1", "https://admin:hunter2@127.0.0.1");
+    let dir = tempfile::tempdir().unwrap();
+    let userinfo = dir.path().join("userinfo.yaml");
+    std::fs::write(&userinfo, text).unwrap();
+    for format in ["json", "table", "junit", "markdown", "sarif"] {
+        let out = run(&["check", "--kubeconfig", userinfo.to_str().unwrap(), "-o", format, "--timeout", "30s"]);
+        assert!(out.stdout.contains(&format!("127.0.0.1:{}", l.fake.addr().port())), "{format}: {}", out.stdout);
+        assert!(
+            !out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"),
+            "{format}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
 }
 
 #[test]
@@ -239,7 +286,7 @@ fn snapshot_round_trip_gives_the_same_findings_and_no_secret_values() {
     let l = live("examples/demo-cluster.yaml");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("snap.json");
-    let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "-o", file.to_str().unwrap()]);
+    let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "--output-file", file.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("Secret values removed"));
     let text = std::fs::read_to_string(&file).unwrap();
@@ -314,8 +361,13 @@ fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
         // A snapshot captured for the plan holds the decoded releases (not their payload) and
         // gives the same plan offline.
         let file = l._dir.path().join("plan-snapshot.json");
+        // `-o FILE` still works for one release, with a deprecation note on stderr.
         let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "-o", file.to_str().unwrap(), "--target", target]);
         assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            "upgrade-preflight: warning: `snapshot -o FILE` is deprecated and goes away in the next release; use --output-file FILE\n"
+        );
         let written = std::fs::read_to_string(&file).unwrap();
         assert!(!written.contains("H4sI") && !written.contains("SDRzSU"), "{rel}: snapshot holds no payload");
         let (offline_code, offline) = crate::util::check_json(file.to_str().unwrap(), &["--target", target]);
@@ -333,7 +385,7 @@ fn object_limit_stops_a_live_collection() {
         let file = dir.path().join("s.json");
         let mut args = vec![cmd, "--kubeconfig", &l.kubeconfig, "--max-objects", "5", "--page-size", "2"];
         if cmd == "snapshot" {
-            args.extend(["-o", file.to_str().unwrap()]);
+            args.extend(["--output-file", file.to_str().unwrap()]);
         }
         let out = run(&args);
         assert_eq!(out.code, 3, "{cmd}: {}", out.stderr);

@@ -125,6 +125,12 @@ fn check_many(
     policy: Policy,
     contexts: &[String],
 ) -> ExitStatus {
+    if !a.all_contexts
+        && let Err(e) = live::check_contexts(a.live.kubeconfig.as_deref(), contexts)
+    {
+        eprint(&e.to_string());
+        return ExitStatus::Invalid;
+    }
     let needs = live_needs(catalog, sel, req);
     let runtime = match runtime() {
         Ok(r) => r,
@@ -243,8 +249,8 @@ pub(super) fn live_options(a: &LiveArgs, context: Option<&String>, max_objects: 
         max_objects,
         kubeconfig: a.kubeconfig.clone(),
         context: context.cloned(),
-        timeout: std::time::Duration::from_secs(a.timeout),
-        request_timeout: std::time::Duration::from_secs(a.request_timeout),
+        timeout: a.timeout,
+        request_timeout: a.request_timeout,
         concurrency: usize::try_from(a.concurrency).unwrap_or(8),
         page_size: a.page_size,
         progress: live::stderr_is_tty(),
@@ -306,7 +312,12 @@ fn collect_live_stats(
         Ok((inv, stats)) => Ok((inv, RunStats::from(&*stats))),
         Err(e) => {
             eprint(&e.to_string());
-            Err(ExitStatus::Incomplete)
+            // A context the kubeconfig does not have is a usage error, not an unreachable cluster.
+            Err(if matches!(e, live::LiveError::UnknownContext { .. }) {
+                ExitStatus::Invalid
+            } else {
+                ExitStatus::Incomplete
+            })
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Command-line definition (clap derive). Declarations only: no logic, no I/O.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -73,12 +74,12 @@ pub struct LiveArgs {
     /// Kubeconfig context (default: the current context). `check` takes it repeatedly to check several clusters.
     #[arg(long, value_name = "NAME")]
     pub context: Vec<String>,
-    /// Give up on the cluster after this many seconds in all (exit 3).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub timeout: u64,
-    /// Give up on one request after this many seconds (then retry).
-    #[arg(long, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3_600))]
-    pub request_timeout: u64,
+    /// Give up on the cluster after this long in all (exit 3): a Go duration (30s, 2m, 1h30m) or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::duration::timeout)]
+    pub timeout: Duration,
+    /// Give up on one request after this long (then retry): a Go duration (20s, 1m) or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = super::duration::request_timeout)]
+    pub request_timeout: Duration,
     /// Lists in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub concurrency: u64,
@@ -110,8 +111,11 @@ pub struct ObjectLimitArgs {
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     /// File to write (JSON, which `check --snapshot` reads whatever the extension).
+    #[arg(long = "output-file", value_name = "FILE", required_unless_present = "output", conflicts_with = "output")]
+    pub output_file: Option<PathBuf>,
+    /// Deprecated spelling of --output-file (in `check`, -o is the format); kept for one release.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// Cluster.
     #[command(flatten)]
     pub live: LiveArgs,

@@ -8,6 +8,7 @@
 mod check;
 pub mod cli;
 mod docs;
+mod duration;
 mod list;
 pub mod rbac;
 mod snapshot;

@@ -103,6 +103,8 @@ pub struct Report {
     pub source_type: &'static str,
     /// Snapshot path or context name.
     pub source_location: String,
+    /// A live cluster's API server URL (never userinfo).
+    pub server: Option<String>,
     /// API server version, when known.
     pub server_version: Option<String>,
     /// Objects in the inventory.
@@ -129,9 +131,9 @@ impl Report {
         } else {
             (Verdict::Go, ExitStatus::Go)
         };
-        let (source_type, source_location) = match &inv.origin {
-            Origin::Snapshot(p) => ("snapshot", p.clone()),
-            Origin::Live(c) => ("live", c.clone()),
+        let (source_type, source_location, server) = match &inv.origin {
+            Origin::Snapshot(p) => ("snapshot", p.clone(), None),
+            Origin::Live { context, server } => ("live", context.clone(), Some(server.clone())),
         };
         Self {
             verdict,
@@ -139,6 +141,7 @@ impl Report {
             exit,
             source_type,
             source_location,
+            server,
             server_version: inv.server_version.clone(),
             objects: inv.len(),
             eval,

@@ -42,12 +42,15 @@ fn severity_cell(s: Severity, color: bool) -> Cell {
 pub fn render(r: &Report, opts: RenderOptions) -> String {
     let color = opts.color;
     let mut out = String::new();
-    let server = r.server_version.as_deref().map(|v| format!(", Kubernetes {v}")).unwrap_or_default();
+    let version = r.server_version.as_deref().map(|v| format!(", Kubernetes {v}")).unwrap_or_default();
+    let (what, server) = match &r.server {
+        Some(url) => ("live context", format!(" at {url}")),
+        None => (r.source_type, String::new()),
+    };
     let _ = writeln!(
         out,
-        "upgrade-preflight {} — {} {} ({} objects{server})",
+        "upgrade-preflight {} — {what} {}{server} ({} objects{version})",
         env!("CARGO_PKG_VERSION"),
-        r.source_type,
         r.source_location,
         r.objects
     );
