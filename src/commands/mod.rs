@@ -94,7 +94,8 @@ fn selection(a: &SelectArgs, catalog: &Catalog) -> Result<Selection, ExitStatus>
     let skip: BTreeSet<String> = a.skip.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let unknown: Vec<&String> = only.iter().chain(&skip).filter(|id| !known.contains(*id)).collect();
     if !unknown.is_empty() {
-        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        let known: Vec<String> = known.into_iter().collect();
+        let names: Vec<String> = unknown.iter().map(|s| format!("{s}{}", did_you_mean(s, &known))).collect();
         eprint(&format!("unknown check id(s): {} (run `upgrade-preflight list` to see them all)", names.join(", ")));
         return Err(ExitStatus::Invalid);
     }
@@ -139,11 +140,53 @@ fn plan_request(
     }
 }
 
+/// `" (did you mean x?)"` when one of `known` is close to `word` (a typo, a missing or extra
+/// part of a kebab-case id), else empty.
+fn did_you_mean(word: &str, known: &[String]) -> String {
+    let close: Vec<&str> = known
+        .iter()
+        .map(|k| (edit_distance(word, k), k.as_str()))
+        .filter(|(d, k)| *d <= (word.len().max(k.len()) / 4).max(2) || (word.len() >= 4 && k.contains(word)))
+        .min_by_key(|(d, k)| (*d, *k))
+        .map(|(_, k)| k)
+        .into_iter()
+        .collect();
+    match close.first() {
+        Some(k) => format!(" (did you mean {k}?)"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
 
-    use super::plugin_name;
+    use super::{did_you_mean, edit_distance, plugin_name};
+
+    #[test]
+    fn suggestions_for_unknown_ids() {
+        let known: Vec<String> =
+            ["nodes-not-ready", "nodes-cordoned", "haraka-pinned-version", "rancher"].map(String::from).to_vec();
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(did_you_mean("node-not-ready", &known), " (did you mean nodes-not-ready?)");
+        assert_eq!(did_you_mean("haraka-pinned", &known), " (did you mean haraka-pinned-version?)");
+        assert_eq!(did_you_mean("rancherr", &known), " (did you mean rancher?)");
+        assert_eq!(did_you_mean("something-else-entirely", &known), "");
+    }
 
     #[test]
     fn kubectl_plugin_names() {
