@@ -200,7 +200,7 @@ fn check_many(
 fn emit(a: &CheckArgs, headline: &str, render: impl Fn(RenderOptions) -> String, exit: ExitStatus) -> ExitStatus {
     match &a.output_file {
         Some(file) => {
-            let text = render(RenderOptions { color: false, verbose: a.verbose });
+            let text = render(RenderOptions { color: false, verbose: a.verbose, ..RenderOptions::default() });
             if let Err(e) = std::fs::write(file, text) {
                 eprint(&format!("cannot write {}: {e}", file.display()));
                 return ExitStatus::Invalid;
@@ -212,7 +212,7 @@ fn emit(a: &CheckArgs, headline: &str, render: impl Fn(RenderOptions) -> String,
             let color = a.output == Format::Table
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            out(&render(RenderOptions { color, verbose: a.verbose }));
+            out(&render(RenderOptions { color, verbose: a.verbose, width: super::table_width() }));
         }
     }
     exit

@@ -92,20 +92,24 @@ pub(super) fn list(a: &ListArgs) -> ExitStatus {
             out(&format!("{text}\n"));
         }
         ListFormat::Table => {
-            let mut t = comfy_table::Table::new();
-            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-                .set_width(report::table::WIDTH)
-                .set_header(vec!["ID", "KIND", "SEVERITY", "COMPONENT", "TITLE"]);
-            for e in &entries {
-                t.add_row(vec![
-                    e.id.clone(),
-                    e.kind.to_string(),
-                    e.severity.map(|s| s.to_string()).unwrap_or_default(),
-                    e.component.clone().unwrap_or_default(),
-                    e.title.clone(),
-                ]);
-            }
+            let rows: Vec<Vec<report::table::GridCell>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        (e.id.clone(), None),
+                        (e.kind.to_string(), None),
+                        (e.severity.map(|s| s.to_string()).unwrap_or_default(), None),
+                        (e.component.clone().unwrap_or_default(), None),
+                        (e.title.clone(), None),
+                    ]
+                })
+                .collect();
+            let t = report::table::grid(
+                &["ID", "KIND", "SEVERITY", "COMPONENT", "TITLE"],
+                &rows,
+                super::table_width(),
+                false,
+            );
             out(&format!("{t}\n"));
         }
     }

@@ -75,6 +75,11 @@ fn eprint(msg: &str) {
     let _ = writeln!(std::io::stderr(), "upgrade-preflight: {msg}");
 }
 
+/// How wide tables on stdout may be: `COLUMNS`, else the terminal's width, else 120.
+fn table_width() -> u16 {
+    crate::report::table::width(std::env::var("COLUMNS").ok().as_deref(), crate::report::table::terminal_width())
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();

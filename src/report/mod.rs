@@ -194,12 +194,20 @@ pub enum ListFormat {
 }
 
 /// How a rendering looks, beyond its format.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {
     /// ANSI colour (table only).
     pub color: bool,
-    /// List each check that passed and why (table only).
+    /// List each check that passed and why, and every check not applicable (table only).
     pub verbose: bool,
+    /// Columns the table may use ([`table::WIDTH`] unless the terminal or `COLUMNS` says).
+    pub width: u16,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { color: false, verbose: false, width: table::WIDTH }
+    }
 }
 
 /// One cluster's part of a report: its context (`None` for the single-cluster report) and
