@@ -188,3 +188,20 @@ fn not_applicable_is_grouped_by_reason_and_listed_in_full_with_v_and_json() {
         assert!(verbose.contains(&format!("\n  {id} (")), "{id}: {verbose}");
     }
 }
+
+#[test]
+fn version_names_the_commit_and_the_date_of_the_compiled_in_data() {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").args(args).current_dir(crate::util::root()).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let out = run(&["--version"]);
+    assert_eq!(out.code, 0);
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]);
+    let date = git(&["log", "-1", "--format=%cs", "--", "matrices", "checks"]);
+    assert_eq!(commit.len(), 12, "tests run from a git checkout");
+    assert_eq!(
+        out.stdout,
+        format!("upgrade-preflight {} (commit {commit}, matrices {date})\n", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -7,13 +7,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::report::{Format, ListFormat};
 
+/// What `--version` prints after the name: the version, the git commit it was built from and
+/// the date of the compiled-in matrices and checks (both set by `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("UPGRADE_PREFLIGHT_COMMIT"),
+    ", matrices ",
+    env!("UPGRADE_PREFLIGHT_DATA_DATE"),
+    ")"
+);
+
 /// GO / NO-GO preflight gate for Kubernetes, Rancher, Harvester and Helm upgrades.
 ///
 /// Exit codes: 0 GO, 1 NO-GO, 2 invalid usage or data files, 3 could not evaluate.
 #[derive(Debug, Parser)]
 #[command(
     name = "upgrade-preflight",
-    version,
+    version = VERSION,
     about,
     long_about = None,
     after_help = "Exit codes: 0 GO, 1 NO-GO, 2 invalid usage or data files, 3 could not evaluate."
