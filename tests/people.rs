@@ -111,13 +111,24 @@ fn man_pages_are_roff() {
     for sub in ["check", "snapshot", "rbac", "validate", "list", "explain", "completions", "man"] {
         assert!(out.stdout.contains(&format!("upgrade\\-preflight\\-{sub}(1)")), "man page lacks {sub}");
     }
+    // Exit codes have a section of their own, no clap "EXTRA"; `help` is no page.
+    for page in [&out.stdout, &run(&["man", "check"]).stdout, &run(&["man", "snapshot"]).stdout] {
+        assert!(page.contains(".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nGO: "), "{page}");
+        assert!(page.contains("\\fB3\\fR\nCould not evaluate"), "{page}");
+        let exit = page.find(".SH \"EXIT STATUS\"").unwrap();
+        assert!(page.find(".SH VERSION").is_none_or(|v| exit < v), "{page}");
+        assert!(!page.contains("EXTRA") && !page.contains("help(1)"), "{page}");
+    }
+    let help = run(&["man", "help"]);
+    assert_eq!(help.code, 2);
+    assert!(help.stderr.contains("no man page for 'help' (one of: check, snapshot,"), "{}", help.stderr);
     let out = run(&["man", "check"]);
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains(".TH upgrade-preflight-check 1"), "{}", out.stdout);
     assert!(out.stdout.contains("\\-\\-snapshot") && out.stdout.contains("\\-\\-all\\-contexts"));
     let out = run(&["man", "nope"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("no subcommand 'nope'"), "{}", out.stderr);
+    assert!(out.stderr.contains("no man page for 'nope'"), "{}", out.stderr);
 }
 
 #[test]
