@@ -70,3 +70,41 @@ fn pipeline_jobs_parse_and_run_commands_the_binary_accepts() {
     let steps = github["jobs"]["preflight"]["steps"].as_array().unwrap();
     assert_eq!(steps.last().unwrap()["run"], "exit ${{ steps.check.outputs.code }}", "the exit code gates the job");
 }
+
+/// `shown` is an excerpt of `real`: objects have exactly the same keys, arrays show a prefix,
+/// a string ending in `…` is a prefix, anything else is equal.
+fn excerpt_of(shown: &Value, real: &Value, at: &str) {
+    match (shown, real) {
+        (Value::Object(s), Value::Object(r)) => {
+            let (sk, rk): (Vec<_>, Vec<_>) = (s.keys().collect(), r.keys().collect());
+            assert_eq!(sk, rk, "{at}: the README shows other fields than the report has");
+            for (k, v) in s {
+                excerpt_of(v, &r[k], &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(s), Value::Array(r)) => {
+            assert!(!s.is_empty() && s.len() <= r.len(), "{at}: {} items shown, {} real", s.len(), r.len());
+            for (i, (sv, rv)) in s.iter().zip(r).enumerate() {
+                excerpt_of(sv, rv, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::String(s), Value::String(r)) if s.ends_with('…') => {
+            assert!(r.starts_with(s.trim_end_matches('…')), "{at}: {r:?} does not start with {s:?}");
+        }
+        _ => assert_eq!(shown, real, "{at}"),
+    }
+}
+
+#[test]
+fn readme_json_example_is_the_demo_report() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("### JSON report (`-o json`").unwrap();
+    let block = &readme[start..];
+    let block = &block[block.find("```json\n").unwrap() + 8..];
+    let shown: Value = serde_json::from_str(&block[..block.find("```").unwrap()]).unwrap();
+    let (code, real) = crate::util::check_json("examples/demo-cluster.yaml", &[]);
+    assert_eq!(code, 1);
+    // The summary and every scalar at the top are shown whole.
+    assert_eq!(shown["summary"], real["summary"]);
+    excerpt_of(&shown, &real, "report");
+}
