@@ -30,6 +30,9 @@ fn rbac() -> (String, String, String) {
     let sa_ns = sa["metadata"]["namespace"].as_str().unwrap().to_string();
     assert_eq!(binding["subjects"][0], json!({"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns}));
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    // Applying the file is enough: it adds the ServiceAccount's namespace first.
+    assert_eq!(docs[0]["kind"], "Namespace");
+    assert_eq!(docs[0]["metadata"]["name"], sa_ns.as_str());
     (sa_name, sa_ns, role["metadata"]["name"].as_str().unwrap().to_string())
 }
 

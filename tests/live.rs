@@ -338,6 +338,51 @@ fn rbac_matches_the_shipped_manifest_and_the_reads() {
     }
 }
 
+/// `(apiGroup, resource)` pairs a generated ClusterRole grants.
+fn granted(role: &str) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut group = String::new();
+    for line in role.lines() {
+        if let Some(g) = line.strip_prefix("- apiGroups: [\"") {
+            group = g.trim_end_matches("\"]").to_string();
+        } else if let Some(rs) = line.strip_prefix("  resources: [") {
+            for r in rs.trim_end_matches(']').split(", ") {
+                out.insert((group.clone(), r.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn rbac_for_a_selection_grants_what_that_selection_reads_and_no_more() {
+    let all = granted(&run(&["rbac"]).stdout);
+    let only = run(&["rbac", "--only", "nodes-not-ready,missing-references"]);
+    assert_eq!(only.code, 0, "{}", only.stderr);
+    let narrow = granted(&only.stdout);
+    assert!(narrow.is_subset(&all) && narrow.len() < all.len(), "{narrow:?}");
+    assert!(narrow.contains(&(String::new(), "nodes".into())) && narrow.contains(&(String::new(), "secrets".into())));
+    // Removed-API evidence is read only for the planning rules.
+    let apiservices = ("apiregistration.k8s.io".to_string(), "apiservices".to_string());
+    assert!(all.contains(&apiservices) && !narrow.contains(&apiservices), "{narrow:?}");
+    assert!(granted(&run(&["rbac", "--only", "removed-api"]).stdout).contains(&apiservices));
+    // Skipping checks drops what only they read.
+    let skipped = granted(&run(&["rbac", "--skip", "webhooks-without-endpoints"]).stdout);
+    assert!(skipped.len() < all.len(), "{skipped:?}");
+    // A live run of the same selection lists nothing the narrow role does not grant.
+    let l = live("examples/demo-cluster.yaml");
+    let (code, _, stderr) = l.check(&["--only", "nodes-not-ready,missing-references", "--target", "kubernetes=1.26"]);
+    assert_eq!(code, 1, "{stderr}");
+    let lists: Vec<_> = l.fake.requests().into_iter().filter(|r| r.query_param("limit").is_some()).collect();
+    assert!(!lists.is_empty());
+    for r in lists {
+        let parts: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+        let group = if parts[0] == "api" { String::new() } else { parts[1].to_string() };
+        let plural = parts.last().unwrap().to_string();
+        assert!(narrow.contains(&(group.clone(), plural.clone())), "{group}/{plural} is listed but not granted");
+    }
+}
+
 #[test]
 fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
     for (rel, target) in [
