@@ -97,7 +97,12 @@ fn check_one(a: &CheckArgs, catalog: &Catalog, sel: &Selection, req: &PlanReques
         },
     };
     let collected = started.elapsed();
-    let plan = match plan::resolve(req, catalog, &inv) {
+    let mut req = req.clone();
+    if let Err(e) = super::resolve_pending(&mut req, &inv) {
+        eprint(&e);
+        return ExitStatus::Invalid;
+    }
+    let plan = match plan::resolve(&req, catalog, &inv) {
         Ok(p) => p,
         Err(e) => {
             eprint(&e);
@@ -162,7 +167,10 @@ fn check_many(
             match res {
                 Ok((inv, stats)) => {
                     let started = std::time::Instant::now();
-                    let plan = match plan::resolve(req, catalog, &inv) {
+                    let mut req = req.clone();
+                    let plan = match super::resolve_pending(&mut req, &inv)
+                        .and_then(|()| plan::resolve(&req, catalog, &inv))
+                    {
                         Ok(p) => p,
                         Err(e) => {
                             eprint(&format!("context {ctx}: {e}"));

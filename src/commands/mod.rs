@@ -124,7 +124,18 @@ fn plan_request(
     let mut req = PlanRequest { reuse_values, ..PlanRequest::default() };
     let mut errors = Vec::new();
     for t in targets {
-        match plan::parse_target(t, catalog) {
+        // `release:NS/NAME=pending`: the chart version Helm is upgrading to right now, read
+        // from the release's pending-upgrade revision once the cluster is read (see
+        // [`resolve_pending`]); a placeholder version until then.
+        let pending = t.strip_suffix("=pending").filter(|k| k.trim_start().starts_with("release:"));
+        let parsed = match pending {
+            Some(key) => plan::parse_target(&format!("{key}=0.0.0"), catalog).map(|mut t| {
+                t.raw = PENDING.to_string();
+                t
+            }),
+            None => plan::parse_target(t, catalog),
+        };
+        match parsed {
             Ok(t) => req.targets.push(t),
             Err(e) => errors.push(e),
         }
@@ -174,6 +185,57 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The version of a `release:NS/NAME=pending` target as written.
+const PENDING: &str = "pending";
+
+/// Fills in `release:NS/NAME=pending` targets: the chart version of the release's newest
+/// revision when Helm has it as `pending-upgrade` (a pre-upgrade hook runs exactly then).
+/// Anything else is an error naming the release and its state (exit 2).
+fn resolve_pending(req: &mut PlanRequest, inv: &crate::inventory::Inventory) -> Result<(), String> {
+    use crate::eval::plan::TargetKey;
+    use serde_json::Value;
+    for t in req.targets.iter_mut().filter(|t| t.raw == PENDING) {
+        let TargetKey::Release { namespace, name } = &t.key else { continue };
+        let shown = format!("{}{name}", namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default());
+        let newest: Vec<Value> = inv
+            .objects(&crate::inventory::helm::group_kind())
+            .iter()
+            .filter(|o| namespace.is_none() || o.namespace == *namespace)
+            .map(crate::inventory::Object::value)
+            .filter(|v| v.pointer("/spec/release").and_then(Value::as_str) == Some(name.as_str()))
+            .filter(|v| v.pointer("/spec/latest").and_then(Value::as_bool) == Some(true))
+            .collect();
+        let [release] = newest.as_slice() else {
+            return Err(if newest.is_empty() {
+                format!("--target release:{shown}=pending: no Helm release {shown} in the cluster")
+            } else {
+                format!(
+                    "--target release:{shown}=pending: release {name} is in several namespaces; give NAMESPACE/{name}"
+                )
+            });
+        };
+        let status = release.pointer("/spec/status").and_then(Value::as_str).unwrap_or("unknown");
+        let chart = release.pointer("/spec/chart/version").and_then(Value::as_str).unwrap_or_default();
+        if status != "pending-upgrade" {
+            return Err(format!(
+                "--target release:{shown}=pending: its newest revision is {status}, not pending-upgrade ('pending' is for a pre-upgrade hook; otherwise give the chart version)"
+            ));
+        }
+        match crate::version::parse(chart) {
+            crate::version::Parsed::Version(v) => {
+                t.version = v;
+                t.raw = chart.to_string();
+            }
+            _ => {
+                return Err(format!(
+                    "--target release:{shown}=pending: the pending chart version '{chart}' is not a release version"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
