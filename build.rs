@@ -7,7 +7,8 @@
 //! Also sets what `--version` prints beyond the version: `UPGRADE_PREFLIGHT_COMMIT` (the git
 //! commit; from `.cargo_vcs_info.json` in a crate package, `unknown` in a tarball without
 //! either) and `UPGRADE_PREFLIGHT_DATA_DATE` (the date of the newest change to the compiled-in
-//! matrices and checks: its git commit date, else the newest file's modification date).
+//! matrices and checks: that variable when set, else its git commit date, else the newest
+//! file's modification date, else `unknown`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -40,8 +41,13 @@ fn main() {
     let root = Path::new(&root);
     let commit = git(root, &["rev-parse", "--short=12", "HEAD"]).or_else(|| vcs_info_commit(root));
     println!("cargo:rustc-env=UPGRADE_PREFLIGHT_COMMIT={}", commit.as_deref().unwrap_or("unknown"));
-    let date = git(root, &["log", "-1", "--format=%cs", "--", "matrices", "checks"])
+    // An explicit date wins (scripts/dist sets it from the checkout when it builds from the
+    // source package, whose files cargo stamps with one fixed date).
+    println!("cargo:rerun-if-env-changed=UPGRADE_PREFLIGHT_DATA_DATE");
+    let date = env::var("UPGRADE_PREFLIGHT_DATA_DATE")
+        .ok()
         .filter(|d| !d.is_empty())
+        .or_else(|| git(root, &["log", "-1", "--format=%cs", "--", "matrices", "checks"]).filter(|d| !d.is_empty()))
         .or_else(|| newest_mtime(root))
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=UPGRADE_PREFLIGHT_DATA_DATE={date}");
@@ -82,7 +88,12 @@ fn newest_mtime(root: &Path) -> Option<String> {
             }
         }
     }
-    let days = i64::try_from(newest?.duration_since(UNIX_EPOCH).ok()?.as_secs() / 86_400).ok()?;
+    let secs = newest?.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    // `cargo package` stamps every file with 2006-07-24T01:21:28Z: no date at all.
+    if secs == 1_153_704_088 {
+        return None;
+    }
+    let days = i64::try_from(secs / 86_400).ok()?;
     Some(civil(days))
 }
 
