@@ -95,6 +95,16 @@ fn no_cluster_configuration_exits_3_with_one_line() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("invalid value 'xml'") && out.stderr.contains("json"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "no report on a usage error: {}", out.stdout);
+    // Durations are Go-style (or bare seconds); a bad one is a usage error that says why.
+    for (arg, why) in [
+        ("--timeout=10x", "unknown unit 'x'"),
+        ("--request-timeout=-2m", "negative"),
+        ("--timeout=25h", "longer than 24h"),
+    ] {
+        let out = run(&["check", arg]);
+        assert_eq!(out.code, 2, "{arg}: {}", out.stderr);
+        assert!(out.stderr.contains(why), "{arg}: {}", out.stderr);
+    }
 }
 
 #[test]
@@ -192,6 +202,44 @@ fn validate_list_and_explain() {
     let out = run(&["explain", "no-such-thing"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no-such-thing"));
+    // A typo gets a suggestion, in `explain` and in `--only`/`--skip`.
+    let out = run(&["explain", "node-not-ready"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("'node-not-ready' (did you mean nodes-not-ready?)"), "{}", out.stderr);
+    let out = run(&["check", "--snapshot", DEMO, "--skip", "haraka-pinned"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("haraka-pinned (did you mean haraka-pinned-version?)"), "{}", out.stderr);
+}
+
+#[test]
+fn every_id_list_shows_or_only_accepts_is_explained_and_json_has_no_nulls() {
+    let out = run(&["list", "-o", "json"]);
+    assert_eq!(out.code, 0);
+    assert!(!out.stdout.contains("null"), "absent values are omitted: {}", out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut ids: Vec<String> = v.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    // What `--only` accepts, from the same catalog the binary loads.
+    let catalog = upgrade_preflight::catalog::Catalog::load(&upgrade_preflight::catalog::Sources::default()).unwrap();
+    let accepted = catalog.finding_ids();
+    for id in &accepted {
+        assert!(ids.contains(id), "--only accepts {id} but list does not show it");
+    }
+    ids.extend(accepted);
+    ids.sort();
+    ids.dedup();
+    assert!(ids.len() > 40, "{ids:?}");
+    for id in &ids {
+        let out = run(&["explain", id]);
+        assert_eq!(out.code, 0, "explain {id}: {}", out.stderr);
+        assert!(out.stdout.starts_with(&format!("{id} — ")), "explain {id}: {}", out.stdout);
+    }
+    for e in v.as_array().unwrap() {
+        let kind = e["kind"].as_str().unwrap();
+        assert_eq!(e.get("severity").is_some(), kind != "component", "{e}");
+        if kind == "pin" || kind == "known-bad" {
+            assert!(e["component"].is_string(), "{e}");
+        }
+    }
 }
 
 #[test]

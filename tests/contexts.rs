@@ -181,7 +181,17 @@ fn cluster_selection_errors() {
         assert_eq!(out.code, 2, "{args:?}");
         assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
     }
-    let out = run(&["snapshot", "-o", "/dev/null", "--kubeconfig", &f.kubeconfig, "--context", "a", "--context", "b"]);
+    let out = run(&[
+        "snapshot",
+        "--output-file",
+        "/dev/null",
+        "--kubeconfig",
+        &f.kubeconfig,
+        "--context",
+        "a",
+        "--context",
+        "b",
+    ]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("snapshot captures one cluster"), "{}", out.stderr);
     let out = run(&["check", "--all-contexts", "--kubeconfig", "/nonexistent/kubeconfig"]);

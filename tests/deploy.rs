@@ -30,6 +30,9 @@ fn rbac() -> (String, String, String) {
     let sa_ns = sa["metadata"]["namespace"].as_str().unwrap().to_string();
     assert_eq!(binding["subjects"][0], json!({"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns}));
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    // Applying the file is enough: it adds the ServiceAccount's namespace first.
+    assert_eq!(docs[0]["kind"], "Namespace");
+    assert_eq!(docs[0]["metadata"]["name"], sa_ns.as_str());
     (sa_name, sa_ns, role["metadata"]["name"].as_str().unwrap().to_string())
 }
 
@@ -74,6 +77,16 @@ fn assert_hardened_check_job(job: &Value, service_account: &str, image: &str, (s
     assert_eq!(report["schemaVersion"], 1, "{report}");
     let verdict = report["verdict"].as_str().unwrap_or_default();
     assert_eq!(verdict.starts_with("NO-GO"), code != 0, "verdict {verdict} against exit {code}");
+}
+
+/// The container's arguments.
+fn job_args(job: &Value) -> Vec<&str> {
+    job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
 }
 
 #[test]
@@ -144,8 +157,18 @@ impl Scope {
                 }
                 "quote" => json!(serde_json::to_string(&text(&args[0])).unwrap()),
                 "concat" => json!(args.iter().flat_map(|a| a.as_array().unwrap().clone()).collect::<Vec<_>>()),
-                // JSON is YAML; one line per value is enough for parsing.
-                "toYaml" => json!(serde_json::to_string(&args[0]).unwrap()),
+                // A list as Helm prints it, one `- item` per line (so a template may continue the
+                // list); anything else as JSON, which is YAML.
+                "toYaml" => match &args[0] {
+                    Value::Array(items) => json!(
+                        items
+                            .iter()
+                            .map(|i| format!("- {}", serde_json::to_string(i).unwrap()))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ),
+                    other => json!(serde_json::to_string(other).unwrap()),
+                },
                 "nindent" => {
                     let n = usize::try_from(args[0].as_i64().unwrap()).unwrap();
                     let pad = " ".repeat(n);
@@ -199,7 +222,7 @@ fn the_helm_hook_fails_the_upgrade_on_anything_but_go() {
     assert_eq!(values["image"]["repository"], "ghcr.io/example/upgrade-preflight");
     let scope = Scope {
         values: values.clone(),
-        release: json!({"Name": "keep", "Namespace": "shop"}),
+        release: json!({"Name": "web", "Namespace": "apps"}),
         chart: json!({"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"]}),
     };
     let mut docs = Vec::new();
@@ -231,25 +254,41 @@ fn the_helm_hook_fails_the_upgrade_on_anything_but_go() {
         binding["roleRef"],
         json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role})
     );
-    assert_eq!(binding["subjects"], json!([{"kind": "ServiceAccount", "name": sa_name, "namespace": "shop"}]));
-    assert_eq!(binding["metadata"]["name"], "shop-keep-upgrade-preflight", "unique per release");
-    assert_eq!(job["metadata"]["name"], "keep-preflight");
+    assert_eq!(binding["subjects"], json!([{"kind": "ServiceAccount", "name": sa_name, "namespace": "apps"}]));
+    assert_eq!(binding["metadata"]["name"], "apps-web-upgrade-preflight", "unique per release");
+    assert_eq!(job["metadata"]["name"], "web-preflight");
     let image = format!("ghcr.io/example/upgrade-preflight:{}", env!("CARGO_PKG_VERSION"));
-    assert_hardened_check_job(job, sa_name, &image, (DEMO, 1));
+    // As Helm stores it while pre-upgrade hooks run: apps/web deployed at chart 15.0.0, the
+    // upgrade to 15.1.0 pending.
+    let pending = "tests/fixtures/checks/helm-release-in-progress/fail.pending-upgrade.yaml";
+    assert_hardened_check_job(job, sa_name, &image, (pending, 0));
+    // The planned change is read from the pending revision: no hand-written --target.
+    let out = crate::util::run(&[&job_args(job)[..], &["--snapshot", pending][..]].concat());
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["plan"][0]["current"], "15.0.0", "{report}");
+    assert_eq!(report["plan"][0]["target"], "15.1.0", "{report}");
+    // Outside an upgrade (nothing pending) the hook's command line is refused, not passed.
+    let settled = "tests/fixtures/checks/helm-release-in-progress/pass.settled.yaml";
+    let out = crate::util::run(&[&job_args(job)[..], &["--snapshot", settled][..]].concat());
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not pending-upgrade"), "{}", out.stderr);
     assert_eq!(job["spec"]["activeDeadlineSeconds"], 600);
     // The release being upgraded is pending-upgrade while its pre-upgrade hooks run.
     let args = &job["spec"]["template"]["spec"]["containers"][0]["args"];
-    assert_eq!(args, &json!(["check", "-o", "json", "--skip", "helm-release-in-progress"]));
+    assert_eq!(
+        args,
+        &json!(["check", "-o", "json", "--skip", "helm-release-in-progress", "--target", "release:apps/web=pending"])
+    );
 
     // extraArgs and an image tag are honoured.
     let mut v = values;
-    v["extraArgs"] = json!(["--target", "release:keep/keep=0.1.79"]);
+    v["extraArgs"] = json!(["--fail-on", "warning"]);
     v["image"]["tag"] = json!("9.9.9");
     let scope = Scope { values: v, ..scope };
     let job = &yaml_docs(&scope.render(&read("deploy/helm-hook/templates/job.yaml")), "job.yaml")[0];
-    let kept = "tests/fixtures/checks/values-renamed-key/pass.provider-kept.yaml";
-    assert_hardened_check_job(job, sa_name, "ghcr.io/example/upgrade-preflight:9.9.9", (kept, 0));
+    assert_hardened_check_job(job, sa_name, "ghcr.io/example/upgrade-preflight:9.9.9", (pending, 0));
     let args = &job["spec"]["template"]["spec"]["containers"][0]["args"];
-    assert_eq!(args[5], "--target");
-    assert_eq!(args[6], "release:keep/keep=0.1.79");
+    assert_eq!(args[5], "--fail-on");
+    assert_eq!(args[6], "warning");
+    assert_eq!(args[8], "release:apps/web=pending");
 }

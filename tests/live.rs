@@ -201,7 +201,8 @@ fn slow_server_is_bounded_by_the_timeouts() {
     let l = live("tests/fixtures/clusters/healthy.yaml");
     l.fake.inject("pods", Fault::Delay(Duration::from_secs(60)), crate::fake_api::ALWAYS);
     let started = Instant::now();
-    let out = run(&["check", "--kubeconfig", &l.kubeconfig, "--timeout", "4", "--request-timeout", "1"]);
+    // Go-style durations, as kubectl takes them.
+    let out = run(&["check", "--kubeconfig", &l.kubeconfig, "--timeout", "4s", "--request-timeout=1000ms"]);
     let took = started.elapsed();
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(took < Duration::from_secs(15), "took {took:?}");
@@ -228,10 +229,56 @@ fn unreachable_and_unauthorised_clusters_exit_3_with_one_line() {
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains("cannot reach the cluster at https://127.0.0.1:1/"), "{}", out.stderr);
     assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
-    // Unknown context.
-    let out = run(&["check", "--kubeconfig", bad.to_str().unwrap(), "--context", "nope"]);
-    assert_eq!(out.code, 3);
-    assert!(out.stderr.contains("cannot load cluster configuration"), "{}", out.stderr);
+    // Unknown context: a usage error naming the file and the contexts it has.
+    let bad = bad.to_str().unwrap();
+    for sub in ["check", "snapshot"] {
+        let mut args = vec![sub, "--kubeconfig", bad, "--context", "nope"];
+        if sub == "snapshot" {
+            args.extend(["--output-file", "/nonexistent/never-written.json"]);
+        }
+        let out = run(&args);
+        assert_eq!(out.code, 2, "{sub}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            format!("upgrade-preflight: context nope not found in {bad}; contexts: fake\n"),
+            "{sub}"
+        );
+    }
+    // Named through $KUBECONFIG, and among several contexts.
+    let out = crate::util::run_env(&["check", "--context", "fake", "--context", "nope", "-q"], &[("KUBECONFIG", bad)]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stderr, format!("upgrade-preflight: context nope not found in {bad}; contexts: fake\n"));
+}
+
+#[test]
+fn reports_name_the_context_and_the_server_never_userinfo() {
+    let l = live("tests/fixtures/clusters/healthy.yaml");
+    let url = format!("https://127.0.0.1:{}/", l.fake.addr().port());
+    // The current context's own name, not `current-context`.
+    let (code, r, stderr) = l.check(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(r["source"]["type"], "live");
+    assert_eq!(r["source"]["location"], "fake");
+    assert_eq!(r["source"]["server"], url.as_str());
+    let out = run(&["check", "--kubeconfig", &l.kubeconfig, "--context", "fake"]);
+    assert!(out.stdout.starts_with("upgrade-preflight "), "{}", out.stdout);
+    assert!(out.stdout.lines().next().unwrap().contains(&format!("— live context fake at {url} (")), "{}", out.stdout);
+    // Credentials written into the server URL never reach a report or a message.
+    let text =
+        std::fs::read_to_string(&l.kubeconfig).unwrap().replace("https://127.0.0.1", "https://admin:hunter2@127.0.0.1");
+    let dir = tempfile::tempdir().unwrap();
+    let userinfo = dir.path().join("userinfo.yaml");
+    std::fs::write(&userinfo, text).unwrap();
+    for format in ["json", "table", "junit", "markdown", "sarif"] {
+        let out = run(&["check", "--kubeconfig", userinfo.to_str().unwrap(), "-o", format, "--timeout", "30s"]);
+        assert!(out.stdout.contains(&format!("127.0.0.1:{}", l.fake.addr().port())), "{format}: {}", out.stdout);
+        assert!(
+            !out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"),
+            "{format}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
 }
 
 #[test]
@@ -239,7 +286,7 @@ fn snapshot_round_trip_gives_the_same_findings_and_no_secret_values() {
     let l = live("examples/demo-cluster.yaml");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("snap.json");
-    let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "-o", file.to_str().unwrap()]);
+    let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "--output-file", file.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("Secret values removed"));
     let text = std::fs::read_to_string(&file).unwrap();
@@ -291,6 +338,51 @@ fn rbac_matches_the_shipped_manifest_and_the_reads() {
     }
 }
 
+/// `(apiGroup, resource)` pairs a generated ClusterRole grants.
+fn granted(role: &str) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut group = String::new();
+    for line in role.lines() {
+        if let Some(g) = line.strip_prefix("- apiGroups: [\"") {
+            group = g.trim_end_matches("\"]").to_string();
+        } else if let Some(rs) = line.strip_prefix("  resources: [") {
+            for r in rs.trim_end_matches(']').split(", ") {
+                out.insert((group.clone(), r.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn rbac_for_a_selection_grants_what_that_selection_reads_and_no_more() {
+    let all = granted(&run(&["rbac"]).stdout);
+    let only = run(&["rbac", "--only", "nodes-not-ready,missing-references"]);
+    assert_eq!(only.code, 0, "{}", only.stderr);
+    let narrow = granted(&only.stdout);
+    assert!(narrow.is_subset(&all) && narrow.len() < all.len(), "{narrow:?}");
+    assert!(narrow.contains(&(String::new(), "nodes".into())) && narrow.contains(&(String::new(), "secrets".into())));
+    // Removed-API evidence is read only for the planning rules.
+    let apiservices = ("apiregistration.k8s.io".to_string(), "apiservices".to_string());
+    assert!(all.contains(&apiservices) && !narrow.contains(&apiservices), "{narrow:?}");
+    assert!(granted(&run(&["rbac", "--only", "removed-api"]).stdout).contains(&apiservices));
+    // Skipping checks drops what only they read.
+    let skipped = granted(&run(&["rbac", "--skip", "webhooks-without-endpoints"]).stdout);
+    assert!(skipped.len() < all.len(), "{skipped:?}");
+    // A live run of the same selection lists nothing the narrow role does not grant.
+    let l = live("examples/demo-cluster.yaml");
+    let (code, _, stderr) = l.check(&["--only", "nodes-not-ready,missing-references", "--target", "kubernetes=1.26"]);
+    assert_eq!(code, 1, "{stderr}");
+    let lists: Vec<_> = l.fake.requests().into_iter().filter(|r| r.query_param("limit").is_some()).collect();
+    assert!(!lists.is_empty());
+    for r in lists {
+        let parts: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+        let group = if parts[0] == "api" { String::new() } else { parts[1].to_string() };
+        let plural = parts.last().unwrap().to_string();
+        assert!(narrow.contains(&(group.clone(), plural.clone())), "{group}/{plural} is listed but not granted");
+    }
+}
+
 #[test]
 fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
     for (rel, target) in [
@@ -314,8 +406,13 @@ fn live_planning_reads_helm_releases_and_api_evidence_like_the_snapshot() {
         // A snapshot captured for the plan holds the decoded releases (not their payload) and
         // gives the same plan offline.
         let file = l._dir.path().join("plan-snapshot.json");
+        // `-o FILE` still works for one release, with a deprecation note on stderr.
         let out = run(&["snapshot", "--kubeconfig", &l.kubeconfig, "-o", file.to_str().unwrap(), "--target", target]);
         assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            "upgrade-preflight: warning: `snapshot -o FILE` is deprecated and goes away in the next release; use --output-file FILE\n"
+        );
         let written = std::fs::read_to_string(&file).unwrap();
         assert!(!written.contains("H4sI") && !written.contains("SDRzSU"), "{rel}: snapshot holds no payload");
         let (offline_code, offline) = crate::util::check_json(file.to_str().unwrap(), &["--target", target]);
@@ -333,7 +430,7 @@ fn object_limit_stops_a_live_collection() {
         let file = dir.path().join("s.json");
         let mut args = vec![cmd, "--kubeconfig", &l.kubeconfig, "--max-objects", "5", "--page-size", "2"];
         if cmd == "snapshot" {
-            args.extend(["-o", file.to_str().unwrap()]);
+            args.extend(["--output-file", file.to_str().unwrap()]);
         }
         let out = run(&args);
         assert_eq!(out.code, 3, "{cmd}: {}", out.stderr);

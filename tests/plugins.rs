@@ -75,7 +75,8 @@ fn the_krew_manifest_template_renders_to_a_valid_manifest() {
     }
     // Every placeholder in the body is documented, and substituting them leaves none.
     let body: String = text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
-    let mut rendered = body.replace("{{VERSION}}", "0.1.0");
+    assert!(header.contains("{{REPOSITORY}}"));
+    let mut rendered = body.replace("{{VERSION}}", "0.1.0").replace("{{REPOSITORY}}", "https://example.org/p");
     for (i, p) in body.match_indices("{{SHA256_").map(|(i, _)| i).enumerate() {
         let end = body[p..].find("}}").unwrap() + p + 2;
         let placeholder = &body[p..end];

@@ -70,3 +70,61 @@ fn pipeline_jobs_parse_and_run_commands_the_binary_accepts() {
     let steps = github["jobs"]["preflight"]["steps"].as_array().unwrap();
     assert_eq!(steps.last().unwrap()["run"], "exit ${{ steps.check.outputs.code }}", "the exit code gates the job");
 }
+
+/// `shown` is an excerpt of `real`: objects have exactly the same keys, an array's items are
+/// some of the real array's items in the same order, a string ending in `…` is a prefix,
+/// anything else is equal.
+fn excerpt_of(shown: &Value, real: &Value, at: &str) -> Result<(), String> {
+    match (shown, real) {
+        (Value::Object(s), Value::Object(r)) => {
+            let (sk, rk): (Vec<_>, Vec<_>) = (s.keys().collect(), r.keys().collect());
+            if sk != rk {
+                return Err(format!("{at}: the README shows fields {sk:?}, the report has {rk:?}"));
+            }
+            s.iter().try_for_each(|(k, v)| excerpt_of(v, &r[k], &format!("{at}.{k}")))
+        }
+        (Value::Array(s), Value::Array(r)) => {
+            if s.is_empty() {
+                return Err(format!("{at}: an empty array shows nothing"));
+            }
+            let mut from = 0;
+            for (i, sv) in s.iter().enumerate() {
+                let found = r[from..].iter().position(|rv| excerpt_of(sv, rv, at).is_ok());
+                match found {
+                    Some(j) => from += j + 1,
+                    None => {
+                        let why = r.iter().map(|rv| excerpt_of(sv, rv, &format!("{at}[{i}]"))).find_map(Result::err);
+                        return Err(format!(
+                            "{at}[{i}] is no item of the report (in order): {}",
+                            why.unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Value::String(s), Value::String(r)) if s.ends_with('…') => {
+            if r.starts_with(s.trim_end_matches('…')) {
+                Ok(())
+            } else {
+                Err(format!("{at}: {r:?} does not start with {s:?}"))
+            }
+        }
+        _ if shown == real => Ok(()),
+        _ => Err(format!("{at}: the README shows {shown}, the report has {real}")),
+    }
+}
+
+#[test]
+fn readme_json_example_is_the_demo_report() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("### JSON report (`-o json`").unwrap();
+    let block = &readme[start..];
+    let block = &block[block.find("```json\n").unwrap() + 8..];
+    let shown: Value = serde_json::from_str(&block[..block.find("```").unwrap()]).unwrap();
+    let (code, real) = crate::util::check_json("examples/demo-cluster.yaml", &[]);
+    assert_eq!(code, 1);
+    // The summary and every scalar at the top are shown whole.
+    assert_eq!(shown["summary"], real["summary"]);
+    excerpt_of(&shown, &real, "report").unwrap_or_else(|e| panic!("{e}"));
+}

@@ -208,13 +208,13 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
     // `snapshot` from the live cluster, in full and with one check; its file is a source too.
     let written = dir.path().join("written.json");
     let written_s = written.to_str().unwrap().to_string();
-    runs.push(capture("snapshot".into(), &["snapshot", "--kubeconfig", kubeconfig, "-o", &written_s]));
+    runs.push(capture("snapshot".into(), &["snapshot", "--kubeconfig", kubeconfig, "--output-file", &written_s]));
     assert_eq!(runs[0].out.code, 0, "{}", runs[0].out.stderr);
     let partial = dir.path().join("partial.json");
     let partial_s = partial.to_str().unwrap().to_string();
     runs.push(capture(
         "snapshot --only".into(),
-        &["snapshot", "--kubeconfig", kubeconfig, "-o", &partial_s, "--only", "missing-references"],
+        &["snapshot", "--kubeconfig", kubeconfig, "--output-file", &partial_s, "--only", "missing-references"],
     ));
 
     let sources: Vec<(&str, Vec<String>)> = vec![
@@ -274,7 +274,7 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
     let planned_s = planned.to_str().unwrap().to_string();
     runs.push(capture(
         "snapshot --target".into(),
-        &["snapshot", "--kubeconfig", kubeconfig, "-o", &planned_s, "--target", "release:d/web=9.9.9"],
+        &["snapshot", "--kubeconfig", kubeconfig, "--output-file", &planned_s, "--target", "release:d/web=9.9.9"],
     ));
     let mut plan_sources = sources.clone();
     plan_sources.push(("planned snapshot", vec!["--snapshot".into(), planned_s.clone()]));

@@ -6,6 +6,7 @@ mod check_fixtures;
 mod cli;
 mod contexts;
 mod deploy;
+mod dist;
 #[path = "support/fake_api.rs"]
 mod fake_api;
 mod faults;

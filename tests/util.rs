@@ -24,6 +24,8 @@ pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
 pub fn run_env<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Out {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrade-preflight"));
     cmd.args(args).current_dir(root()).env("KUBECONFIG", "/nonexistent").env_remove("NO_COLOR");
+    // Tables are 120 columns wide unless a test sets COLUMNS.
+    cmd.env_remove("COLUMNS");
     // Limits come from flags in tests unless a test sets them.
     for var in ["UPGRADE_PREFLIGHT_MAX_SNAPSHOT_MIB", "UPGRADE_PREFLIGHT_MAX_OBJECTS"] {
         cmd.env_remove(var);

@@ -241,7 +241,9 @@ impl Catalog {
         ids.extend(planning::finding_ids().map(ToString::to_string));
         for m in self.matrices.values() {
             ids.extend(m.known_bad.iter().map(|k| k.id.clone()));
-            if m.pinning.is_some() {
+            // A pin is a rule only with a range; floating-tag drift alone belongs to the
+            // `floating-image-tags` check.
+            if m.pinning.as_ref().is_some_and(|p| p.range.is_some()) {
                 ids.insert(m.pin_id());
             }
         }

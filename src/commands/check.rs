@@ -97,7 +97,12 @@ fn check_one(a: &CheckArgs, catalog: &Catalog, sel: &Selection, req: &PlanReques
         },
     };
     let collected = started.elapsed();
-    let plan = match plan::resolve(req, catalog, &inv) {
+    let mut req = req.clone();
+    if let Err(e) = super::resolve_pending(&mut req, &inv) {
+        eprint(&e);
+        return ExitStatus::Invalid;
+    }
+    let plan = match plan::resolve(&req, catalog, &inv) {
         Ok(p) => p,
         Err(e) => {
             eprint(&e);
@@ -125,6 +130,12 @@ fn check_many(
     policy: Policy,
     contexts: &[String],
 ) -> ExitStatus {
+    if !a.all_contexts
+        && let Err(e) = live::check_contexts(a.live.kubeconfig.as_deref(), contexts)
+    {
+        eprint(&e.to_string());
+        return ExitStatus::Invalid;
+    }
     let needs = live_needs(catalog, sel, req);
     let runtime = match runtime() {
         Ok(r) => r,
@@ -156,7 +167,10 @@ fn check_many(
             match res {
                 Ok((inv, stats)) => {
                     let started = std::time::Instant::now();
-                    let plan = match plan::resolve(req, catalog, &inv) {
+                    let mut req = req.clone();
+                    let plan = match super::resolve_pending(&mut req, &inv)
+                        .and_then(|()| plan::resolve(&req, catalog, &inv))
+                    {
                         Ok(p) => p,
                         Err(e) => {
                             eprint(&format!("context {ctx}: {e}"));
@@ -194,7 +208,7 @@ fn check_many(
 fn emit(a: &CheckArgs, headline: &str, render: impl Fn(RenderOptions) -> String, exit: ExitStatus) -> ExitStatus {
     match &a.output_file {
         Some(file) => {
-            let text = render(RenderOptions { color: false, verbose: a.verbose });
+            let text = render(RenderOptions { color: false, verbose: a.verbose, ..RenderOptions::default() });
             if let Err(e) = std::fs::write(file, text) {
                 eprint(&format!("cannot write {}: {e}", file.display()));
                 return ExitStatus::Invalid;
@@ -206,7 +220,7 @@ fn emit(a: &CheckArgs, headline: &str, render: impl Fn(RenderOptions) -> String,
             let color = a.output == Format::Table
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            out(&render(RenderOptions { color, verbose: a.verbose }));
+            out(&render(RenderOptions { color, verbose: a.verbose, width: super::table_width() }));
         }
     }
     exit
@@ -243,8 +257,8 @@ pub(super) fn live_options(a: &LiveArgs, context: Option<&String>, max_objects: 
         max_objects,
         kubeconfig: a.kubeconfig.clone(),
         context: context.cloned(),
-        timeout: std::time::Duration::from_secs(a.timeout),
-        request_timeout: std::time::Duration::from_secs(a.request_timeout),
+        timeout: a.timeout,
+        request_timeout: a.request_timeout,
         concurrency: usize::try_from(a.concurrency).unwrap_or(8),
         page_size: a.page_size,
         progress: live::stderr_is_tty(),
@@ -306,7 +320,12 @@ fn collect_live_stats(
         Ok((inv, stats)) => Ok((inv, RunStats::from(&*stats))),
         Err(e) => {
             eprint(&e.to_string());
-            Err(ExitStatus::Incomplete)
+            // A context the kubeconfig does not have is a usage error, not an unreachable cluster.
+            Err(if matches!(e, live::LiveError::UnknownContext { .. }) {
+                ExitStatus::Invalid
+            } else {
+                ExitStatus::Incomplete
+            })
         }
     }
 }

@@ -1,10 +1,22 @@
 //! Command-line definition (clap derive). Declarations only: no logic, no I/O.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::report::{Format, ListFormat};
+
+/// What `--version` prints after the name: the version, the git commit it was built from and
+/// the date of the compiled-in matrices and checks (both set by `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("UPGRADE_PREFLIGHT_COMMIT"),
+    ", matrices ",
+    env!("UPGRADE_PREFLIGHT_DATA_DATE"),
+    ")"
+);
 
 /// GO / NO-GO preflight gate for Kubernetes, Rancher, Harvester and Helm upgrades.
 ///
@@ -12,7 +24,7 @@ use crate::report::{Format, ListFormat};
 #[derive(Debug, Parser)]
 #[command(
     name = "upgrade-preflight",
-    version,
+    version = VERSION,
     about,
     long_about = None,
     after_help = "Exit codes: 0 GO, 1 NO-GO, 2 invalid usage or data files, 3 could not evaluate."
@@ -73,12 +85,12 @@ pub struct LiveArgs {
     /// Kubeconfig context (default: the current context). `check` takes it repeatedly to check several clusters.
     #[arg(long, value_name = "NAME")]
     pub context: Vec<String>,
-    /// Give up on the cluster after this many seconds in all (exit 3).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub timeout: u64,
-    /// Give up on one request after this many seconds (then retry).
-    #[arg(long, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3_600))]
-    pub request_timeout: u64,
+    /// Give up on the cluster after this long in all (exit 3): a Go duration (30s, 2m, 1h30m) or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::duration::timeout)]
+    pub timeout: Duration,
+    /// Give up on one request after this long (then retry): a Go duration (20s, 1m) or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = super::duration::request_timeout)]
+    pub request_timeout: Duration,
     /// Lists in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub concurrency: u64,
@@ -110,8 +122,11 @@ pub struct ObjectLimitArgs {
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     /// File to write (JSON, which `check --snapshot` reads whatever the extension).
+    #[arg(long = "output-file", value_name = "FILE", required_unless_present = "output", conflicts_with = "output")]
+    pub output_file: Option<PathBuf>,
+    /// Deprecated spelling of --output-file (in `check`, -o is the format); kept for one release.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// Cluster.
     #[command(flatten)]
     pub live: LiveArgs,

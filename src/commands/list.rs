@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::cli::{ExplainArgs, ListArgs};
 use super::{eprint, load_catalog, out};
-use crate::catalog::{Catalog, DetectSource, Rule, Severity};
+use crate::catalog::{Catalog, DetectSource, Rule, RuleKind, Severity};
 use crate::report::{self, ExitStatus, ListFormat};
 
 #[derive(Serialize)]
@@ -12,7 +12,10 @@ use crate::report::{self, ExitStatus, ListFormat};
 struct ListEntry {
     id: String,
     kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     severity: Option<Severity>,
+    /// Absent for ids that concern no single component (and for components themselves).
+    #[serde(skip_serializing_if = "Option::is_none")]
     component: Option<String>,
     title: String,
     origin: String,
@@ -89,20 +92,24 @@ pub(super) fn list(a: &ListArgs) -> ExitStatus {
             out(&format!("{text}\n"));
         }
         ListFormat::Table => {
-            let mut t = comfy_table::Table::new();
-            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-                .set_width(report::table::WIDTH)
-                .set_header(vec!["ID", "KIND", "SEVERITY", "COMPONENT", "TITLE"]);
-            for e in &entries {
-                t.add_row(vec![
-                    e.id.clone(),
-                    e.kind.to_string(),
-                    e.severity.map(|s| s.to_string()).unwrap_or_default(),
-                    e.component.clone().unwrap_or_default(),
-                    e.title.clone(),
-                ]);
-            }
+            let rows: Vec<Vec<report::table::GridCell>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        (e.id.clone(), None),
+                        (e.kind.to_string(), None),
+                        (e.severity.map(|s| s.to_string()).unwrap_or_default(), None),
+                        (e.component.clone().unwrap_or_default(), None),
+                        (e.title.clone(), None),
+                    ]
+                })
+                .collect();
+            let t = report::table::grid(
+                &["ID", "KIND", "SEVERITY", "COMPONENT", "TITLE"],
+                &rows,
+                super::table_width(),
+                false,
+            );
             out(&format!("{t}\n"));
         }
     }
@@ -201,12 +208,33 @@ pub(super) fn explain(a: &ExplainArgs) -> ExitStatus {
             }
         }
     }
+    if let Some(info) = catalog.describe(&a.id).filter(|i| i.kind == RuleKind::Pin) {
+        s.push_str(&format!(
+            "{} — version pin\n\nseverity:  {}\ncomponent: {}\n\n{}: a detected version outside the pin is a finding; a floating\ntag or an unreadable version makes it could not evaluate.\n\nremediation: {}\n",
+            info.id,
+            info.severity,
+            info.component.as_deref().unwrap_or("-"),
+            info.title,
+            info.remediation.trim()
+        ));
+        for r in &info.references {
+            s.push_str(&format!("  see {r}\n"));
+        }
+        out(&s);
+        return ExitStatus::Go;
+    }
     if let Some((id, severity, title)) = crate::eval::plan::FINDING_IDS.iter().find(|(id, _, _)| *id == a.id) {
         out(&format!(
             "{id} — upgrade planning rule\n\nseverity: {severity}\nruns:     with --target COMPONENT=VERSION or --values RELEASE=FILE\n\n{title}.\nSee the README section \"Planning an upgrade\".\n"
         ));
         return ExitStatus::Go;
     }
-    eprint(&format!("no check, known-bad rule or component with id '{}' (run `upgrade-preflight list`)", a.id));
+    let mut ids: Vec<String> = catalog.finding_ids().into_iter().collect();
+    ids.extend(catalog.matrices.keys().cloned());
+    eprint(&format!(
+        "no check, known-bad rule, pin or component with id '{}'{} (run `upgrade-preflight list`)",
+        a.id,
+        super::did_you_mean(&a.id, &ids)
+    ));
     ExitStatus::Invalid
 }

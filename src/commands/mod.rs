@@ -8,6 +8,7 @@
 mod check;
 pub mod cli;
 mod docs;
+mod duration;
 mod list;
 pub mod rbac;
 mod snapshot;
@@ -74,6 +75,11 @@ fn eprint(msg: &str) {
     let _ = writeln!(std::io::stderr(), "upgrade-preflight: {msg}");
 }
 
+/// How wide tables on stdout may be: `COLUMNS`, else the terminal's width, else 120.
+fn table_width() -> u16 {
+    crate::report::table::width(std::env::var("COLUMNS").ok().as_deref(), crate::report::table::terminal_width())
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
@@ -93,7 +99,8 @@ fn selection(a: &SelectArgs, catalog: &Catalog) -> Result<Selection, ExitStatus>
     let skip: BTreeSet<String> = a.skip.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let unknown: Vec<&String> = only.iter().chain(&skip).filter(|id| !known.contains(*id)).collect();
     if !unknown.is_empty() {
-        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        let known: Vec<String> = known.into_iter().collect();
+        let names: Vec<String> = unknown.iter().map(|s| format!("{s}{}", did_you_mean(s, &known))).collect();
         eprint(&format!("unknown check id(s): {} (run `upgrade-preflight list` to see them all)", names.join(", ")));
         return Err(ExitStatus::Invalid);
     }
@@ -117,7 +124,18 @@ fn plan_request(
     let mut req = PlanRequest { reuse_values, ..PlanRequest::default() };
     let mut errors = Vec::new();
     for t in targets {
-        match plan::parse_target(t, catalog) {
+        // `release:NS/NAME=pending`: the chart version Helm is upgrading to right now, read
+        // from the release's pending-upgrade revision once the cluster is read (see
+        // [`resolve_pending`]); a placeholder version until then.
+        let pending = t.strip_suffix("=pending").filter(|k| k.trim_start().starts_with("release:"));
+        let parsed = match pending {
+            Some(key) => plan::parse_target(&format!("{key}=0.0.0"), catalog).map(|mut t| {
+                t.raw = PENDING.to_string();
+                t
+            }),
+            None => plan::parse_target(t, catalog),
+        };
+        match parsed {
             Ok(t) => req.targets.push(t),
             Err(e) => errors.push(e),
         }
@@ -138,11 +156,104 @@ fn plan_request(
     }
 }
 
+/// `" (did you mean x?)"` when one of `known` is close to `word` (a typo, a missing or extra
+/// part of a kebab-case id), else empty.
+fn did_you_mean(word: &str, known: &[String]) -> String {
+    let close: Vec<&str> = known
+        .iter()
+        .map(|k| (edit_distance(word, k), k.as_str()))
+        .filter(|(d, k)| *d <= (word.len().max(k.len()) / 4).max(2) || (word.len() >= 4 && k.contains(word)))
+        .min_by_key(|(d, k)| (*d, *k))
+        .map(|(_, k)| k)
+        .into_iter()
+        .collect();
+    match close.first() {
+        Some(k) => format!(" (did you mean {k}?)"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The version of a `release:NS/NAME=pending` target as written.
+const PENDING: &str = "pending";
+
+/// Fills in `release:NS/NAME=pending` targets: the chart version of the release's newest
+/// revision when Helm has it as `pending-upgrade` (a pre-upgrade hook runs exactly then).
+/// Anything else is an error naming the release and its state (exit 2).
+fn resolve_pending(req: &mut PlanRequest, inv: &crate::inventory::Inventory) -> Result<(), String> {
+    use crate::eval::plan::TargetKey;
+    use serde_json::Value;
+    for t in req.targets.iter_mut().filter(|t| t.raw == PENDING) {
+        let TargetKey::Release { namespace, name } = &t.key else { continue };
+        let shown = format!("{}{name}", namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default());
+        let newest: Vec<Value> = inv
+            .objects(&crate::inventory::helm::group_kind())
+            .iter()
+            .filter(|o| namespace.is_none() || o.namespace == *namespace)
+            .map(crate::inventory::Object::value)
+            .filter(|v| v.pointer("/spec/release").and_then(Value::as_str) == Some(name.as_str()))
+            .filter(|v| v.pointer("/spec/latest").and_then(Value::as_bool) == Some(true))
+            .collect();
+        let [release] = newest.as_slice() else {
+            return Err(if newest.is_empty() {
+                format!("--target release:{shown}=pending: no Helm release {shown} in the cluster")
+            } else {
+                format!(
+                    "--target release:{shown}=pending: release {name} is in several namespaces; give NAMESPACE/{name}"
+                )
+            });
+        };
+        let status = release.pointer("/spec/status").and_then(Value::as_str).unwrap_or("unknown");
+        let chart = release.pointer("/spec/chart/version").and_then(Value::as_str).unwrap_or_default();
+        if status != "pending-upgrade" {
+            return Err(format!(
+                "--target release:{shown}=pending: its newest revision is {status}, not pending-upgrade ('pending' is for a pre-upgrade hook; otherwise give the chart version)"
+            ));
+        }
+        match crate::version::parse(chart) {
+            crate::version::Parsed::Version(v) => {
+                t.version = v;
+                t.raw = chart.to_string();
+            }
+            _ => {
+                return Err(format!(
+                    "--target release:{shown}=pending: the pending chart version '{chart}' is not a release version"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
 
-    use super::plugin_name;
+    use super::{did_you_mean, edit_distance, plugin_name};
+
+    #[test]
+    fn suggestions_for_unknown_ids() {
+        let known: Vec<String> =
+            ["nodes-not-ready", "nodes-cordoned", "haraka-pinned-version", "rancher"].map(String::from).to_vec();
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(did_you_mean("node-not-ready", &known), " (did you mean nodes-not-ready?)");
+        assert_eq!(did_you_mean("haraka-pinned", &known), " (did you mean haraka-pinned-version?)");
+        assert_eq!(did_you_mean("rancherr", &known), " (did you mean rancher?)");
+        assert_eq!(did_you_mean("something-else-entirely", &known), "");
+    }
 
     #[test]
     fn kubectl_plugin_names() {

@@ -16,6 +16,20 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         eprint("snapshot captures one cluster: give --context at most once");
         return ExitStatus::Invalid;
     }
+    let file = match (&a.output_file, &a.output) {
+        (Some(f), _) => f,
+        (None, Some(f)) => {
+            eprint(
+                "warning: `snapshot -o FILE` is deprecated and goes away in the next release; use --output-file FILE",
+            );
+            f
+        }
+        // clap requires one of them; this is the message it would give.
+        (None, None) => {
+            eprint("snapshot needs --output-file FILE");
+            return ExitStatus::Invalid;
+        }
+    };
     let req = match plan_request(&a.targets, &[], false, &catalog) {
         Ok(r) => r,
         Err(s) => return s,
@@ -30,10 +44,10 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Err(s) => return s,
     };
     let text = snapshot::write(&inv);
-    if let Err(e) = std::fs::write(&a.output, text) {
-        eprint(&format!("cannot write {}: {e}", a.output.display()));
+    if let Err(e) = std::fs::write(file, text) {
+        eprint(&format!("cannot write {}: {e}", file.display()));
         return ExitStatus::Invalid;
     }
-    out(&format!("wrote {} objects to {} (Secret values removed)\n", inv.len(), a.output.display()));
+    out(&format!("wrote {} objects to {} (Secret values removed)\n", inv.len(), file.display()));
     ExitStatus::Go
 }

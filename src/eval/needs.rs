@@ -67,8 +67,12 @@ pub fn needs_for(
     if releases {
         out.push(unscoped(crate::inventory::helm::group_kind(), Keep::default()));
     }
-    for (gk, version_hint) in crate::eval::plan::needs(catalog, targets) {
-        out.push(Need { version_hint, ..unscoped(gk, Keep::default()) });
+    // What planning rules read only when one of them is selected (`--only nodes-not-ready`
+    // needs no removed-API evidence).
+    if crate::catalog::planning::finding_ids().any(|id| sel.wants(id)) {
+        for (gk, version_hint) in crate::eval::plan::needs(catalog, targets) {
+            out.push(Need { version_hint, ..unscoped(gk, Keep::default()) });
+        }
     }
     for id in checks_needed(catalog, sel, targets) {
         let Some(check) = catalog.checks.get(id) else { continue };

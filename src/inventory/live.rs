@@ -81,6 +81,16 @@ pub enum LiveError {
     /// No usable kubeconfig or in-cluster configuration.
     #[error("cannot load cluster configuration: {0}")]
     Config(String),
+    /// `--context` names a context the kubeconfig does not have (a usage error, exit 2).
+    #[error("context {context} not found in {kubeconfig}; contexts: {}", if .contexts.is_empty() { "none".to_string() } else { .contexts.join(", ") })]
+    UnknownContext {
+        /// The context asked for.
+        context: String,
+        /// Which kubeconfig (the path, or `$KUBECONFIG`'s value); never its content.
+        kubeconfig: String,
+        /// The contexts it has, sorted.
+        contexts: Vec<String>,
+    },
     /// The API server did not answer.
     #[error("cannot reach the cluster at {url}: {reason}")]
     Unreachable {
@@ -101,7 +111,7 @@ pub enum LiveError {
     #[error("the cluster has {}", .0.too_many_objects())]
     TooManyObjects(crate::limits::Limits),
     /// The whole collection took longer than `--timeout`.
-    #[error("timed out after {}s collecting from the cluster (raise --timeout?)", .0.as_secs())]
+    #[error("timed out after {:?} collecting from the cluster (raise --timeout?)", .0)]
     Timeout(Duration),
 }
 
@@ -278,8 +288,47 @@ fn status_message(body: &[u8]) -> String {
     }
 }
 
+/// The kubeconfig kubectl would read, and how to name it in messages: `--kubeconfig`, else
+/// `$KUBECONFIG` (possibly several files), else `~/.kube/config`. `None` when there is none to
+/// read (in a Pod, the service account is used instead).
+fn read_kubeconfig(path: Option<&std::path::Path>) -> Option<(kube::config::Kubeconfig, String)> {
+    match path {
+        Some(p) => kube::config::Kubeconfig::read_from(p).ok().map(|kc| (kc, p.display().to_string())),
+        None => {
+            let name = std::env::var("KUBECONFIG")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "~/.kube/config".to_string());
+            kube::config::Kubeconfig::read().ok().map(|kc| (kc, name))
+        }
+    }
+}
+
+/// Checks that every context in `wanted` is in the kubeconfig kubectl would read. A kubeconfig
+/// that cannot be read is not judged here: connecting reports that.
+pub fn check_contexts(kubeconfig: Option<&std::path::Path>, wanted: &[String]) -> Result<(), LiveError> {
+    let Some((kc, name)) = read_kubeconfig(kubeconfig) else { return Ok(()) };
+    let mut contexts: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
+    contexts.sort();
+    contexts.dedup();
+    match wanted.iter().find(|w| !contexts.contains(w)) {
+        Some(missing) => Err(LiveError::UnknownContext { context: missing.clone(), kubeconfig: name, contexts }),
+        None => Ok(()),
+    }
+}
+
+/// A server URL as reports print it: scheme, host, port and path, never userinfo.
+fn server_url(uri: &http::Uri) -> String {
+    let host = uri.host().unwrap_or_default();
+    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{host}{port}{}", uri.scheme_str().unwrap_or("https"), uri.path())
+}
+
 /// Builds a client the way kubectl finds its configuration.
 async fn client(opts: &LiveOptions) -> Result<(kube::Client, String, String), LiveError> {
+    if let Some(c) = &opts.context {
+        check_contexts(opts.kubeconfig.as_deref(), std::slice::from_ref(c))?;
+    }
     let kopts = kube::config::KubeConfigOptions { context: opts.context.clone(), ..Default::default() };
     let mut config = match &opts.kubeconfig {
         Some(path) => {
@@ -296,8 +345,15 @@ async fn client(opts: &LiveOptions) -> Result<(kube::Client, String, String), Li
     config.default_retry = false;
     config.connect_timeout = Some(opts.request_timeout);
     config.read_timeout = Some(opts.request_timeout);
-    let url = config.cluster_url.to_string();
-    let context = opts.context.clone().unwrap_or_else(|| "current-context".to_string());
+    let url = server_url(&config.cluster_url);
+    // The context's own name, as kubectl's `current-context` says; a Pod's service account
+    // has none.
+    let context = opts.context.clone().unwrap_or_else(|| {
+        read_kubeconfig(opts.kubeconfig.as_deref())
+            .and_then(|(kc, _)| kc.current_context)
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "in-cluster".to_string())
+    });
     let client = kube::Client::try_from(config).map_err(|e| LiveError::Config(e.to_string()))?;
     Ok((client, url, context))
 }
@@ -379,7 +435,7 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
         Err(FetchError::Status(401 | 403, m)) => return Err(LiveError::Auth { url, reason: m }),
         Err(e) => return Err(LiveError::Unreachable { url, reason: e.describe() }),
     };
-    let mut inv = Inventory::new(Origin::Live(context), true);
+    let mut inv = Inventory::new(Origin::Live { context, server: url.clone() }, true);
     inv.server_version = Some(version.git_version);
 
     let resolved = discover(&http, needs, &mut inv).await;

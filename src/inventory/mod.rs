@@ -168,8 +168,13 @@ pub enum KindState {
 pub enum Origin {
     /// An offline snapshot file or directory.
     Snapshot(String),
-    /// A live cluster (context name).
-    Live(String),
+    /// A live cluster.
+    Live {
+        /// The kubeconfig context's name (`in-cluster` for a Pod's service account).
+        context: String,
+        /// The API server URL, without userinfo.
+        server: String,
+    },
 }
 
 /// Everything collected.

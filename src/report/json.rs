@@ -105,6 +105,8 @@ struct Source<'a> {
     kind: &'static str,
     location: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     server_version: Option<&'a str>,
     objects: usize,
 }
@@ -228,6 +230,7 @@ fn wire(r: &Report) -> Wire<'_> {
         source: Source {
             kind: r.source_type,
             location: &r.source_location,
+            server: r.server.as_deref(),
             server_version: r.server_version.as_deref(),
             objects: r.objects,
         },

@@ -140,6 +140,9 @@ fn suite(context: Option<&str>, r: &Report) -> (usize, usize, usize, usize, Stri
     property(&mut props, "exitCode", &r.exit.code().to_string());
     property(&mut props, "headline", &r.headline());
     property(&mut props, "source", &format!("{} {}", r.source_type, r.source_location));
+    if let Some(url) = &r.server {
+        property(&mut props, "server", url);
+    }
     if let Some(v) = &r.server_version {
         property(&mut props, "serverVersion", v);
     }

@@ -77,10 +77,11 @@ pub fn render(sections: &[Section<'_>]) -> String {
 
 fn body(out: &mut String, r: &Report) {
     let server = r.server_version.as_deref().map(|v| format!(" · Kubernetes {}", escape(v))).unwrap_or_default();
+    let url = r.server.as_deref().map(|u| format!(" at `{}`", u.replace('`', "'"))).unwrap_or_default();
     let _ = writeln!(
         out,
-        "{} `{}`{server} · {} objects · exit {}\n",
-        r.source_type,
+        "{} `{}`{url}{server} · {} objects · exit {}\n",
+        if r.server.is_some() { "live context" } else { r.source_type },
         r.source_location.replace('`', "'"),
         r.objects,
         r.exit.code()

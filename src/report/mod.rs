@@ -103,6 +103,8 @@ pub struct Report {
     pub source_type: &'static str,
     /// Snapshot path or context name.
     pub source_location: String,
+    /// A live cluster's API server URL (never userinfo).
+    pub server: Option<String>,
     /// API server version, when known.
     pub server_version: Option<String>,
     /// Objects in the inventory.
@@ -129,9 +131,9 @@ impl Report {
         } else {
             (Verdict::Go, ExitStatus::Go)
         };
-        let (source_type, source_location) = match &inv.origin {
-            Origin::Snapshot(p) => ("snapshot", p.clone()),
-            Origin::Live(c) => ("live", c.clone()),
+        let (source_type, source_location, server) = match &inv.origin {
+            Origin::Snapshot(p) => ("snapshot", p.clone(), None),
+            Origin::Live { context, server } => ("live", context.clone(), Some(server.clone())),
         };
         Self {
             verdict,
@@ -139,6 +141,7 @@ impl Report {
             exit,
             source_type,
             source_location,
+            server,
             server_version: inv.server_version.clone(),
             objects: inv.len(),
             eval,
@@ -191,12 +194,20 @@ pub enum ListFormat {
 }
 
 /// How a rendering looks, beyond its format.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {
     /// ANSI colour (table only).
     pub color: bool,
-    /// List each check that passed and why (table only).
+    /// List each check that passed and why, and every check not applicable (table only).
     pub verbose: bool,
+    /// Columns the table may use ([`table::WIDTH`] unless the terminal or `COLUMNS` says).
+    pub width: u16,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { color: false, verbose: false, width: table::WIDTH }
+    }
 }
 
 /// One cluster's part of a report: its context (`None` for the single-cluster report) and

@@ -168,6 +168,9 @@ fn run(context: Option<&str>, r: &Report) -> Value {
             "source": { "type": r.source_type, "location": r.source_location },
         },
     });
+    if let Some(url) = &r.server {
+        out["properties"]["source"]["server"] = serde_json::Value::from(url.as_str());
+    }
     if !r.eval.plan.is_empty() {
         out["properties"]["plan"] = r
             .eval
