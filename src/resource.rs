@@ -58,6 +58,30 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
+/// Where an object of a finding stands in a planned change (`check --manifest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// As it is in the cluster now, and stays.
+    Live,
+    /// As the change will apply it.
+    Planned,
+    /// In the release now; the change deletes it.
+    Deleted,
+}
+
+impl Change {
+    /// Wire and display form.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Live => "live",
+            Change::Planned => "planned",
+            Change::Deleted => "deleted",
+        }
+    }
+}
+
 /// How a report names an object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,13 +95,45 @@ pub struct ObjectRef {
     pub name: String,
     /// `apiVersion` as stored.
     pub api_version: String,
+    /// With a planned change: whether this is the live, planned or deleted object.
+    #[serde(rename = "state", skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// With a planned change: the template it was rendered from (Helm's `# Source:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl ObjectRef {
+    /// A reference with no change state (an object named by a finding, not read).
+    #[must_use]
+    pub fn named(kind: &str, namespace: Option<&str>, name: &str, api_version: &str) -> Self {
+        Self {
+            kind: kind.to_string(),
+            namespace: namespace.map(ToString::to_string),
+            name: name.to_string(),
+            api_version: api_version.to_string(),
+            change: None,
+            source: None,
+        }
+    }
+
+    /// `Kind ns/name`, without the change state.
+    #[must_use]
+    pub fn identity(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
 }
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
+        write!(f, "{}", self.identity())?;
+        match (self.change, &self.source) {
+            (Some(c), Some(src)) => write!(f, " ({}, {src})", c.as_str()),
+            (Some(c), None) if c != Change::Live => write!(f, " ({})", c.as_str()),
+            _ => Ok(()),
         }
     }
 }

@@ -6,12 +6,13 @@ use std::io::{IsTerminal, Write};
 
 use super::{catalog_and_selection, eprint, out, plan_request};
 
-use super::cli::{CheckArgs, FailOn, LiveArgs};
+use super::cli::{ChangeArgs, CheckArgs, FailOn, LiveArgs};
 use crate::catalog::{Catalog, Severity};
 use crate::eval::plan::{self, PlanRequest};
 use crate::eval::{self, Selection};
 use crate::inventory::live::{self, LiveOptions};
-use crate::inventory::{Inventory, snapshot};
+use crate::inventory::manifest::{self, ChangeSet, Chart, PlannedDoc, ReleaseRef};
+use crate::inventory::{Inventory, Origin, snapshot};
 use crate::limits::Limits;
 use crate::report::{self, ExitStatus, Format, Policy, RenderOptions, Report, Section};
 
@@ -21,10 +22,19 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         Ok(cs) => cs,
         Err(s) => return s,
     };
-    let req = match plan_request(&a.plan.targets, &a.plan.values, a.plan.reuse_values, &catalog) {
+    let mut req = match plan_request(&a.plan.targets, &a.plan.values, a.plan.reuse_values, &catalog) {
         Ok(r) => PlanRequest { applied_annotations: a.plan.additional_annotations.clone(), ..r },
         Err(s) => return s,
     };
+    let change = match change_input(&a.change, &req, &limits(a)) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    if change.as_ref().is_some_and(|c| c.no_cluster) {
+        // Without a cluster there is no release to merge values onto: they only feed
+        // values-schema (through the change input).
+        req.values.clear();
+    }
     let policy = Policy {
         fail_on: match a.fail_on {
             FailOn::Blocker => Severity::Blocker,
@@ -33,10 +43,98 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         allow_incomplete: a.allow_incomplete,
     };
     match contexts(a) {
-        Ok(None) => check_one(a, &catalog, &sel, &req, policy),
-        Ok(Some(contexts)) => check_many(a, &catalog, &sel, &req, policy, &contexts),
+        Ok(None) => check_one(a, &catalog, &sel, &req, policy, change.as_ref()),
+        Ok(Some(contexts)) => check_many(a, &catalog, &sel, &req, policy, &contexts, change.as_ref()),
         Err(s) => s,
     }
+}
+
+/// A planned change as read from `--manifest`, `--release`, `--chart` and `--values`.
+struct ChangeInput {
+    docs: Vec<PlannedDoc>,
+    release: Option<ReleaseRef>,
+    chart: Option<Chart>,
+    values: Option<(String, serde_json::Value)>,
+    no_cluster: bool,
+    location: String,
+}
+
+/// Reads the planned change; a manifest or chart that cannot be read is exit 2.
+fn change_input(c: &ChangeArgs, req: &PlanRequest, limits: &Limits) -> Result<Option<ChangeInput>, ExitStatus> {
+    if c.manifests.is_empty() {
+        return Ok(None);
+    }
+    let fail = |e: manifest::ManifestError| {
+        eprint(&e.to_string());
+        ExitStatus::Invalid
+    };
+    let docs = manifest::read(&c.manifests, &mut std::io::stdin().lock(), limits).map_err(fail)?;
+    let chart = c.chart.as_deref().map(|p| manifest::read_chart(p, limits)).transpose().map_err(fail)?;
+    let release = match c.release.as_deref() {
+        None => None,
+        Some(r) => {
+            let (ns, name) = r.split_once('/').unwrap_or(("default", r));
+            if ns.is_empty() || name.is_empty() || name.contains('/') {
+                eprint(&format!("--release {r}: expected [NAMESPACE/]NAME"));
+                return Err(ExitStatus::Invalid);
+            }
+            Some(ReleaseRef { namespace: ns.to_string(), name: name.to_string() })
+        }
+    };
+    let values = release.as_ref().and_then(|rel| {
+        req.values
+            .iter()
+            .filter(|v| v.release == rel.name && v.namespace.as_deref().is_none_or(|n| n == rel.namespace))
+            .fold(None, |acc: Option<(String, serde_json::Value)>, v| {
+                Some(match acc {
+                    None => (v.file.clone(), v.values.clone()),
+                    Some((f, old)) => (format!("{f}, {}", v.file), manifest::overlay(&old, &v.values)),
+                })
+            })
+    });
+    let location = c.manifests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    Ok(Some(ChangeInput { docs, release, chart, values, no_cluster: c.no_cluster, location }))
+}
+
+/// The future state: `inv` with the change applied.
+fn apply_change(inv: Inventory, c: &ChangeInput) -> Result<Inventory, String> {
+    let set = ChangeSet {
+        release: c.release.clone(),
+        chart: c.chart.clone(),
+        values: c.values.clone(),
+        cluster: !c.no_cluster,
+        ..ChangeSet::default()
+    };
+    manifest::apply(inv, c.docs.clone(), set)
+}
+
+/// What a change adds to a live collection: the planned kinds (whole objects, to compare),
+/// CRDs (served versions, scope) and, with a release, Helm's storage.
+fn change_needs(c: &ChangeInput) -> Vec<live::Need> {
+    use crate::inventory::projection::Keep;
+    use crate::resource::GroupKind;
+    let need = |gk: GroupKind, version_hint: Option<String>| live::Need {
+        gk,
+        version_hint,
+        namespace: None,
+        label_selector: None,
+        field_selector: None,
+        keep: Keep::all(),
+    };
+    let mut out: Vec<live::Need> = c
+        .docs
+        .iter()
+        .filter_map(|d| {
+            let av = d.value.get("apiVersion")?.as_str()?;
+            let kind = d.value.get("kind")?.as_str()?;
+            Some(need(
+                GroupKind::from_api_version(av, kind),
+                Some(crate::resource::split_api_version(av).1.to_string()),
+            ))
+        })
+        .collect();
+    out.push(need(GroupKind::new("apiextensions.k8s.io", "CustomResourceDefinition"), Some("v1".into())));
+    out
 }
 
 /// The contexts to check when several clusters are asked for (`--context` more than once,
@@ -76,9 +174,23 @@ fn contexts(a: &CheckArgs) -> Result<Option<Vec<String>>, ExitStatus> {
 }
 
 /// One cluster or snapshot: exactly the report of earlier releases.
-fn check_one(a: &CheckArgs, catalog: &Catalog, sel: &Selection, req: &PlanRequest, policy: Policy) -> ExitStatus {
+fn check_one(
+    a: &CheckArgs,
+    catalog: &Catalog,
+    sel: &Selection,
+    req: &PlanRequest,
+    policy: Policy,
+    change: Option<&ChangeInput>,
+) -> ExitStatus {
     let started = std::time::Instant::now();
     let (inv, run_stats) = match &a.snapshot {
+        _ if change.is_some_and(|c| c.no_cluster) => {
+            let mut inv =
+                Inventory::new(Origin::Manifests(change.map(|c| c.location.clone()).unwrap_or_default()), false);
+            inv.no_cluster = true;
+            inv.finish();
+            (inv, RunStats::default())
+        }
         Some(path) => match snapshot::load_with(path, &limits(a)) {
             Ok(i) => (i, RunStats::default()),
             Err(e) => {
@@ -91,9 +203,20 @@ fn check_one(a: &CheckArgs, catalog: &Catalog, sel: &Selection, req: &PlanReques
             catalog,
             sel,
             req,
+            change,
         ) {
             Ok(r) => r,
             Err(s) => return s,
+        },
+    };
+    let inv = match change {
+        None => inv,
+        Some(c) => match apply_change(inv, c) {
+            Ok(future) => future,
+            Err(e) => {
+                eprint(&e);
+                return ExitStatus::Invalid;
+            }
         },
     };
     let collected = started.elapsed();
@@ -129,6 +252,7 @@ fn check_many(
     req: &PlanRequest,
     policy: Policy,
     contexts: &[String],
+    change: Option<&ChangeInput>,
 ) -> ExitStatus {
     if !a.all_contexts
         && let Err(e) = live::check_contexts(a.live.kubeconfig.as_deref(), contexts)
@@ -136,7 +260,7 @@ fn check_many(
         eprint(&e.to_string());
         return ExitStatus::Invalid;
     }
-    let needs = live_needs(catalog, sel, req);
+    let needs = live_needs(catalog, sel, req, change);
     let runtime = match runtime() {
         Ok(r) => r,
         Err(s) => return s,
@@ -167,6 +291,17 @@ fn check_many(
             match res {
                 Ok((inv, stats)) => {
                     let started = std::time::Instant::now();
+                    let inv = match change {
+                        None => inv,
+                        Some(c) => match apply_change(inv, c) {
+                            Ok(future) => future,
+                            Err(e) => {
+                                eprint(&format!("context {ctx}: {e}"));
+                                results.insert(ctx, Err(e));
+                                continue;
+                            }
+                        },
+                    };
                     let mut req = req.clone();
                     let plan = match super::resolve_pending(&mut req, &inv)
                         .and_then(|()| plan::resolve(&req, catalog, &inv))
@@ -299,13 +434,19 @@ pub(super) fn collect_live(
     sel: &Selection,
     req: &PlanRequest,
 ) -> Result<Inventory, ExitStatus> {
-    collect_live_stats(opts, catalog, sel, req).map(|(inv, _)| inv)
+    collect_live_stats(opts, catalog, sel, req, None).map(|(inv, _)| inv)
 }
 
 /// What to collect: checks gated on a target are always collected for; release targets add
 /// only releases.
-fn live_needs(catalog: &Catalog, sel: &Selection, req: &PlanRequest) -> Vec<live::Need> {
-    eval::needs_for(catalog, sel, &req.component_targets(), !req.is_empty())
+fn live_needs(catalog: &Catalog, sel: &Selection, req: &PlanRequest, change: Option<&ChangeInput>) -> Vec<live::Need> {
+    let releases = !req.is_empty() || change.is_some_and(|c| c.release.is_some());
+    let mut needs = eval::needs_for(catalog, sel, &req.component_targets(), releases);
+    if let Some(c) = change {
+        needs.extend(change_needs(c));
+        needs = live::merge_needs(needs);
+    }
+    needs
 }
 
 fn collect_live_stats(
@@ -313,8 +454,9 @@ fn collect_live_stats(
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
+    change: Option<&ChangeInput>,
 ) -> Result<(Inventory, RunStats), ExitStatus> {
-    let needs = live_needs(catalog, sel, req);
+    let needs = live_needs(catalog, sel, req, change);
     let runtime = runtime()?;
     match runtime.block_on(live::collect(opts, &needs)) {
         Ok((inv, stats)) => Ok((inv, RunStats::from(&*stats))),

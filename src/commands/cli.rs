@@ -203,6 +203,9 @@ pub struct CheckArgs {
     /// Planned upgrade.
     #[command(flatten)]
     pub plan: PlanArgs,
+    /// Planned change (rendered manifests).
+    #[command(flatten)]
+    pub change: ChangeArgs,
     /// Largest snapshot file read, in MiB (exit 3 beyond it).
     #[arg(long, value_name = "MIB", env = crate::limits::ENV_MAX_SNAPSHOT_MIB,
           default_value_t = crate::limits::DEFAULT_MAX_SNAPSHOT_MIB, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
@@ -231,6 +234,26 @@ pub struct PlanArgs {
     /// like kubectl's last-applied-configuration and kapp.k14s.io/original. Repeatable.
     #[arg(long = "additional-annotation", value_name = "NAME")]
     pub additional_annotations: Vec<String>,
+}
+
+/// The change being planned: the objects it will apply (`check --manifest`).
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// Objects the change will apply (helm template, kustomize build, plain manifests): a file, a
+    /// directory, or - for stdin. Repeatable. The cluster is judged as it will be after the change.
+    #[arg(long = "manifest", value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
+    /// The manifests are the next revision of this Helm release ([NAMESPACE/]NAME): objects of its
+    /// current manifest that they no longer hold are deleted, and ownership is judged against it.
+    #[arg(long, value_name = "[NS/]NAME", requires = "manifests")]
+    pub release: Option<String>,
+    /// The chart being applied (a directory or .tgz): Chart.yaml kubeVersion, values.yaml,
+    /// values.schema.json and crds/.
+    #[arg(long, value_name = "PATH", requires = "manifests")]
+    pub chart: Option<PathBuf>,
+    /// Judge the manifests (and chart) alone, without a cluster or snapshot.
+    #[arg(long, requires = "manifests", conflicts_with_all = ["snapshot", "kubeconfig", "context", "all_contexts"])]
+    pub no_cluster: bool,
 }
 
 /// `list` arguments.

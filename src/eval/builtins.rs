@@ -64,11 +64,12 @@ fn require(inv: &Inventory, kinds: &[(&str, &str)]) -> Result<(), String> {
 
 // ---------- missing-references ----------
 
-struct Reference {
-    kind: &'static str,
-    name: String,
+/// A pod spec's reference to a Secret or ConfigMap (not marked optional).
+pub(crate) struct Reference {
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
     key: Option<String>,
-    via: String,
+    pub(crate) via: String,
 }
 
 fn optional(v: &Value) -> bool {
@@ -79,7 +80,8 @@ fn name_of<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
     v.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-fn references(spec: &Value) -> Vec<Reference> {
+/// Every non-optional Secret and ConfigMap reference of a pod spec.
+pub(crate) fn references(spec: &Value) -> Vec<Reference> {
     let mut out = Vec::new();
     let mut push = |kind: &'static str, r: &Value, name_field: &str, key: Option<String>, via: String| {
         if !optional(r)
@@ -168,15 +170,7 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
                 (None, "its pods cannot start")
             };
             hits.push(Hit {
-                objects: vec![
-                    obj.obj_ref(),
-                    ObjectRef {
-                        kind: r.kind.to_string(),
-                        namespace: Some(ns.to_string()),
-                        name: r.name.clone(),
-                        api_version: "v1".into(),
-                    },
-                ],
+                objects: vec![obj.obj_ref(), ObjectRef::named(r.kind, Some(ns), &r.name, "v1")],
                 message: format!("{} references {problem} ({}); {consequence}", obj.obj_ref(), r.via),
                 severity,
             });
@@ -398,12 +392,7 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
                 let Some(svc) = wh.pointer("/clientConfig/service") else { continue };
                 let (Some(ns), Some(name)) = (name_of(svc, "namespace"), name_of(svc, "name")) else { continue };
                 let whname = wh.get("name").and_then(Value::as_str).unwrap_or("?");
-                let svc_ref = ObjectRef {
-                    kind: "Service".into(),
-                    namespace: Some(ns.into()),
-                    name: name.into(),
-                    api_version: "v1".into(),
-                };
+                let svc_ref = ObjectRef::named("Service", Some(ns), name, "v1");
                 let problem = match inv.get(&svc_gk, Some(ns), name) {
                     None if inv.unknown_if_empty(&svc_gk) => {
                         return Err("the snapshot holds no Services, so webhook backends cannot be checked".to_string());

@@ -273,12 +273,7 @@ fn api_server(inv: &Inventory) -> Option<Candidate> {
         parsed: version::parse(&raw),
         raw,
         source: "API server /version".to_string(),
-        object: ObjectRef {
-            kind: "APIServer".into(),
-            namespace: None,
-            name: "/version".into(),
-            api_version: "v1".into(),
-        },
+        object: ObjectRef::named("APIServer", None, "/version", "v1"),
     })
 }
 

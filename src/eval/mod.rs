@@ -10,6 +10,7 @@
 //! ground layer; never `report` or `commands`.
 
 pub mod builtins;
+pub mod change;
 pub mod detect;
 mod needs;
 pub mod plan;
@@ -249,6 +250,29 @@ pub fn evaluate_plan(
         plan::raise_to_blockers(catalog, plan, &mut out.findings, &mut out.could_not_evaluate);
         out.plan = planned.steps;
     }
+    if let Some(change) = &inv.change {
+        let k8s = plan.targets.get("kubernetes").map(|t| &t.version);
+        for (id, verdict) in change::evaluate(catalog, inv, change, k8s) {
+            if !sel.wants(id) {
+                continue;
+            }
+            let severity = catalog.describe(id).map_or(Severity::Blocker, |i| i.severity);
+            let outcome = match verdict {
+                change::Verdict::Ran(f, why) if f.is_empty() => Outcome::Passed(why),
+                change::Verdict::Ran(f, _) => Outcome::Ran(f),
+                change::Verdict::NotApplicable(r) => Outcome::NotApplicable(r),
+                change::Verdict::CouldNotEvaluate(r) => Outcome::CouldNotEvaluate(r),
+            };
+            record(&mut out, id, severity, outcome);
+        }
+    }
+    if inv.no_cluster {
+        // Without a cluster, what needs one is not applicable, never unknown (exit 3).
+        for s in std::mem::take(&mut out.could_not_evaluate) {
+            out.not_applicable
+                .push(Skipped { reason: format!("no cluster was read (--no-cluster): {}", s.reason), ..s });
+        }
+    }
     // A rule that passed on the running version may still find something at the target.
     let decided: BTreeSet<&str> = out
         .findings
@@ -386,6 +410,13 @@ fn run_check(
             Err(e) => Outcome::CouldNotEvaluate(e),
         },
         Rule::Cel { program, message, .. } => {
+            // A planned object the cluster does not have yet has no status: a rule that reads
+            // status has nothing to judge on it (replaced objects keep the live status).
+            let reads_status = {
+                let keep = crate::inventory::projection::cel_paths(program.expression());
+                keep.all
+                    || keep.paths.iter().chain(&keep.unowned_paths).any(|p| p.first().is_some_and(|f| f == "status"))
+            };
             let candidates: Vec<&Object> = check
                 .resources
                 .iter()
@@ -394,6 +425,11 @@ fn run_check(
                         sel.namespace.as_deref().is_none_or(|n| obj.namespace.as_deref() == Some(n))
                             && sel.label_selector.as_ref().is_none_or(|s| s.matches(obj.labels().as_ref()))
                     })
+                })
+                .filter(|obj| {
+                    !(reads_status
+                        && obj.change == Some(crate::resource::Change::Planned)
+                        && obj.value().get("status").is_none())
                 })
                 .collect();
             // Objects are independent: evaluate chunks on all cores, then merge in order.

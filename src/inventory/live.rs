@@ -556,6 +556,12 @@ async fn discover(http: &Http, needs: &[Need], inv: &mut Inventory) -> Vec<(Need
             match &lists {
                 Err(e) => inv.set_state(need.gk.clone(), KindState::Failed(e.clone())),
                 Ok(lists) => {
+                    let serving: Vec<String> = lists
+                        .iter()
+                        .filter(|(_, l)| l.resources.iter().any(|r| r.kind == need.gk.kind && !r.name.contains('/')))
+                        .map(|(gv, _)| gv.clone())
+                        .collect();
+                    inv.served.insert(need.gk.clone(), serving);
                     let found = lists.iter().find_map(|(gv, l)| {
                         l.resources.iter().find(|r| r.kind == need.gk.kind && !r.name.contains('/')).map(|r| (gv, r))
                     });

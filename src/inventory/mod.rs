@@ -13,6 +13,7 @@
 
 pub mod helm;
 pub mod live;
+pub mod manifest;
 pub mod projection;
 pub mod snapshot;
 
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::resource::{GroupKind, ObjectRef};
+use crate::resource::{Change, GroupKind, ObjectRef};
 
 /// The name given to an object without `metadata.name` (parentheses are never in a name).
 pub const UNNAMED: &str = "(unnamed)";
@@ -40,6 +41,10 @@ pub struct Object {
     pub namespace: Option<String>,
     /// `metadata.name`.
     pub name: String,
+    /// With a planned change (`--manifest`): live, planned or deleted.
+    pub change: Option<Change>,
+    /// With a planned change: the template it was rendered from (Helm's `# Source:`).
+    pub source: Option<String>,
     owned: bool,
     raw: Box<str>,
 }
@@ -61,7 +66,7 @@ impl Object {
         normalise(&mut value, &kind);
         // Serialising a `Value` cannot fail (its map keys are strings).
         let raw = serde_json::to_string(&value).unwrap_or_default().into_boxed_str();
-        Ok(Self { api_version, kind, namespace, name, owned, raw })
+        Ok(Self { api_version, kind, namespace, name, change: None, source: None, owned, raw })
     }
 
     /// The object, parsed. The text was produced by `serde_json` from a `Value`, so it always
@@ -91,6 +96,8 @@ impl Object {
             namespace: self.namespace.clone(),
             name: self.name.clone(),
             api_version: self.api_version.clone(),
+            change: self.change,
+            source: self.source.clone(),
         }
     }
 
@@ -175,6 +182,8 @@ pub enum Origin {
         /// The API server URL, without userinfo.
         server: String,
     },
+    /// No cluster: the planned manifests alone (`check --no-cluster`).
+    Manifests(String),
 }
 
 /// Everything collected.
@@ -191,6 +200,13 @@ pub struct Inventory {
     /// kinds it collected). Otherwise a built-in kind the snapshot does not mention is taken
     /// as empty and a custom kind as absent.
     authoritative: bool,
+    /// The planned change this inventory is the future state of (`check --manifest`).
+    pub change: Option<Box<manifest::ChangeSet>>,
+    /// True with `--no-cluster`: only the planned objects are known, so an object that is
+    /// not among them may still exist and no relational check may conclude it does not.
+    pub no_cluster: bool,
+    /// From live discovery: the group versions serving each kind asked for (empty: none).
+    pub served: BTreeMap<GroupKind, Vec<String>>,
     empty: Vec<Object>,
 }
 
@@ -204,6 +220,9 @@ impl Inventory {
             kinds: BTreeMap::new(),
             index: std::collections::HashMap::new(),
             authoritative,
+            change: None,
+            no_cluster: false,
+            served: BTreeMap::new(),
             empty: Vec::new(),
         }
     }
@@ -290,7 +309,25 @@ impl Inventory {
     /// Secrets). Relational checks that would conclude "does not exist" must not.
     #[must_use]
     pub fn unknown_if_empty(&self, gk: &GroupKind) -> bool {
-        !self.authoritative && !self.kinds.contains_key(gk)
+        self.no_cluster || (!self.authoritative && !self.kinds.contains_key(gk))
+    }
+
+    /// Takes every collected object out (for building the future state of a change).
+    pub fn take_objects(&mut self) -> Vec<Object> {
+        let mut out = Vec::new();
+        for state in self.kinds.values_mut() {
+            if let KindState::Collected(v) = state {
+                out.append(v);
+            }
+        }
+        self.index.clear();
+        out
+    }
+
+    /// True when the kinds listed are authoritative (see [`Inventory::state`]).
+    #[must_use]
+    pub fn is_authoritative(&self) -> bool {
+        self.authoritative
     }
 
     /// Objects of a kind (empty when absent or failed).

@@ -134,6 +134,7 @@ impl Report {
         let (source_type, source_location, server) = match &inv.origin {
             Origin::Snapshot(p) => ("snapshot", p.clone(), None),
             Origin::Live { context, server } => ("live", context.clone(), Some(server.clone())),
+            Origin::Manifests(m) => ("manifests", m.clone(), None),
         };
         Self {
             verdict,
