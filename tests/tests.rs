@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod catalog_errors;
+mod change;
 mod check_fixtures;
 mod cli;
 mod contexts;

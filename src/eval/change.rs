@@ -417,6 +417,9 @@ fn kind_not_served(
     let crds: Vec<Value> = inv.objects(&crd_gk).iter().map(Object::value).collect();
     let planned_crds: Vec<Value> =
         change.planned.iter().filter(|p| p.object.gk() == crd_gk).map(|p| p.object.value()).collect();
+    let crds_read = change.cluster
+        && !inv.unknown_if_empty(&crd_gk)
+        && matches!(inv.state(&crd_gk), crate::inventory::KindView::Collected(_));
     let removals: Vec<&crate::catalog::ApiRemoval> =
         catalog.matrices.get("kubernetes").into_iter().flat_map(|m| m.api_removals.iter()).collect();
     let mut findings = Vec::new();
@@ -425,10 +428,12 @@ fn kind_not_served(
         let gk = p.object.gk();
         let version = split_api_version(&p.object.api_version).1.to_string();
         let r = p.object.obj_ref();
-        if let Some(t_ver) = target
-            && let Some(rm) = removals
-                .iter()
-                .find(|rm| rm.api_version == p.object.api_version && rm.kinds.iter().any(|k| *k == p.object.kind))
+        let removal = removals
+            .iter()
+            .find(|rm| rm.api_version == p.object.api_version && rm.kinds.iter().any(|k| *k == p.object.kind));
+        // At the target, else at the version the cluster runs.
+        let at = target.cloned().or_else(|| inv.server_version.as_deref().and_then(crate::version::parse_version));
+        if let (Some(rm), Some(t_ver)) = (removal, &at)
             && crate::version::cmp_precedence(t_ver, &rm.removed_in) != std::cmp::Ordering::Less
         {
             findings.push(t.make(
@@ -473,6 +478,13 @@ fn kind_not_served(
             Served::No => findings.push(t.make(
                 vec![r.clone()],
                 format!("{r}: the cluster does not serve {gk}, and the change does not create its CustomResourceDefinition"),
+                "Install the CRD (or the operator that brings it) first, or drop the object from the change.".to_string(),
+            )),
+            // No CRD defines it among CRDs read in full: not served (an aggregated API
+            // server could still serve it; discovery would have said so live).
+            Served::Unknown(_) if crds_read && !gk.is_builtin() => findings.push(t.make(
+                vec![r.clone()],
+                format!("{r}: no CustomResourceDefinition in the cluster or the change defines {gk}"),
                 "Install the CRD (or the operator that brings it) first, or drop the object from the change.".to_string(),
             )),
             Served::Unknown(why) => unknown.push(format!("{}: {why}", r.identity())),

@@ -533,6 +533,8 @@ fn served(inv: &Inventory, gk: &GroupKind, cluster: bool) -> Served {
     }
     match inv.state(gk) {
         KindView::Absent => Served::No,
+        // Every cluster serves the built-in groups; which versions, the removal table says.
+        _ if gk.is_builtin() => Served::Yes(Vec::new()),
         KindView::Failed(r) => Served::Unknown(format!("cannot read {gk}: {r}")),
         KindView::Collected(objs) if !objs.is_empty() || inv.is_authoritative() || gk.is_builtin() => {
             Served::Yes(Vec::new())
