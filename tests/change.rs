@@ -476,3 +476,108 @@ fn run_stdin(args: &[&str], stdin: &str) -> crate::util::Out {
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
+
+/// A fake `helm` on PATH: records each call's argv (one line, NUL-separated), answers
+/// `pull` by unpacking the traefik fixture chart into `--untardir`, and `template` by
+/// printing the real ingress-nginx v1.7.0 manifests (or failing like helm's schema check
+/// when `$HELM_FAIL` is set).
+fn fake_helm(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let script = format!(
+        r#"#!/bin/sh
+for a in "$@"; do printf '%s\0' "$a"; done >> "$HELM_RECORD"
+printf '\n' >> "$HELM_RECORD"
+case $1 in
+pull)
+    while [ $# -gt 0 ]; do [ "$1" = --untardir ] && dir=$2; shift; done
+    mkdir -p "$dir" && cp -R "{chart}" "$dir/traefik" ;;
+template)
+    if [ -n "${{HELM_FAIL:-}}" ]; then
+        echo "Error: values don't meet the specifications of the schema(s) in the following chart(s):" >&2
+        echo "traefik: - (root): Additional property bogus is not allowed" >&2
+        exit 1
+    fi
+    cat "{manifest}" ;;
+*) exit 64 ;;
+esac
+"#,
+        chart = root().join("tests/fixtures/change/charts/traefik").display(),
+        manifest = root().join(NEW).display()
+    );
+    crate::util::write_executable(&dir.join("bin/helm"), script.as_bytes());
+}
+
+fn helm_calls(record: &std::path::Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.strip_suffix('\0').unwrap_or(l).split('\0').map(ToString::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn helm_plugin_renders_the_upgrade_with_helm_and_judges_it() {
+    let dir = snapshot_file(&live_old(), json!({}));
+    fake_helm(dir.path());
+    std::fs::write(dir.path().join("values.yaml"), "ports: {web: {port: 8000}}\n").unwrap();
+    let record = dir.path().join("helm.argv");
+    let plugin = |extra_env: &[(&str, &str)], args: &[&str]| {
+        let _ = std::fs::remove_file(&record);
+        let mut cmd = std::process::Command::new(root().join("helm-plugin/preflight.sh"));
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env("PATH", format!("{}:{}", dir.path().join("bin").display(), std::env::var("PATH").unwrap()))
+            .env("UPGRADE_PREFLIGHT", env!("CARGO_BIN_EXE_upgrade-preflight"))
+            .env("HELM_NAMESPACE", "ingress-nginx")
+            .env("HELM_RECORD", &record)
+            .env("KUBECONFIG", "/nonexistent")
+            .env_remove("HELM_KUBECONTEXT")
+            .env_remove("HELM_BIN");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let args = [
+        "ingress-nginx",
+        "traefik/traefik",
+        "--version",
+        "41.3.0",
+        "-f",
+        "values.yaml",
+        "--set",
+        "replicas=2",
+        "--",
+        "--snapshot",
+        "snap.json",
+        "-o",
+        "json",
+        "--only",
+        "immutable-field-change,chart-kube-version",
+    ];
+    let (code, stdout, stderr) = plugin(&[], &args);
+    assert_eq!(code, 1, "{stderr}");
+    let calls = helm_calls(&record);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0][..4], ["pull", "traefik/traefik", "--untar", "--untardir"]);
+    assert!(calls[0].ends_with(&["--version".to_string(), "41.3.0".to_string()]), "{calls:?}");
+    let t = &calls[1];
+    assert_eq!(t[..2], ["template", "ingress-nginx"]);
+    assert!(t[2].ends_with("/traefik"), "{t:?}");
+    assert_eq!(
+        t[3..],
+        ["--namespace", "ingress-nginx", "--is-upgrade", "--values", "values.yaml", "--set", "replicas=2"]
+    );
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(findings(&r, "immutable-field-change").len(), 2, "{r:#?}");
+    // The chart's kubeVersion (>=1.25.0-0) was read from the pulled chart and holds at 1.30.2.
+    assert!(r["summary"]["evaluated"].as_u64().unwrap() == 2 && findings(&r, "chart-kube-version").is_empty());
+
+    // helm refuses (schema): its message as a blocker, exit 1, no check run.
+    let (code, stdout, stderr) = plugin(&[("HELM_FAIL", "1")], &args);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("NO-GO") && stderr.contains("Additional property bogus is not allowed"), "{stderr}");
+    assert!(stderr.contains("helm-render-failed"), "{stderr}");
+}

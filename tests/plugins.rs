@@ -209,7 +209,8 @@ fn helm_plugin_usage_errors_exit_2_without_running_the_check() {
     ] {
         let (code, stderr, argv) = fake.helm(args, &[("HELM_NAMESPACE", "shop")], 0);
         assert_eq!(code, 2, "{args:?}: {stderr}");
-        assert!(stderr.contains("usage: helm preflight RELEASE CHART_VERSION"), "{args:?}: {stderr}");
+        assert!(stderr.contains("usage: helm preflight RELEASE CHART"), "{args:?}: {stderr}");
+        assert!(stderr.contains("helm preflight RELEASE CHART_VERSION"), "{args:?}: {stderr}");
         assert_eq!(argv, None, "{args:?}: upgrade-preflight must not run");
     }
     let (code, stderr, _) = fake.helm(&["--help"], &[], 0);

@@ -96,6 +96,20 @@ fn change_input(c: &ChangeArgs, req: &PlanRequest, limits: &Limits) -> Result<Op
     Ok(Some(ChangeInput { docs, release, chart, values, no_cluster: c.no_cluster, location }))
 }
 
+/// The plan request for one cluster: `--values` for a `--release` that is not installed
+/// there yet only feed `values-schema` (the change installs the release), so planning does
+/// not ask for the release.
+fn request_for(req: &PlanRequest, change: Option<&ChangeInput>, inv: &Inventory) -> PlanRequest {
+    let mut req = req.clone();
+    if let Some(ch) = inv.change.as_deref()
+        && let (Some(rel), false) = (&ch.release, ch.release_exists)
+        && change.is_some()
+    {
+        req.values.retain(|v| !(v.release == rel.name && v.namespace.as_deref().is_none_or(|n| n == rel.namespace)));
+    }
+    req
+}
+
 /// The future state: `inv` with the change applied.
 fn apply_change(inv: Inventory, c: &ChangeInput) -> Result<Inventory, String> {
     let set = ChangeSet {
@@ -220,7 +234,7 @@ fn check_one(
         },
     };
     let collected = started.elapsed();
-    let mut req = req.clone();
+    let mut req = request_for(req, change, &inv);
     if let Err(e) = super::resolve_pending(&mut req, &inv) {
         eprint(&e);
         return ExitStatus::Invalid;
@@ -302,7 +316,7 @@ fn check_many(
                             }
                         },
                     };
-                    let mut req = req.clone();
+                    let mut req = request_for(req, change, &inv);
                     let plan = match super::resolve_pending(&mut req, &inv)
                         .and_then(|()| plan::resolve(&req, catalog, &inv))
                     {
