@@ -581,3 +581,108 @@ fn helm_plugin_renders_the_upgrade_with_helm_and_judges_it() {
     assert!(stderr.contains("NO-GO") && stderr.contains("Additional property bogus is not allowed"), "{stderr}");
     assert!(stderr.contains("helm-render-failed"), "{stderr}");
 }
+
+#[test]
+fn readme_preflight_a_change_job_parses_and_its_commands_are_accepted() {
+    use clap::Parser as _;
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("\n## Preflight a change\n").expect("section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").unwrap() + 3];
+    let yaml = section.split("```yaml\n").nth(1).unwrap();
+    let yaml = &yaml[..yaml.find("```").unwrap()];
+    let doc: Value = serde_saphyr::from_str(yaml).unwrap();
+    let steps = doc["jobs"]["preflight"]["steps"].as_array().unwrap();
+    let script = steps.last().unwrap()["run"].as_str().unwrap();
+    let sh = section.split("```sh\n").nth(1).unwrap();
+    let sh = &sh[..sh.find("```").unwrap()];
+    let mut seen = 0;
+    for line in script.lines().chain(sh.replace("\\\n", " ").lines().map(|l| l.split('#').next().unwrap())) {
+        let Some(i) = line.find("upgrade-preflight check") else { continue };
+        let argv: Vec<&str> = line[i..].split("||").next().unwrap().split_whitespace().collect();
+        upgrade_preflight::commands::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        seen += 1;
+    }
+    assert!(seen >= 5, "{seen} commands");
+}
+
+#[test]
+fn detection_and_known_bad_ranges_run_on_the_future_state() {
+    let agent = |tag: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cattle-cluster-agent", "namespace": "cattle-system"},
+               "spec": {"selector": {"matchLabels": {"app": "cattle-cluster-agent"}},
+                        "template": {"metadata": {"labels": {"app": "cattle-cluster-agent"}},
+                                     "spec": {"containers": [{"name": "cluster-register", "image": format!("rancher/rancher-agent:{tag}")}]}}}})
+    };
+    let ingress = |backend: Value| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "httpbin", "namespace": "higress-system"},
+               "spec": {"rules": [{"host": "httpbin.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]}})
+    };
+    let mut live_ingress = ingress(json!({"service": {"name": "httpbin", "port": {"number": 80}}}));
+    live_ingress["status"] = json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}});
+    let dir = snapshot_file(&[agent("v2.8.5"), live_ingress], json!({}));
+    let planned = [
+        agent("v2.7.5"),
+        ingress(json!({"resource": {"apiGroup": "networking.higress.io", "kind": "McpBridge", "name": "default"}})),
+    ];
+    let manifest: String = planned.iter().map(|o| format!("---\n{o}\n")).collect();
+    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+    let snap = dir.path().join("snap.json");
+    // The cluster as it is: Rancher 2.8.5, a service backend: nothing.
+    let out =
+        run(&["check", "--snapshot", snap.to_str().unwrap(), "-o", "json", "--only", "rancher-agent-ingress-panic"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let out = run(&[
+        "check",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--manifest",
+        dir.path().join("m.yaml").to_str().unwrap(),
+        "-o",
+        "json",
+        "--only",
+        "rancher-agent-ingress-panic",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = json_of(&out);
+    let rancher = r["components"].as_array().unwrap().iter().find(|c| c["id"] == "rancher").unwrap();
+    assert_eq!(rancher["version"], "2.7.5", "the planned image is the version: {rancher:#?}");
+    let f = findings(&r, "rancher-agent-ingress-panic");
+    assert_eq!(f.len(), 1, "{r:#?}");
+    assert_eq!(f[0]["objects"][0]["name"], "httpbin");
+    assert_eq!(f[0]["objects"][0]["state"], "planned");
+}
+
+#[test]
+fn a_packaged_chart_tgz_is_read_like_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(dir.path().join("traefik-41.3.0.tgz"))
+        .arg("-C")
+        .arg(root().join("tests/fixtures/change/charts"))
+        .arg("traefik")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let tgz = dir.path().join("traefik-41.3.0.tgz");
+    let out = run(&[
+        "check",
+        "--no-cluster",
+        "--manifest",
+        NEW,
+        "--chart",
+        tgz.to_str().unwrap(),
+        "--target",
+        "kubernetes=1.24",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(findings(&json_of(&out), "chart-kube-version").len(), 1);
+    std::fs::write(dir.path().join("junk.tgz"), b"not a gzip").unwrap();
+    let out =
+        run(&["check", "--no-cluster", "--manifest", NEW, "--chart", dir.path().join("junk.tgz").to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("junk.tgz") && out.stderr.contains("not a chart directory or .tgz"), "{}", out.stderr);
+}
