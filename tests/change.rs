@@ -197,8 +197,8 @@ fn live_release_upgrade_judges_deletions_and_ownership_over_https() {
     let mut planned: Vec<Value> = docs(NEW)
         .into_iter()
         .filter(|o| {
-            !(o["kind"] == "ServiceAccount" && o["metadata"]["name"] == "ingress-nginx")
-                && !(o["kind"] == "Service" && o["metadata"]["name"] == "ingress-nginx-controller-admission")
+            let dropped = [("ServiceAccount", "ingress-nginx"), ("Service", "ingress-nginx-controller-admission")];
+            !dropped.iter().any(|(k, n)| o["kind"] == *k && o["metadata"]["name"] == *n)
         })
         .collect();
     planned.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ingress-nginx-tcp"},

@@ -5,7 +5,10 @@
 //! `CHECK=<id>` narrows a run.
 //!
 //! A fixture whose first lines hold `# plan: --target C=V --values REL=FILE --reuse-values`
-//! is evaluated with that upgrade plan; values files (`values.*.yaml`) sit beside it.
+//! is evaluated with that upgrade plan; values files (`values.*.yaml`) sit beside it. A plan
+//! may also name a planned change, `--manifest FILE --release NS/NAME --chart DIR` (paths
+//! relative to the fixture): the snapshot is then the cluster before the change, and the
+//! fixture is evaluated on the future state; manifests (`manifest.*.yaml`) sit beside it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,14 +16,53 @@ use std::path::PathBuf;
 use upgrade_preflight::catalog::{Catalog, Sources};
 use upgrade_preflight::eval::plan::{self, PlanRequest};
 use upgrade_preflight::eval::{self, Selection};
-use upgrade_preflight::inventory::snapshot;
+use upgrade_preflight::inventory::{Inventory, snapshot};
+
+/// A planned change a fixture declares.
+#[derive(Default)]
+struct FixtureChange {
+    manifests: Vec<PathBuf>,
+    release: Option<String>,
+    chart: Option<PathBuf>,
+}
+
+/// The inventory as the fixture's change leaves it (unchanged without one). `--values` for
+/// the change's release feed `values-schema` only, as `check` does for a release not installed.
+fn apply_change(inv: Inventory, ch: &FixtureChange, req: &mut PlanRequest) -> Inventory {
+    use upgrade_preflight::inventory::manifest::{self, ChangeSet, ReleaseRef};
+    if ch.manifests.is_empty() {
+        return inv;
+    }
+    let limits = upgrade_preflight::limits::Limits::default();
+    let docs = manifest::read(&ch.manifests, &mut std::io::empty(), &limits).unwrap_or_else(|e| panic!("{e}"));
+    let release = ch.release.as_deref().map(|r| {
+        let (ns, name) = r.split_once('/').unwrap();
+        ReleaseRef { namespace: ns.to_string(), name: name.to_string() }
+    });
+    let mut values = None;
+    if let Some(rel) = &release {
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut req.values).into_iter().partition(|v| v.release == rel.name);
+        req.values = rest;
+        values = mine.into_iter().next().map(|v| (v.file, v.values));
+    }
+    let set = ChangeSet {
+        release,
+        chart: ch.chart.as_deref().map(|c| manifest::read_chart(c, &limits).unwrap_or_else(|e| panic!("{e}"))),
+        values,
+        cluster: true,
+        ..ChangeSet::default()
+    };
+    manifest::apply(inv, docs, set).unwrap()
+}
 
 /// The plan a fixture declares in a `# plan:` comment line, if any.
-fn fixture_plan(file: &std::path::Path, catalog: &Catalog) -> PlanRequest {
+fn fixture_plan(file: &std::path::Path, catalog: &Catalog) -> (PlanRequest, FixtureChange) {
     let text = std::fs::read_to_string(file).unwrap();
     let mut req = PlanRequest::default();
+    let mut change = FixtureChange::default();
     let Some(line) = text.lines().take_while(|l| l.starts_with('#')).find_map(|l| l.strip_prefix("# plan:")) else {
-        return req;
+        return (req, change);
     };
     let mut words = line.split_whitespace();
     while let Some(w) = words.next() {
@@ -35,10 +77,13 @@ fn fixture_plan(file: &std::path::Path, catalog: &Catalog) -> PlanRequest {
                 req.values.push(plan::parse_values(&format!("{rel}={}", path.display())).unwrap());
             }
             "--reuse-values" => req.reuse_values = true,
+            "--manifest" => change.manifests.push(file.parent().unwrap().join(words.next().unwrap())),
+            "--release" => change.release = words.next().map(ToString::to_string),
+            "--chart" => change.chart = Some(file.parent().unwrap().join(words.next().unwrap())),
             other => panic!("{}: unknown plan word {other}", file.display()),
         }
     }
-    req
+    (req, change)
 }
 
 fn fixture_dirs() -> Vec<(String, PathBuf)> {
@@ -94,11 +139,12 @@ fn fixtures_pass_and_fail_as_named() {
         let mut snap: Vec<serde_json::Value> = Vec::new();
         for file in files {
             let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with("values.") {
+            if name.starts_with("values.") || name.starts_with("manifest.") {
                 continue;
             }
             let inv = snapshot::load(&file).unwrap_or_else(|e| panic!("{e}"));
-            let req = fixture_plan(&file, &catalog);
+            let (mut req, change) = fixture_plan(&file, &catalog);
+            let inv = apply_change(inv, &change, &mut req);
             let resolved = plan::resolve(&req, &catalog, &inv).unwrap_or_else(|e| panic!("{name}: {e}"));
             let result = eval::evaluate_plan(&catalog, &inv, &Selection::default(), &resolved);
             let found: Vec<_> = result.findings.iter().filter(|f| f.check_id == id).collect();

@@ -1,4 +1,6 @@
-//! Checks of a planned change (`check --manifest`): what Helm or the API server will refuse
+//! One job: the checks of a planned change (`check --manifest`), one function per check id.
+//!
+//! Checks of a planned change: what Helm or the API server will refuse
 //! when the rendered objects are applied to the cluster as it is, judged on the
 //! [`ChangeSet`] the inventory keeps beside the future state.
 //!
@@ -62,6 +64,31 @@ pub fn evaluate(
         ("values-schema", values_schema(change, &f("values-schema"))),
         ("deleted-still-referenced", deleted_still_referenced(inv, change, &f("deleted-still-referenced"))),
     ]
+}
+
+/// Runs every selected change check and records its outcome in `out`.
+pub(super) fn record_all(
+    catalog: &Catalog,
+    inv: &Inventory,
+    change: &ChangeSet,
+    plan: &crate::eval::plan::Plan,
+    sel: &crate::eval::Selection,
+    out: &mut crate::eval::Evaluation,
+) {
+    use crate::eval::Outcome;
+    let k8s = plan.targets.get("kubernetes").map(|t| &t.version);
+    for (id, verdict) in evaluate(catalog, inv, change, k8s) {
+        if !sel.wants(id) {
+            continue;
+        }
+        let outcome = match verdict {
+            Verdict::Ran(f, why) if f.is_empty() => Outcome::Passed(why),
+            Verdict::Ran(f, _) => Outcome::Ran(f),
+            Verdict::NotApplicable(r) => Outcome::NotApplicable(r),
+            Verdict::CouldNotEvaluate(r) => Outcome::CouldNotEvaluate(r),
+        };
+        crate::eval::record(out, id, severity_of(id), outcome);
+    }
 }
 
 fn severity_of(id: &str) -> Severity {
@@ -235,10 +262,10 @@ fn immutable(change: &ChangeSet, t: &FindingTemplate) -> Verdict {
                 r.remove("limits");
             }
             // `volumeName` is bound by the server; the manifest rarely sets it.
-            if let Some((path, l, n)) = difference(&ps, Some(ls), Cmp::Subset, "spec") {
-                if !path.starts_with("spec.resources") {
-                    problems.push(format!("{path}: live {}, planned {}", short(l.as_ref()), short(Some(&n))));
-                }
+            if let Some((path, l, n)) = difference(&ps, Some(ls), Cmp::Subset, "spec")
+                && !path.starts_with("spec.resources")
+            {
+                problems.push(format!("{path}: live {}, planned {}", short(l.as_ref()), short(Some(&n))));
             }
             if let (Some(p), Some(l)) = (pst, lst)
                 && let (Some(pq), Some(lq)) = (quantity(&p), quantity(l))
@@ -428,9 +455,8 @@ fn kind_not_served(
         let gk = p.object.gk();
         let version = split_api_version(&p.object.api_version).1.to_string();
         let r = p.object.obj_ref();
-        let removal = removals
-            .iter()
-            .find(|rm| rm.api_version == p.object.api_version && rm.kinds.iter().any(|k| *k == p.object.kind));
+        let removal =
+            removals.iter().find(|rm| rm.api_version == p.object.api_version && rm.kinds.contains(&p.object.kind));
         // At the target, else at the version the cluster runs.
         let at = target.cloned().or_else(|| inv.server_version.as_deref().and_then(crate::version::parse_version));
         if let (Some(rm), Some(t_ver)) = (removal, &at)
@@ -515,6 +541,11 @@ fn crds_not_upgraded(inv: &Inventory, change: &ChangeSet, t: &FindingTemplate) -
     if chart.crds.is_empty() {
         return Verdict::Ran(Vec::new(), format!("chart {} has no crds/", chart.name));
     }
+    if change.release.is_some() && !change.release_exists && change.release_problem.is_none() && change.cluster {
+        return Verdict::NotApplicable(
+            "the release is not installed: helm installs crds/ on first install".to_string(),
+        );
+    }
     if !change.cluster {
         return Verdict::NotApplicable("no cluster was read (--no-cluster)".to_string());
     }
@@ -555,15 +586,25 @@ fn crds_not_upgraded(inv: &Inventory, change: &ChangeSet, t: &FindingTemplate) -
         };
         let mut objects = vec![crd_ref];
         objects.extend(needed.iter().map(|p| p.object.obj_ref()));
-        let state = if live.is_some() { "the cluster's copy" } else { "the cluster, which does not have it," };
+        let cluster_side = if live.is_some() {
+            format!(
+                "the cluster's copy serves only {}",
+                if live_versions.is_empty() { "no version".to_string() } else { live_versions.join(", ") }
+            )
+        } else {
+            "the cluster does not have it".to_string()
+        };
         let mut f = t.make(
             objects,
             format!(
-                "CustomResourceDefinition {name}: the chart's crds/ serves {} but {state} does not serve {}; Helm never \
-                 upgrades crds/{}",
+                "CustomResourceDefinition {name}: the chart's crds/ serves {} but {cluster_side}; Helm never upgrades \
+                 crds/{}",
                 chart_versions.join(", "),
-                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                if needed.is_empty() { String::new() } else { format!(", and {} planned object(s) need it", needed.len()) }
+                if needed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", and {} planned object(s) need it", needed.len())
+                }
             ),
             format!(
                 "Before helm upgrade, apply the chart's CRDs yourself: kubectl apply --server-side -f {}/crds/ \

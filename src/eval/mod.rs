@@ -251,20 +251,7 @@ pub fn evaluate_plan(
         out.plan = planned.steps;
     }
     if let Some(change) = &inv.change {
-        let k8s = plan.targets.get("kubernetes").map(|t| &t.version);
-        for (id, verdict) in change::evaluate(catalog, inv, change, k8s) {
-            if !sel.wants(id) {
-                continue;
-            }
-            let severity = catalog.describe(id).map_or(Severity::Blocker, |i| i.severity);
-            let outcome = match verdict {
-                change::Verdict::Ran(f, why) if f.is_empty() => Outcome::Passed(why),
-                change::Verdict::Ran(f, _) => Outcome::Ran(f),
-                change::Verdict::NotApplicable(r) => Outcome::NotApplicable(r),
-                change::Verdict::CouldNotEvaluate(r) => Outcome::CouldNotEvaluate(r),
-            };
-            record(&mut out, id, severity, outcome);
-        }
+        change::record_all(catalog, inv, change, plan, sel, &mut out);
     }
     if inv.no_cluster {
         // Without a cluster, what needs one is not applicable, never unknown (exit 3).

@@ -1,3 +1,5 @@
+//! One job: read a planned change (manifests, chart) and build the future state it makes.
+//!
 //! Planned changes (`check --manifest`, `--release`, `--chart`): the objects a change will
 //! apply, read from rendered manifests, and the *future state* of the cluster they make.
 //!
@@ -160,11 +162,10 @@ pub fn parse_text(text: &str, name: &str, out: &mut Vec<PlannedDoc>) -> Result<(
         }
         return Ok(());
     }
-    let mut start_line = 1u64;
     let mut chunk = String::new();
     let mut chunk_start = 1u64;
     let mut chunks: Vec<(u64, String)> = Vec::new();
-    for line in text.split_inclusive('\n') {
+    for (start_line, line) in (1u64..).zip(text.split_inclusive('\n')) {
         if line.trim_end() == "---" || line.starts_with("--- ") {
             chunks.push((chunk_start, std::mem::take(&mut chunk)));
             chunk_start = start_line + 1;
@@ -176,7 +177,6 @@ pub fn parse_text(text: &str, name: &str, out: &mut Vec<PlannedDoc>) -> Result<(
         } else {
             chunk.push_str(line);
         }
-        start_line += 1;
     }
     chunks.push((chunk_start, chunk));
     for (first, chunk) in chunks {
@@ -224,7 +224,7 @@ fn push_doc(
                 for p in path {
                     cur = cur.and_then(|c| c.get(p));
                 }
-                if !cur.is_some_and(|c| c.as_str().is_some_and(|s| !s.is_empty())) {
+                if cur.is_none_or(|c| c.as_str().is_none_or(str::is_empty)) {
                     let what = m.get("kind").and_then(Value::as_str).unwrap_or("object");
                     return Err(err(name, line, format!("{what} has no {field} (every planned object needs one)")));
                 }
@@ -380,8 +380,10 @@ fn read_tgz(path: &Path, limits: &Limits) -> Result<BTreeMap<String, String>, Ma
         let data = &bytes[data_start..data_end];
         if typeflag == b'L' {
             long_name = Some(String::from_utf8_lossy(data).trim_end_matches('\0').to_string());
-        } else if typeflag == b'0' || typeflag == 0 {
-            if let Some((_, rel)) = entry.split_once('/') {
+        } else if (typeflag == b'0' || typeflag == 0)
+            && let Some((_, rel)) = entry.split_once('/')
+        {
+            {
                 entry = rel.to_string();
                 let wanted = matches!(entry.as_str(), "Chart.yaml" | "values.yaml" | "values.schema.json")
                     || (entry.starts_with("crds/")
@@ -679,7 +681,7 @@ mod tests {
         parse_text(text, "m.yaml", &mut out).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].source.as_deref(), Some("web/templates/a.yaml"));
-        assert_eq!(out[0].location, "m.yaml:2");
+        assert_eq!(out[0].location, "m.yaml:3");
         assert_eq!(out[1].source.as_deref(), Some("web/templates/b.yaml"));
         let bad = "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n";
         let e = parse_text(bad, "m.yaml", &mut Vec::new()).unwrap_err();
