@@ -686,3 +686,43 @@ fn a_packaged_chart_tgz_is_read_like_its_directory() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("junk.tgz") && out.stderr.contains("not a chart directory or .tgz"), "{}", out.stderr);
 }
+
+#[test]
+fn user_checks_see_the_live_object_as_old_object() {
+    let check = "id: replicas-scaled-down\ntitle: The change scales a workload down\nseverity: warning\nresources:\n  - {api-version: apps/v1, kind: Deployment}\nrule:\n  cel: \"oldObject != null && has(object.spec.replicas) && has(oldObject.spec.replicas) && object.spec.replicas < oldObject.spec.replicas\"\n  message-expression: \"object.metadata.name + ' goes from ' + string(oldObject.spec.replicas) + ' to ' + string(object.spec.replicas) + ' replicas'\"\nremediation: Keep the replica count, or scale down on purpose.\n";
+    let dir = snapshot_file(&live_old(), json!({}));
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::write(dir.path().join("checks/replicas-scaled-down.yaml"), check).unwrap();
+    let mut planned = docs(NEW);
+    for o in planned.iter_mut().filter(|o| o["kind"] == "Deployment") {
+        o["spec"]["replicas"] = json!(0);
+    }
+    let manifest: String = planned.iter().map(|o| format!("---\n{o}\n")).collect();
+    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+    let snap = dir.path().join("snap.json");
+    let checks = dir.path().join("checks");
+    let base = [
+        "check",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--checks",
+        checks.to_str().unwrap(),
+        "-o",
+        "json",
+        "--only",
+        "replicas-scaled-down",
+    ];
+    let mut args = base.to_vec();
+    let m = dir.path().join("m.yaml");
+    args.extend(["--manifest", m.to_str().unwrap()]);
+    let out = run(&args);
+    assert_eq!(out.code, 0, "a warning: {}", out.stderr);
+    let r = json_of(&out);
+    let f = findings(&r, "replicas-scaled-down");
+    assert_eq!(f.len(), 1, "{r:#?}");
+    assert_eq!(f[0]["message"], "ingress-nginx-controller goes from 1 to 0 replicas");
+    // Without a change, oldObject is null and the rule finds nothing.
+    let out = run(&base);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(findings(&json_of(&out), "replicas-scaled-down").is_empty());
+}

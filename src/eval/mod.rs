@@ -10,12 +10,14 @@
 //! ground layer; never `report` or `commands`.
 
 pub mod builtins;
+mod cel_rule;
 pub mod change;
 pub mod detect;
 mod needs;
 pub mod plan;
 pub mod workloads;
 
+pub use cel_rule::{CelResult, eval_cel, eval_cel_with_old};
 pub use needs::{needs, needs_for};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -419,6 +421,20 @@ fn run_check(
                         && obj.value().get("status").is_none())
                 })
                 .collect();
+            // `oldObject`: the live object each planned one replaces.
+            let olds: std::collections::HashMap<(crate::resource::GroupKind, Option<&str>, &str), &Object> = inv
+                .change
+                .iter()
+                .flat_map(|c| c.planned.iter())
+                .filter_map(|p| p.live.as_ref().map(|l| ((l.gk(), l.namespace.as_deref(), l.name.as_str()), l)))
+                .collect();
+            let old_of = |obj: &Object| -> Option<&Object> {
+                if obj.change != Some(crate::resource::Change::Planned) {
+                    return None;
+                }
+                olds.get(&(obj.gk(), obj.namespace.as_deref(), obj.name.as_str())).copied()
+            };
+            let old_of = &old_of;
             // Objects are independent: evaluate chunks on all cores, then merge in order.
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
             let chunk = candidates.len().div_ceil(threads).max(256);
@@ -429,7 +445,9 @@ fn run_check(
                         // Captures only references, so it is `Copy`: if no thread can be
                         // started, it runs here instead.
                         let work = move || {
-                            part.iter().map(|obj| eval_cel(program, message.as_ref(), obj, env)).collect::<Vec<_>>()
+                            part.iter()
+                                .map(|obj| eval_cel_with_old(program, message.as_ref(), obj, old_of(obj), env))
+                                .collect::<Vec<_>>()
                         };
                         // The interpreter recurses once per level of the expression:
                         // give it the stack `MAX_CEL_DEPTH` levels need in any build.
@@ -499,62 +517,6 @@ fn plural(kind: &str, n: usize) -> String {
         format!("{stem}ies")
     } else {
         format!("{kind}s")
-    }
-}
-
-/// What one CEL evaluation produced; see [`eval_cel`].
-pub type CelResult = Result<Option<Option<String>>, String>;
-
-/// Evaluates a compiled CEL rule (and its message expression) on one object, as checks do:
-/// `Ok(None)`: not a finding; `Ok(Some(msg))`: a finding, with the message expression's
-/// result when there is one; `Err`: the rule failed on this object. Public for fuzzing.
-pub fn eval_cel(
-    program: &cel::Program,
-    message: Option<&cel::Program>,
-    obj: &Object,
-    env: &Arc<cel::Env>,
-) -> CelResult {
-    let value = obj.value();
-    let mut ctx = cel::Context::with_env(Arc::clone(env));
-    ctx.add_variable_as_val("object", to_cel(&value));
-    match program.execute(&ctx) {
-        Ok(cel::Value::Bool(false)) => Ok(None),
-        Ok(cel::Value::Bool(true)) => {
-            let msg = match message {
-                None => None,
-                Some(m) => match m.execute(&ctx) {
-                    Ok(cel::Value::String(s)) => Some(s.to_string()),
-                    Ok(other) => return Err(format!("message-expression returned {other:?}, not a string")),
-                    Err(e) => return Err(format!("message-expression: {e}")),
-                },
-            };
-            Ok(Some(msg))
-        }
-        Ok(other) => Err(format!("rule returned {other:?}, not a bool")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// JSON to a CEL value that borrows its strings from the JSON (no copies, one pass).
-/// Integers are CEL `int` as in Kubernetes (`uint` only beyond `i64`), other numbers `double`.
-fn to_cel(v: &serde_json::Value) -> Box<dyn cel::common::value::Val + '_> {
-    use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
-    use serde_json::Value as J;
-    match v {
-        J::Null => Box::new(CelNull),
-        J::Bool(b) => Box::new(CelBool::from(*b)),
-        J::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Box::new(CelInt::from(i)),
-            (None, Some(u)) => Box::new(CelUInt::from(u)),
-            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
-        },
-        J::String(s) => Box::new(CelString::from(s.as_str())),
-        J::Array(a) => Box::new(CelList::from(a.iter().map(to_cel).collect::<Vec<_>>())),
-        J::Object(m) => Box::new(CelMap::from(
-            m.iter()
-                .map(|(k, v)| (CelMapKey::from(k.as_str()), to_cel(v)))
-                .collect::<std::collections::HashMap<_, _>>(),
-        )),
     }
 }
 

@@ -1,0 +1,79 @@
+//! Evaluating one compiled CEL rule on one object, as Kubernetes ValidatingAdmissionPolicy
+//! does: `object` is the object and, with a planned change, `oldObject` the live object it
+//! replaces (`null` otherwise). JSON is handed to the interpreter without copying strings.
+//!
+//! Layer: eval. Imports the inventory's objects.
+
+use std::sync::Arc;
+
+use crate::inventory::Object;
+
+/// What one CEL evaluation produced; see [`eval_cel`].
+pub type CelResult = Result<Option<Option<String>>, String>;
+
+/// Evaluates a compiled CEL rule (and its message expression) on one object, as checks do:
+/// `Ok(None)`: not a finding; `Ok(Some(msg))`: a finding, with the message expression's
+/// result when there is one; `Err`: the rule failed on this object. Public for fuzzing.
+pub fn eval_cel(
+    program: &cel::Program,
+    message: Option<&cel::Program>,
+    obj: &Object,
+    env: &Arc<cel::Env>,
+) -> CelResult {
+    eval_cel_with_old(program, message, obj, None, env)
+}
+
+/// [`eval_cel`] with `oldObject`, as in ValidatingAdmissionPolicy: the live object a planned
+/// one replaces (`null` for a new object and outside a planned change).
+pub fn eval_cel_with_old(
+    program: &cel::Program,
+    message: Option<&cel::Program>,
+    obj: &Object,
+    old: Option<&Object>,
+    env: &Arc<cel::Env>,
+) -> CelResult {
+    let value = obj.value();
+    let old_value = old.map_or(serde_json::Value::Null, Object::value);
+    let mut ctx = cel::Context::with_env(Arc::clone(env));
+    ctx.add_variable_as_val("object", to_cel(&value));
+    ctx.add_variable_as_val("oldObject", to_cel(&old_value));
+    match program.execute(&ctx) {
+        Ok(cel::Value::Bool(false)) => Ok(None),
+        Ok(cel::Value::Bool(true)) => {
+            let msg = match message {
+                None => None,
+                Some(m) => match m.execute(&ctx) {
+                    Ok(cel::Value::String(s)) => Some(s.to_string()),
+                    Ok(other) => return Err(format!("message-expression returned {other:?}, not a string")),
+                    Err(e) => return Err(format!("message-expression: {e}")),
+                },
+            };
+            Ok(Some(msg))
+        }
+        Ok(other) => Err(format!("rule returned {other:?}, not a bool")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// JSON to a CEL value that borrows its strings from the JSON (no copies, one pass).
+/// Integers are CEL `int` as in Kubernetes (`uint` only beyond `i64`), other numbers `double`.
+fn to_cel(v: &serde_json::Value) -> Box<dyn cel::common::value::Val + '_> {
+    use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
+    use serde_json::Value as J;
+    match v {
+        J::Null => Box::new(CelNull),
+        J::Bool(b) => Box::new(CelBool::from(*b)),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        J::String(s) => Box::new(CelString::from(s.as_str())),
+        J::Array(a) => Box::new(CelList::from(a.iter().map(to_cel).collect::<Vec<_>>())),
+        J::Object(m) => Box::new(CelMap::from(
+            m.iter()
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), to_cel(v)))
+                .collect::<std::collections::HashMap<_, _>>(),
+        )),
+    }
+}
