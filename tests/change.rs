@@ -726,3 +726,29 @@ fn user_checks_see_the_live_object_as_old_object() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(findings(&json_of(&out), "replicas-scaled-down").is_empty());
 }
+
+#[test]
+fn values_merge_onto_the_new_charts_defaults_with_chart() {
+    // The release's current chart has no haproxy.hosts default; the new chart version does.
+    let dir = temp_tree(&[
+        ("chart/Chart.yaml", "apiVersion: v2\nname: haraka\nversion: 0.6.0\nappVersion: 3.1.0\n"),
+        (
+            "chart/values.yaml",
+            "image: {repository: haraka/haraka, tag: 3.1.0}\nhaproxy: {enabled: true, hosts: [\"10.0.0.0/8\"]}\n",
+        ),
+        ("m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: haraka-config, namespace: smtp}\n"),
+    ]);
+    let fx = "tests/fixtures/checks/values-required-key";
+    let snap = format!("{fx}/fail.haraka-3-1-without-haproxy-hosts.yaml");
+    let values = format!("smtp/mail={fx}/values.haraka-3.1.yaml");
+    let base = ["check", "--snapshot", &snap, "--values", &values, "-o", "json", "--only", "values-required-key"];
+    let out = run(&base);
+    assert_eq!(out.code, 1, "without the new chart, the old defaults lack haproxy.hosts: {}", out.stderr);
+    let m = dir.path().join("m.yaml");
+    let chart = dir.path().join("chart");
+    let mut args = base.to_vec();
+    args.extend(["--manifest", m.to_str().unwrap(), "--release", "smtp/mail", "--chart", chart.to_str().unwrap()]);
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(findings(&json_of(&out), "values-required-key").is_empty());
+}

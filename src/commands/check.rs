@@ -110,6 +110,18 @@ fn request_for(req: &PlanRequest, change: Option<&ChangeInput>, inv: &Inventory)
     req
 }
 
+/// With `--chart` for the `--release`, `--values` for that release merge onto the new chart's
+/// defaults (as `helm upgrade -f` does), not the current chart's.
+fn with_new_chart_values(mut plan: plan::Plan, change: Option<&ChangeInput>) -> plan::Plan {
+    let Some((rel, chart)) = change.and_then(|c| c.release.as_ref().zip(c.chart.as_ref())) else { return plan };
+    for v in &mut plan.values {
+        if v.spec.release == rel.name && v.object.namespace.as_deref() == Some(rel.namespace.as_str()) {
+            v.new_chart_values = Some(crate::inventory::helm::shape(&chart.values));
+        }
+    }
+    plan
+}
+
 /// The future state: `inv` with the change applied.
 fn apply_change(inv: Inventory, c: &ChangeInput) -> Result<Inventory, String> {
     let set = ChangeSet {
@@ -240,7 +252,7 @@ fn check_one(
         return ExitStatus::Invalid;
     }
     let plan = match plan::resolve(&req, catalog, &inv) {
-        Ok(p) => p,
+        Ok(p) => with_new_chart_values(p, change),
         Err(e) => {
             eprint(&e);
             return ExitStatus::Invalid;
@@ -320,7 +332,7 @@ fn check_many(
                     let plan = match super::resolve_pending(&mut req, &inv)
                         .and_then(|()| plan::resolve(&req, catalog, &inv))
                     {
-                        Ok(p) => p,
+                        Ok(p) => with_new_chart_values(p, change),
                         Err(e) => {
                             eprint(&format!("context {ctx}: {e}"));
                             results.insert(ctx, Err(e));

@@ -203,6 +203,9 @@ pub struct ResolvedValues {
     pub current: Value,
     /// Shape of the chart's default values.
     pub chart_values: Value,
+    /// The new chart version's default values (`check --chart`), which `helm upgrade -f`
+    /// merges onto instead of the current chart's.
+    pub new_chart_values: Option<Value>,
 }
 
 /// The plan resolved against the inventory.
@@ -341,6 +344,7 @@ pub fn resolve(req: &PlanRequest, catalog: &Catalog, inv: &Inventory) -> Result<
             chart,
             current: v.pointer("/spec/values").cloned().unwrap_or(Value::Null),
             chart_values: v.pointer("/spec/chartValues").cloned().unwrap_or(Value::Null),
+            new_chart_values: None,
         });
     }
     Ok(plan)

@@ -43,7 +43,8 @@ pub(super) fn values_rules(cx: &mut Ctx<'_>, rv: &ResolvedValues) {
     let step = format!("release:{}/{}", rv.object.namespace.as_deref().unwrap_or_default(), rv.spec.release);
     let file = &rv.spec.file;
     let current = merge(&rv.chart_values, &rv.current);
-    let base_values = if cx.plan.reuse_values { current.clone() } else { rv.chart_values.clone() };
+    let defaults = rv.new_chart_values.as_ref().unwrap_or(&rv.chart_values);
+    let base_values = if cx.plan.reuse_values { merge(defaults, &rv.current) } else { defaults.clone() };
     let effective = merge(&base_values, &rv.spec.values);
     let catalog = cx.catalog;
     for m in catalog.matrices.values() {
