@@ -752,3 +752,75 @@ fn values_merge_onto_the_new_charts_defaults_with_chart() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(findings(&json_of(&out), "values-required-key").is_empty());
 }
+
+#[test]
+fn the_same_change_is_judged_per_cluster() {
+    // "old" still runs v1.5.2 (its Jobs' templates differ); "new" already runs v1.7.0.
+    let mut upgraded = docs(NEW);
+    upgraded.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ingress-nginx-admission", "namespace": "ingress-nginx"}, "data": {"ca": ""}}));
+    let old = FakeApi::builder().objects(live_old()).strip_item_type_meta().git_version("v1.30.2").start();
+    let new = FakeApi::builder().objects(upgraded).strip_item_type_meta().git_version("v1.30.2").start();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = FakeApi::write_multi_kubeconfig(dir.path(), &[("old", &old), ("new", &new)]);
+    let out = run(&[
+        "check",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--context",
+        "old",
+        "--context",
+        "new",
+        "--timeout",
+        "30",
+        "--manifest",
+        NEW,
+        "-o",
+        "json",
+        "--only",
+        "immutable-field-change,kind-not-served",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = json_of(&out);
+    assert_eq!(findings(&r["clusters"]["old"], "immutable-field-change").len(), 2, "{r:#?}");
+    assert!(findings(&r["clusters"]["new"], "immutable-field-change").is_empty(), "{r:#?}");
+    assert_eq!(r["clusters"]["new"]["verdict"], "GO");
+    for fake in [&old, &new] {
+        assert!(fake.requests().iter().all(|q| q.method == "GET"));
+    }
+}
+
+#[test]
+fn planned_secrets_never_reach_a_report() {
+    const CANARY: &str = "CANARY-planned-7f3a";
+    let b64 = |s: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let live = json!({"apiVersion": "v1", "kind": "Secret", "immutable": true,
+                      "metadata": {"name": "db", "namespace": "shop"}, "data": {"password": b64(CANARY)}});
+    let dir = snapshot_file(&[live], json!({}));
+    let manifest = format!(
+        "---\n# Source: shop/templates/secret.yaml\napiVersion: v1\nkind: Secret\nimmutable: true\nmetadata: {{name: db, namespace: shop}}\nstringData: {{password: {CANARY}, user: {CANARY}}}\ndata: {{token: {}}}\n",
+        b64(CANARY)
+    );
+    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+    let snap = dir.path().join("snap.json");
+    let m = dir.path().join("m.yaml");
+    for format in ["table", "json", "junit", "markdown", "sarif"] {
+        let out = run(&[
+            "check",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--manifest",
+            m.to_str().unwrap(),
+            "-o",
+            format,
+            "-v",
+        ]);
+        assert_eq!(out.code, 1, "{format}: {}", out.stderr);
+        assert!(out.stdout.contains("immutable-field-change"), "{format}");
+        for text in [&out.stdout, &out.stderr] {
+            assert!(!text.contains(CANARY) && !text.contains(&b64(CANARY)), "{format} leaks a Secret value:\n{text}");
+        }
+    }
+}
