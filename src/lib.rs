@@ -7,7 +7,7 @@
 //! 2. [`catalog`]: matrices and checks as data — the names and parameter schemas of built-in
 //!    evaluators and planning rules, never their code.
 //! 3. [`inventory`]: what the cluster has, from its sources (live, snapshot), including
-//!    Helm release decoding.
+//!    Helm release decoding, and the future state a planned change (`--manifest`) makes.
 //! 4. [`eval`]: checks, component detection and upgrade planning ([`eval::plan`]); pure, no I/O.
 //! 5. [`report`]: verdict and rendering.
 //! 6. [`commands`]: one module per subcommand, the only place (with `main.rs`) that prints.

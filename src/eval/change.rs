@@ -159,6 +159,7 @@ fn immutable_fields(gk: &GroupKind) -> Vec<(&'static str, Cmp)> {
         }
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => vec![("/roleRef", Cmp::Exact)],
         ("apiextensions.k8s.io", "CustomResourceDefinition") => vec![("/spec/scope", Cmp::Exact)],
+        ("", "Secret") => vec![("/type", Cmp::Exact)],
         _ => Vec::new(),
     }
 }
