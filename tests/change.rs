@@ -824,3 +824,29 @@ fn planned_secrets_never_reach_a_report() {
         }
     }
 }
+
+#[test]
+fn a_planned_kind_the_cluster_refuses_to_list_is_could_not_evaluate_not_go() {
+    let fake = FakeApi::builder().objects(live_old()).strip_item_type_meta().git_version("v1.30.2").start();
+    fake.forbid(crate::fake_api::Target::resource("jobs"));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake.write_kubeconfig(dir.path());
+    let out = run(&[
+        "check",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--timeout",
+        "30",
+        "--manifest",
+        NEW,
+        "-o",
+        "json",
+        "--only",
+        "immutable-field-change",
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let r = json_of(&out);
+    let cne = &r["couldNotEvaluate"][0];
+    assert_eq!(cne["checkId"], "immutable-field-change");
+    assert!(cne["reason"].as_str().unwrap().contains("cannot read Job.batch"), "{cne}");
+}

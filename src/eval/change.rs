@@ -233,6 +233,9 @@ fn immutable(change: &ChangeSet, t: &FindingTemplate) -> Verdict {
     if !change.cluster {
         return Verdict::NotApplicable("no cluster was read (--no-cluster): nothing to compare with".to_string());
     }
+    if let Some(why) = change.planned.iter().find_map(|p| p.live_unknown.as_ref()) {
+        return Verdict::CouldNotEvaluate(format!("the live objects to compare with are unknown: {why}"));
+    }
     let mut findings = Vec::new();
     let mut compared = 0usize;
     for p in &change.planned {
@@ -348,6 +351,9 @@ fn ownership(change: &ChangeSet, t: &FindingTemplate) -> Verdict {
     }
     if let Some(p) = &change.release_problem {
         return Verdict::CouldNotEvaluate(format!("release {}/{}: {p}", rel.namespace, rel.name));
+    }
+    if let Some(why) = change.planned.iter().find_map(|p| p.live_unknown.as_ref()) {
+        return Verdict::CouldNotEvaluate(format!("whether planned objects exist is unknown: {why}"));
     }
     let mut findings = Vec::new();
     let mut judged = 0usize;

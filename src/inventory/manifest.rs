@@ -432,6 +432,8 @@ pub struct Planned {
     pub new_to_release: Option<bool>,
     /// Whether the cluster serves its kind (before the change).
     pub served: Served,
+    /// Why the live object could not be looked up (its kind could not be read), if so.
+    pub live_unknown: Option<String>,
     /// `file:line` of the manifest.
     pub location: String,
 }
@@ -606,9 +608,16 @@ pub fn apply(mut inv: Inventory, docs: Vec<PlannedDoc>, mut change: ChangeSet) -
     let in_release: Option<BTreeSet<Key>> = release_keys.as_ref().map(|k| k.iter().cloned().collect());
 
     let served_now: Vec<Served> = planned.iter().map(|(o, _)| served(&inv, &o.gk(), change.cluster)).collect();
+    let unknown_now: Vec<Option<String>> = planned
+        .iter()
+        .map(|(o, _)| match inv.state(&o.gk()) {
+            KindView::Failed(r) if change.cluster => Some(format!("cannot read {}: {r}", o.gk())),
+            _ => None,
+        })
+        .collect();
     let mut live: BTreeMap<Key, Object> = inv.take_objects().into_iter().map(|o| (key_of(&o), o)).collect();
 
-    for ((obj, location), served) in planned.into_iter().zip(served_now) {
+    for (((obj, location), served), live_unknown) in planned.into_iter().zip(served_now).zip(unknown_now) {
         let key = key_of(&obj);
         let live_obj = live.remove(&key).map(|mut l| {
             l.change = Some(Change::Live);
@@ -625,7 +634,7 @@ pub fn apply(mut inv: Inventory, docs: Vec<PlannedDoc>, mut change: ChangeSet) -
         };
         inv.push(future);
         let new_to_release = in_release.as_ref().map(|r| !r.contains(&key));
-        change.planned.push(Planned { object: obj, live: live_obj, new_to_release, served, location });
+        change.planned.push(Planned { object: obj, live: live_obj, new_to_release, served, live_unknown, location });
     }
     for key in release_keys.into_iter().flatten() {
         if planned_keys.contains(&key) {
