@@ -850,3 +850,38 @@ fn a_planned_kind_the_cluster_refuses_to_list_is_could_not_evaluate_not_go() {
     assert_eq!(cne["checkId"], "immutable-field-change");
     assert!(cne["reason"].as_str().unwrap().contains("cannot read Job.batch"), "{cne}");
 }
+
+#[test]
+fn snapshot_captures_what_judging_the_change_reads() {
+    let fake = FakeApi::builder().objects(live_old()).strip_item_type_meta().git_version("v1.30.2").start();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake.write_kubeconfig(dir.path());
+    let kc = kubeconfig.to_str().unwrap();
+    let plain = dir.path().join("plain.json");
+    let with_change = dir.path().join("change.json");
+    let out = run(&["snapshot", "--kubeconfig", kc, "-o", plain.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run(&["snapshot", "--kubeconfig", kc, "-o", with_change.to_str().unwrap(), "--manifest", NEW]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let judge = |snap: &std::path::Path| {
+        let out = run(&[
+            "check",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--manifest",
+            NEW,
+            "-o",
+            "json",
+            "--only",
+            "immutable-field-change,ownership-conflict",
+        ]);
+        (out.code, json_of(&out))
+    };
+    // A capture without the planned kinds cannot say what the change replaces: exit 3, not GO.
+    let (code, r) = judge(&plain);
+    assert_eq!(code, 3, "{r:#?}");
+    // With them, the same verdict as live.
+    let (code, r) = judge(&with_change);
+    assert_eq!(code, 1, "{r:#?}");
+    assert_eq!(findings(&r, "immutable-field-change").len(), 2);
+}

@@ -50,7 +50,7 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
 }
 
 /// A planned change as read from `--manifest`, `--release`, `--chart` and `--values`.
-struct ChangeInput {
+pub(super) struct ChangeInput {
     docs: Vec<PlannedDoc>,
     release: Option<ReleaseRef>,
     chart: Option<Chart>,
@@ -60,7 +60,11 @@ struct ChangeInput {
 }
 
 /// Reads the planned change; a manifest or chart that cannot be read is exit 2.
-fn change_input(c: &ChangeArgs, req: &PlanRequest, limits: &Limits) -> Result<Option<ChangeInput>, ExitStatus> {
+pub(super) fn change_input(
+    c: &ChangeArgs,
+    req: &PlanRequest,
+    limits: &Limits,
+) -> Result<Option<ChangeInput>, ExitStatus> {
     if c.manifests.is_empty() {
         return Ok(None);
     }
@@ -459,8 +463,9 @@ pub(super) fn collect_live(
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
+    change: Option<&ChangeInput>,
 ) -> Result<Inventory, ExitStatus> {
-    collect_live_stats(opts, catalog, sel, req, None).map(|(inv, _)| inv)
+    collect_live_stats(opts, catalog, sel, req, change).map(|(inv, _)| inv)
 }
 
 /// What to collect: checks gated on a target are always collected for; release targets add

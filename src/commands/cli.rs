@@ -139,6 +139,12 @@ pub struct SnapshotArgs {
     /// Also capture what planning these upgrades reads: COMPONENT=VERSION. Repeatable.
     #[arg(long = "target", value_name = "COMPONENT=VERSION")]
     pub targets: Vec<String>,
+    /// Also capture what judging this change reads (`check --manifest`): its kinds, CRDs. Repeatable.
+    #[arg(long = "manifest", value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
+    /// Also capture Helm release storage for `check --manifest … --release` ([NS/]NAME).
+    #[arg(long, value_name = "[NS/]NAME", requires = "manifests")]
+    pub release: Option<String>,
     /// Object limit.
     #[command(flatten)]
     pub limits: ObjectLimitArgs,

@@ -1,7 +1,7 @@
 //! `snapshot`: capture what the checks need from a live cluster, Secret values removed.
 
-use super::check::{collect_live, live_options};
-use super::cli::SnapshotArgs;
+use super::check::{change_input, collect_live, live_options};
+use super::cli::{ChangeArgs, SnapshotArgs};
 use super::{catalog_and_selection, eprint, out, plan_request};
 use crate::inventory::snapshot;
 use crate::report::ExitStatus;
@@ -34,11 +34,19 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Ok(r) => r,
         Err(s) => return s,
     };
+    let change_args =
+        ChangeArgs { manifests: a.manifests.clone(), release: a.release.clone(), chart: None, no_cluster: false };
+    let limits = crate::limits::Limits { max_objects: a.limits.max_objects, ..crate::limits::Limits::default() };
+    let change = match change_input(&change_args, &req, &limits) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
     let inv = match collect_live(
         &live_options(&a.live, a.live.context.first(), a.limits.max_objects),
         &catalog,
         &sel,
         &req,
+        change.as_ref(),
     ) {
         Ok(i) => i,
         Err(s) => return s,
