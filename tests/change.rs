@@ -885,3 +885,34 @@ fn snapshot_captures_what_judging_the_change_reads() {
     assert_eq!(code, 1, "{r:#?}");
     assert_eq!(findings(&r, "immutable-field-change").len(), 2);
 }
+
+#[test]
+fn a_stored_manifest_without_namespaces_is_in_the_release_namespace() {
+    // Charts that do not template metadata.namespace are stored without one.
+    let stored: String = std::fs::read_to_string(root().join(OLD))
+        .unwrap()
+        .lines()
+        .filter(|l| *l != "  namespace: ingress-nginx")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut objects = live_old();
+    objects.push(helm_release_secret(&stored));
+    let dir = snapshot_file(&objects, json!({}));
+    let out = run(&[
+        "check",
+        "--snapshot",
+        dir.path().join("snap.json").to_str().unwrap(),
+        "--manifest",
+        NEW,
+        "--release",
+        "ingress-nginx/ingress-nginx",
+        "-o",
+        "json",
+        "--only",
+        "deleted-still-referenced,ownership-conflict",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    let r = json_of(&out);
+    assert!(r["findings"].as_array().unwrap().is_empty(), "{:#?}", r["findings"]);
+    assert_eq!(r["summary"]["evaluated"], 2);
+}

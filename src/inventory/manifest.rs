@@ -566,6 +566,14 @@ pub fn apply(mut inv: Inventory, docs: Vec<PlannedDoc>, mut change: ChangeSet) -
         Some(rel) => match release_resources(&inv, rel) {
             Ok(Some(keys)) => {
                 change.release_exists = true;
+                // Helm's stored manifest leaves the namespace out where the chart does.
+                let keys = keys
+                    .into_iter()
+                    .map(|(gk, ns, name)| {
+                        let ns = if ns.is_none() && namespaced(&gk, &crds) { Some(default_ns.clone()) } else { ns };
+                        (gk, ns, name)
+                    })
+                    .collect::<Vec<_>>();
                 Some(keys)
             }
             Ok(None) => {
@@ -641,8 +649,6 @@ pub fn apply(mut inv: Inventory, docs: Vec<PlannedDoc>, mut change: ChangeSet) -
             continue;
         }
         let (gk, ns, name) = key.clone();
-        let ns = if ns.is_none() && namespaced(&gk, &crds) { Some(default_ns.clone()) } else { ns };
-        let key = (gk.clone(), ns.clone(), name.clone());
         let mut gone = match live.remove(&key) {
             Some(o) => {
                 let keep = o.value().pointer("/metadata/annotations/helm.sh~1resource-policy").and_then(Value::as_str)
