@@ -53,7 +53,7 @@ fn apply_change(inv: Inventory, ch: &FixtureChange, req: &mut PlanRequest) -> In
         cluster: true,
         ..ChangeSet::default()
     };
-    manifest::apply(inv, docs, set).unwrap()
+    manifest::apply(inv, &docs, set).unwrap()
 }
 
 /// The plan a fixture declares in a `# plan:` comment line, if any.

@@ -135,7 +135,7 @@ fn apply_change(inv: Inventory, c: &ChangeInput) -> Result<Inventory, String> {
         cluster: !c.no_cluster,
         ..ChangeSet::default()
     };
-    manifest::apply(inv, c.docs.clone(), set)
+    manifest::apply(inv, &c.docs, set)
 }
 
 /// What a change adds to a live collection: the planned kinds (whole objects, to compare),

@@ -416,9 +416,7 @@ fn run_check(
                     })
                 })
                 .filter(|obj| {
-                    !(reads_status
-                        && obj.change == Some(crate::resource::Change::Planned)
-                        && obj.value().get("status").is_none())
+                    !(reads_status && obj.change == Some(crate::resource::Change::Planned) && !obj.has_status())
                 })
                 .collect();
             // `oldObject`: the live object each planned one replaces.

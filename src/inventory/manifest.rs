@@ -151,8 +151,8 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Parses one manifest text. YAML is split at `---` lines first, so each document keeps its
-/// `# Source:` comment and its line numbers.
+/// Parses one manifest text; each YAML document keeps its line and the `# Source:` comment
+/// Helm writes after its `---`.
 pub fn parse_text(text: &str, name: &str, out: &mut Vec<PlannedDoc>) -> Result<(), ManifestError> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -162,34 +162,26 @@ pub fn parse_text(text: &str, name: &str, out: &mut Vec<PlannedDoc>) -> Result<(
         }
         return Ok(());
     }
-    let mut chunk = String::new();
-    let mut chunk_start = 1u64;
-    let mut chunks: Vec<(u64, String)> = Vec::new();
-    for (start_line, line) in (1u64..).zip(text.split_inclusive('\n')) {
+    // Where each `---` document starts, and its `# Source:` comment; the text is then parsed
+    // once (one parser for the whole file: a rendered chart has thousands of documents).
+    let mut starts: Vec<(u64, Option<String>)> = vec![(1, None)];
+    for (n, line) in (1u64..).zip(text.split_inclusive('\n')) {
         if line.trim_end() == "---" || line.starts_with("--- ") {
-            chunks.push((chunk_start, std::mem::take(&mut chunk)));
-            chunk_start = start_line + 1;
-            // `--- {…}` carries content on the marker line: keep it.
-            if let Some(rest) = line.strip_prefix("--- ") {
-                chunk.push_str(rest);
-                chunk_start = start_line;
-            }
-        } else {
-            chunk.push_str(line);
+            starts.push((n, None));
+        } else if let Some(src) = line.trim().strip_prefix("# Source:")
+            && let Some(last) = starts.last_mut()
+            && last.1.is_none()
+        {
+            last.1 = Some(src.trim().to_string());
         }
     }
-    chunks.push((chunk_start, chunk));
-    for (first, chunk) in chunks {
-        if chunk.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
-            continue;
-        }
-        let source = chunk.lines().find_map(|l| l.trim().strip_prefix("# Source:").map(|s| s.trim().to_string()));
-        let docs = snapshot::parse_documents(&chunk, name)
-            .map_err(|e| err(name, if e.line == 0 { first } else { first + e.line - 1 }, e.message))?;
-        for (line, v) in docs {
-            let line = if line == 0 { first } else { first + line - 1 };
-            push_doc(v, source.clone(), &format!("{name}:{line}"), name, line, out)?;
-        }
+    let docs = snapshot::parse_documents(text, name).map_err(|e| err(name, e.line, e.message))?;
+    for (line, v) in docs {
+        let source = match starts.partition_point(|(s, _)| *s <= line) {
+            0 => None,
+            i => starts[i - 1].1.clone(),
+        };
+        push_doc(v, source, &format!("{name}:{line}"), name, line, out)?;
     }
     Ok(())
 }
@@ -550,7 +542,7 @@ fn served(inv: &Inventory, gk: &GroupKind, cluster: bool) -> Served {
 /// Builds the future state: `inv` (the cluster now, or empty with `--no-cluster`) with the
 /// planned objects applied and the release's dropped objects deleted. Objects are tagged
 /// live, planned or deleted; the change is kept in [`Inventory::change`].
-pub fn apply(mut inv: Inventory, docs: Vec<PlannedDoc>, mut change: ChangeSet) -> Result<Inventory, String> {
+pub fn apply(mut inv: Inventory, docs: &[PlannedDoc], mut change: ChangeSet) -> Result<Inventory, String> {
     // Scope needs CRDs: the planned ones and the cluster's.
     let crd_gk = GroupKind::new("apiextensions.k8s.io", "CustomResourceDefinition");
     let mut crds: Vec<Value> = docs
@@ -592,7 +584,7 @@ pub fn apply(mut inv: Inventory, docs: Vec<PlannedDoc>, mut change: ChangeSet) -
     let mut planned: Vec<(Object, String)> = Vec::with_capacity(docs.len());
     let mut seen: BTreeSet<Key> = BTreeSet::new();
     for d in docs {
-        let mut v = d.value;
+        let mut v = d.value.clone();
         let gk = GroupKind::from_api_version(
             v.get("apiVersion").and_then(Value::as_str).unwrap_or_default(),
             v.get("kind").and_then(Value::as_str).unwrap_or_default(),
@@ -606,11 +598,11 @@ pub fn apply(mut inv: Inventory, docs: Vec<PlannedDoc>, mut change: ChangeSet) -
         }
         let mut obj = Object::from_value(v).map_err(|e| format!("{}: {e}", d.location))?;
         obj.change = Some(Change::Planned);
-        obj.source = d.source;
+        obj.source.clone_from(&d.source);
         if !seen.insert(key_of(&obj)) {
             return Err(format!("{}: {} is planned twice", d.location, obj.obj_ref().identity()));
         }
-        planned.push((obj, d.location));
+        planned.push((obj, d.location.clone()));
     }
     let planned_keys: BTreeSet<Key> = planned.iter().map(|(o, _)| key_of(o)).collect();
     let in_release: Option<BTreeSet<Key>> = release_keys.as_ref().map(|k| k.iter().cloned().collect());

@@ -46,6 +46,7 @@ pub struct Object {
     /// With a planned change: the template it was rendered from (Helm's `# Source:`).
     pub source: Option<String>,
     owned: bool,
+    status: bool,
     raw: Box<str>,
 }
 
@@ -63,10 +64,11 @@ impl Object {
         };
         let namespace = str_at(&value, &["metadata", "namespace"]).map(ToString::to_string);
         let owned = value.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        let status = value.get("status").is_some();
         normalise(&mut value, &kind);
         // Serialising a `Value` cannot fail (its map keys are strings).
         let raw = serde_json::to_string(&value).unwrap_or_default().into_boxed_str();
-        Ok(Self { api_version, kind, namespace, name, change: None, source: None, owned, raw })
+        Ok(Self { api_version, kind, namespace, name, change: None, source: None, owned, status, raw })
     }
 
     /// The object, parsed. The text was produced by `serde_json` from a `Value`, so it always
@@ -105,6 +107,12 @@ impl Object {
     #[must_use]
     pub fn labels(&self) -> Option<BTreeMap<String, String>> {
         labels_of(&self.value())
+    }
+
+    /// True when the object has a `status` (a planned object the cluster does not have yet has none).
+    #[must_use]
+    pub fn has_status(&self) -> bool {
+        self.status
     }
 
     /// True when `metadata.ownerReferences` is non-empty.
