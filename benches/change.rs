@@ -52,7 +52,8 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let live: Vec<Value> = (0..apps).flat_map(|i| app(i, "1.0.0", true)).collect();
     let snap = dir.path().join("snap.json");
-    let info = json!({"apiVersion": "upgrade-preflight.io/v1alpha1", "kind": "SnapshotInfo", "serverVersion": "v1.30.2"});
+    let info =
+        json!({"apiVersion": "upgrade-preflight.io/v1alpha1", "kind": "SnapshotInfo", "serverVersion": "v1.30.2"});
     std::fs::write(&snap, format!("{info}\n{}", json!({"apiVersion": "v1", "kind": "List", "items": live}))).unwrap();
     let manifest: String = (0..apps)
         .flat_map(|i| app(i, "1.1.0", false))
