@@ -435,7 +435,7 @@ fn manifests_from_stdin_keep_their_source_and_bad_input_names_file_and_line() {
     assert_eq!(f[0]["objects"][0]["source"], "web/templates/pdb.yaml");
     assert_eq!(f[0]["objects"][0]["namespace"], "shop", "namespaced objects default to the release namespace");
     let out = run_stdin(&["check", "--no-cluster", "--manifest", "-", "--target", "kubernetes=1.25"], text);
-    assert!(out.stdout.contains("PodDisruptionBudget default/web (planned,"), "{}", out.stdout);
+    assert!(out.stdout.contains("default/web (planned,"), "{}", out.stdout);
     assert!(out.stdout.contains("web/templates/pdb.yaml)"), "{}", out.stdout);
 
     let bad = temp_tree(&[(
@@ -915,4 +915,29 @@ fn a_stored_manifest_without_namespaces_is_in_the_release_namespace() {
     let r = json_of(&out);
     assert!(r["findings"].as_array().unwrap().is_empty(), "{:#?}", r["findings"]);
     assert_eq!(r["summary"]["evaluated"], 2);
+}
+
+#[test]
+fn a_planned_removed_api_is_the_strongest_evidence() {
+    let pdb = "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: shop}\nspec: {minAvailable: 1}\n";
+    let dir = temp_tree(&[("pdb.yaml", pdb)]);
+    let p = dir.path().join("pdb.yaml");
+    let out = run(&[
+        "check",
+        "--no-cluster",
+        "--manifest",
+        p.to_str().unwrap(),
+        "--target",
+        "kubernetes=1.25",
+        "-o",
+        "json",
+        "--only",
+        "removed-api",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = json_of(&out);
+    let f = findings(&r, "removed-api");
+    assert_eq!(f.len(), 1, "{r:#?}");
+    assert_eq!(f[0]["severity"], "blocker");
+    assert!(f[0]["message"].as_str().unwrap().contains("the planned manifest"), "{}", f[0]["message"]);
 }

@@ -111,8 +111,8 @@ pub fn severity(evidence: &[Evidence], rule: Severity) -> Option<Severity> {
 /// them with a planned change marker on `Object`), return [`Evidence::Planned`] for them —
 /// one line here; every rule below already treats it as the strongest evidence. Everything
 /// read from a cluster or a dump is only [`Evidence::AsCaptured`].
-fn captured_evidence(_inv: &Inventory, _o: &Object) -> Evidence {
-    Evidence::AsCaptured
+fn captured_evidence(_inv: &Inventory, o: &Object) -> Evidence {
+    if o.change == Some(crate::resource::Change::Planned) { Evidence::Planned } else { Evidence::AsCaptured }
 }
 
 /// What to suggest instead of a removed or deprecated API at a target.
