@@ -27,10 +27,20 @@ impl GroupKind {
         Self { group: group.to_string(), kind: kind.to_string() }
     }
 
-    /// From an `apiVersion` (`apps/v1`, `v1`) and a kind.
+    /// From an `apiVersion` (`apps/v1`, `v1`) and a kind. Kinds that moved out of the old
+    /// `extensions` group are filed under their current group (`extensions/v1beta1`
+    /// Deployment is an `apps` Deployment, Ingress a `networking.k8s.io` one), so every check
+    /// of the current kind reads them; the object keeps its own `apiVersion` for the
+    /// removed-API rules.
     #[must_use]
     pub fn from_api_version(api_version: &str, kind: &str) -> Self {
-        Self::new(split_api_version(api_version).0, kind)
+        let group = split_api_version(api_version).0;
+        let group = match (group, kind) {
+            ("extensions", "Deployment" | "DaemonSet" | "ReplicaSet" | "StatefulSet") => "apps",
+            ("extensions", "Ingress" | "NetworkPolicy") => "networking.k8s.io",
+            (g, _) => g,
+        };
+        Self::new(group, kind)
     }
 
     /// True for groups every conformant cluster serves; a custom resource group is not.

@@ -222,6 +222,22 @@ fn check_one(
             (inv, RunStats::default())
         }
         Some(path) => match snapshot::load_with(path, &limits(a)) {
+            Ok(i) if i.is_empty() => {
+                eprint(&format!(
+                    "{}: no Kubernetes objects in the snapshot (an empty file, only `---`, or no object files); nothing to evaluate",
+                    path.display()
+                ));
+                return ExitStatus::Incomplete;
+            }
+            Ok(i) if a.strict_input && !i.input.skipped.is_empty() => {
+                for s in i.input.skipped.iter().take(20) {
+                    eprint(&format!("{}: {}: skipped: {} (--strict-input)", path.display(), s.path, s.reason));
+                }
+                if i.input.skipped.len() > 20 {
+                    eprint(&format!("… and {} more skipped (--strict-input)", i.input.skipped.len() - 20));
+                }
+                return ExitStatus::Invalid;
+            }
             Ok(i) => (i, RunStats::default()),
             Err(e) => {
                 eprint(&e.to_string());

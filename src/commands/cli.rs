@@ -216,6 +216,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "MIB", env = crate::limits::ENV_MAX_SNAPSHOT_MIB,
           default_value_t = crate::limits::DEFAULT_MAX_SNAPSHOT_MIB, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub max_snapshot_mib: u64,
+    /// Any file of a snapshot directory or archive that is skipped (not Kubernetes objects,
+    /// unreadable) is an error (exit 2), not a line in the report.
+    #[arg(long)]
+    pub strict_input: bool,
     /// Object limit.
     #[command(flatten)]
     pub limits: ObjectLimitArgs,

@@ -11,6 +11,8 @@
 //! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection and Helm
 //! release decoding (`helm`, part of ingestion). Imports the catalog and the ground layer.
 
+pub mod archive;
+pub mod bundle;
 pub mod helm;
 pub mod live;
 pub mod manifest;
@@ -47,6 +49,8 @@ pub struct Object {
     pub source: Option<String>,
     owned: bool,
     status: bool,
+    /// The controlling (else first) owner: apiVersion, kind, name.
+    owner: Option<Box<(String, String, String)>>,
     raw: Box<str>,
 }
 
@@ -63,12 +67,21 @@ impl Object {
             None => UNNAMED.to_string(),
         };
         let namespace = str_at(&value, &["metadata", "namespace"]).map(ToString::to_string);
-        let owned = value.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        let refs = value.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+        let owned = refs.is_some_and(|a| !a.is_empty());
         let status = value.get("status").is_some();
+        let owner = refs
+            .and_then(|a| {
+                a.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)).or_else(|| a.first())
+            })
+            .map(|r| {
+                let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                Box::new((s("apiVersion"), s("kind"), s("name")))
+            });
         normalise(&mut value, &kind);
         // Serialising a `Value` cannot fail (its map keys are strings).
         let raw = serde_json::to_string(&value).unwrap_or_default().into_boxed_str();
-        Ok(Self { api_version, kind, namespace, name, change: None, source: None, owned, status, raw })
+        Ok(Self { api_version, kind, namespace, name, change: None, source: None, owned, status, owner, raw })
     }
 
     /// The object, parsed. The text was produced by `serde_json` from a `Value`, so it always
@@ -120,7 +133,45 @@ impl Object {
     pub fn is_owned(&self) -> bool {
         self.owned
     }
+
+    /// The owner (controller, else first owner reference): its group and kind, and name.
+    #[must_use]
+    pub fn owner(&self) -> Option<(GroupKind, &str)> {
+        self.owner.as_ref().map(|o| (GroupKind::from_api_version(&o.0, &o.1), o.2.as_str()))
+    }
+
+    /// `metadata.resourceVersion`, for choosing among copies of one object.
+    fn resource_version(&self) -> Option<String> {
+        str_at(&self.value(), &["metadata", "resourceVersion"]).map(ToString::to_string)
+    }
 }
+
+/// What reading the input noticed besides the objects: its layout, what was skipped, and
+/// copies of one object.
+#[derive(Debug, Clone, Default)]
+pub struct InputNotes {
+    /// The recognised capture layout (`troubleshoot support bundle`, …), if any.
+    pub layout: Option<&'static str>,
+    /// Files, and single objects, that were not read, with why.
+    pub skipped: Vec<SkippedInput>,
+    /// Objects found more than once (the copy with the highest `resourceVersion` is kept).
+    pub duplicates: usize,
+    /// Objects whose copies differ: `Pod ns/name: 3 copies, kept resourceVersion 812`.
+    pub conflicts: Vec<String>,
+}
+
+/// A file, or an object in one, that was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedInput {
+    /// Path inside the snapshot directory or archive (the file itself for a single file).
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Why node checks cannot run on a capture without Nodes.
+pub const NO_NODES: &str =
+    "the input holds no Nodes, and every cluster has some: Nodes were not collected (capture them too)";
 
 /// `metadata.labels` of a parsed object.
 #[must_use]
@@ -216,6 +267,8 @@ pub struct Inventory {
     /// From live discovery: the group versions serving each kind asked for (empty: none).
     pub served: BTreeMap<GroupKind, Vec<String>>,
     empty: Vec<Object>,
+    /// What reading the input noticed (snapshots only).
+    pub input: InputNotes,
 }
 
 impl Inventory {
@@ -232,6 +285,7 @@ impl Inventory {
             no_cluster: false,
             served: BTreeMap::new(),
             empty: Vec::new(),
+            input: InputNotes::default(),
         }
     }
 
@@ -293,16 +347,20 @@ impl Inventory {
         for (gk, state) in &mut self.kinds {
             if let KindState::Collected(v) = state {
                 v.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+                dedupe(v, &mut self.input);
                 let idx = v.iter().enumerate().map(|(i, o)| ((o.namespace.clone(), o.name.clone()), i)).collect();
                 self.index.insert(gk.clone(), idx);
             }
         }
     }
 
-    /// The state of a kind, applying the snapshot defaults described on [`Inventory`].
+    /// The state of a kind, applying the snapshot defaults described on [`Inventory`]. A
+    /// capture without Nodes did not collect them (a cluster always has Nodes).
     #[must_use]
     pub fn state(&self, gk: &GroupKind) -> KindView<'_> {
         match self.kinds.get(gk) {
+            Some(KindState::Collected(v)) if v.is_empty() && is_node(gk) => KindView::Failed(NO_NODES),
+            None if is_node(gk) && !self.authoritative => KindView::Failed(NO_NODES),
             Some(KindState::Collected(v)) => KindView::Collected(v),
             Some(KindState::Absent) => KindView::Absent,
             Some(KindState::Failed(r)) => KindView::Failed(r),
@@ -383,6 +441,56 @@ impl Inventory {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+fn is_node(gk: &GroupKind) -> bool {
+    gk.group.is_empty() && gk.kind == "Node"
+}
+
+/// Keeps one copy of each object in a list sorted by namespace and name: the one with the
+/// highest `resourceVersion` (the latest; sonobuoy writes namespaced objects into every
+/// namespace's file, at different moments). Copies that differ are noted.
+fn dedupe(v: &mut Vec<Object>, notes: &mut InputNotes) {
+    if v.windows(2).all(|w| (&w[0].namespace, &w[0].name) != (&w[1].namespace, &w[1].name)) {
+        return;
+    }
+    let rv_key = |rv: Option<String>| -> (u64, String) {
+        let s = rv.unwrap_or_default();
+        (s.parse::<u64>().unwrap_or(0), s)
+    };
+    let mut out: Vec<Object> = Vec::with_capacity(v.len());
+    let mut group: Vec<Object> = Vec::new();
+    let flush = |group: &mut Vec<Object>, out: &mut Vec<Object>, notes: &mut InputNotes| {
+        if group.len() > 1 {
+            notes.duplicates += 1;
+            let differ = group.windows(2).any(|w| w[0].raw != w[1].raw);
+            let mut best = 0;
+            let mut best_key = rv_key(group[0].resource_version());
+            for (i, o) in group.iter().enumerate().skip(1) {
+                let k = rv_key(o.resource_version());
+                if k > best_key {
+                    best = i;
+                    best_key = k;
+                }
+            }
+            if differ && notes.conflicts.len() < 100 {
+                let kept = if best_key.1.is_empty() { "the first".to_string() } else { format!("resourceVersion {}", best_key.1) };
+                notes.conflicts.push(format!("{}: {} differing copies, kept {kept}", group[best].obj_ref(), group.len()));
+            }
+            out.push(group.swap_remove(best));
+            group.clear();
+        } else {
+            out.append(group);
+        }
+    };
+    for o in v.drain(..) {
+        if group.last().is_some_and(|g: &Object| (&g.namespace, &g.name) != (&o.namespace, &o.name)) {
+            flush(&mut group, &mut out, notes);
+        }
+        group.push(o);
+    }
+    flush(&mut group, &mut out, notes);
+    *v = out;
 }
 
 /// A borrowed view of a kind's state.

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::{Inventory, KindState, Origin};
+use super::{Inventory, KindState, Origin, SkippedInput, archive, bundle};
 use crate::limits::{Limits, snapshot_yaml_options, with_parser_stack, yaml_limit_message};
 use crate::resource::GroupKind;
 use serde_json::json;
@@ -69,62 +69,142 @@ pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
     load_with(path, &Limits::default())
 }
 
-/// Loads a snapshot file or directory; each file is at most `limits.max_snapshot_bytes`,
-/// and all of them together hold at most `limits.max_objects` objects.
+/// Loads a snapshot: a file (YAML, JSON, JSON lines), an archive (`.tar.gz`, `.tgz`, `.tar`,
+/// `.zip`, recognised by content) or a directory. Each file is at most
+/// `limits.max_snapshot_bytes` (an archive's inflated contents too), and all of them together
+/// hold at most `limits.max_objects` objects.
+///
+/// A directory or archive is a capture tree (a support bundle, sonobuoy results, a folder of
+/// dumps): marker files give the layout and the server version, files that hold no
+/// Kubernetes objects are skipped and listed in [`Inventory::input`], and so are single
+/// objects that cannot be read. A single file must be entirely readable.
 pub fn load_with(path: &Path, limits: &Limits) -> Result<Inventory, SnapshotError> {
-    let err = |p: &Path, message: String| SnapshotError { path: p.display().to_string(), line: 0, column: 0, message };
-    let meta = std::fs::metadata(path).map_err(|e| err(path, format!("cannot read snapshot: {e}")))?;
-    let files: Vec<PathBuf> = if meta.is_dir() {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| plain_err(&name, format!("cannot read snapshot: {e}")))?;
+    let mut sink = Sink::new(&name, limits);
+    if meta.is_dir() {
         let mut files = Vec::new();
-        collect_files(path, &mut files).map_err(|e| err(path, format!("cannot read snapshot directory: {e}")))?;
+        collect_files(path, "", &mut files)
+            .map_err(|e| plain_err(&name, format!("cannot read snapshot directory: {e}")))?;
         if files.is_empty() {
-            return Err(err(path, "no .yaml, .yml or .json files in snapshot directory".to_string()));
+            return Err(plain_err(&name, "the snapshot directory holds no files".to_string()));
         }
-        files
+        load_tree(files.into_iter().map(|(rel, p)| (rel, Data::Disk(p))).collect(), &name, &mut sink)?;
     } else {
-        vec![path.to_path_buf()]
-    };
-    let mut sink = Sink { inv: Inventory::new(Origin::Snapshot(path.display().to_string()), false), limits, count: 0 };
-    for f in files {
-        load_file(&f, &mut sink)?;
+        let bytes = read_file(path, limits)?;
+        if let Some(kind) = archive::sniff(&bytes) {
+            let entries = archive::read(kind, &bytes, limits.max_snapshot_bytes).map_err(|m| plain_err(&name, m))?;
+            drop(bytes);
+            if entries.is_empty() {
+                return Err(plain_err(&name, "the archive holds no files".to_string()));
+            }
+            load_tree(entries.into_iter().map(|(rel, b)| (rel, Data::Mem(b))).collect(), &name, &mut sink)?;
+        } else {
+            let text = String::from_utf8(bytes)
+                .map_err(|e| plain_err(&name, format!("not UTF-8 text: {}", e.utf8_error())))?;
+            load_text(&text, &name, None, &mut sink)?;
+        }
     }
-    let mut inv = sink.inv;
-    inv.finish();
-    Ok(inv)
+    Ok(sink.finish())
 }
 
 /// Parses one snapshot file's contents (YAML or JSON, as `load` accepts); `name` is used in
 /// errors. The size limit applies to `bytes`. For callers that already hold the bytes (and
 /// for fuzzing).
 pub fn parse_bytes(bytes: &[u8], name: &str, limits: &Limits) -> Result<Inventory, SnapshotError> {
-    let mut sink = Sink { inv: Inventory::new(Origin::Snapshot(name.to_string()), false), limits, count: 0 };
+    let mut sink = Sink::new(name, limits);
     let too_big = u64::try_from(bytes.len()).map_or(true, |n| n > limits.max_snapshot_bytes);
     if too_big {
         return Err(plain_err(name, limits.snapshot_too_large()));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| plain_err(name, format!("not UTF-8 text: {e}")))?;
-    load_text(text, name, &mut sink)?;
-    let mut inv = sink.inv;
-    inv.finish();
-    Ok(inv)
+    load_text(text, name, None, &mut sink)?;
+    Ok(sink.finish())
 }
+
+/// The kind and apiVersion that objects written without them are taken to have.
+type Hint = Option<(&'static str, &'static str)>;
 
 /// Where loaded objects go, and the object limit they count against.
 struct Sink<'a> {
     inv: Inventory,
     limits: &'a Limits,
     count: usize,
+    /// In a capture tree: objects that cannot be read are skipped and listed, not fatal.
+    lenient: bool,
+    /// Set when an error must stop the whole load (the object limit).
+    fatal: bool,
+    /// Lists read (an empty list is still evidence that its kind was captured).
+    lists: usize,
+    /// The file being read, relative to the tree (for skipped entries).
+    file: String,
+    /// Things read from the current file that are not Kubernetes objects.
+    non_objects: usize,
 }
 
-impl Sink<'_> {
+impl<'a> Sink<'a> {
+    fn new(name: &str, limits: &'a Limits) -> Self {
+        Self {
+            inv: Inventory::new(Origin::Snapshot(name.to_string()), false),
+            limits,
+            count: 0,
+            lenient: false,
+            fatal: false,
+            lists: 0,
+            file: String::new(),
+            non_objects: 0,
+        }
+    }
+
+    fn finish(self) -> Inventory {
+        let mut inv = self.inv;
+        inv.finish();
+        inv
+    }
+
     /// Adds one object read from the file (see [`Inventory::ingest`]); objects derived from
-    /// it, such as the release a Helm Secret stores, do not count.
-    fn ingest(&mut self, value: Value) -> Result<(), String> {
+    /// it, such as the release a Helm Secret stores, do not count. `what` names it in errors.
+    fn ingest(&mut self, value: Value, what: &str) -> Result<(), String> {
+        if self.lenient && !looks_like_object(&value) {
+            self.non_objects += 1;
+            return Ok(());
+        }
         if self.count >= self.limits.max_objects {
+            self.fatal = true;
             return Err(self.limits.too_many_objects());
         }
         self.count += 1;
-        self.inv.ingest(value)
+        let id = identity(&value);
+        match self.inv.ingest(value) {
+            Ok(()) => Ok(()),
+            Err(m) if self.lenient => {
+                self.count -= 1;
+                let path = self.file.clone();
+                self.inv.input.skipped.push(SkippedInput { path, reason: format!("{what}{id}: {m}") });
+                Ok(())
+            }
+            Err(m) => Err(format!("{what}{id}: {m}")),
+        }
+    }
+
+    fn skip_file(&mut self, rel: &str, reason: String) {
+        self.inv.input.skipped.push(SkippedInput { path: rel.to_string(), reason });
+    }
+}
+
+/// True for a mapping that has a Kubernetes object's shape (`kind` or `metadata`).
+fn looks_like_object(v: &Value) -> bool {
+    v.get("kind").is_some_and(Value::is_string) || v.get("metadata").is_some_and(Value::is_object)
+}
+
+/// ` (Pod default/web-1)`: how an object is named in errors, as far as it names itself.
+fn identity(v: &Value) -> String {
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("object");
+    let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
+    match (v.pointer("/metadata/name").and_then(Value::as_str), ns) {
+        (Some(n), Some(ns)) => format!(" ({kind} {ns}/{n})"),
+        (Some(n), None) => format!(" ({kind} {n})"),
+        _ => String::new(),
     }
 }
 
@@ -132,72 +212,11 @@ fn plain_err(name: &str, message: String) -> SnapshotError {
     SnapshotError { path: name.to_string(), line: 0, column: 0, message }
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_files(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// Parses the documents of one snapshot text; `name` is used in errors.
-pub fn parse_documents(text: &str, name: &str) -> Result<Vec<(u64, Value)>, SnapshotError> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let mut docs = Vec::new();
-        let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-        for v in stream {
-            match v {
-                Ok(Value::Array(items)) => docs.extend(items.into_iter().map(|i| (0, i))),
-                Ok(v) => docs.push((0, v)),
-                Err(e) => {
-                    return Err(SnapshotError {
-                        path: name.to_string(),
-                        line: e.line() as u64,
-                        column: e.column() as u64,
-                        message: format!("invalid JSON: {e}"),
-                    });
-                }
-            }
-        }
-        return Ok(docs);
-    }
-    let parsed = with_parser_stack(|| {
-        serde_saphyr::from_multiple_with_options::<Option<Spanned<Value>>>(text, snapshot_yaml_options(text.len()))
-    })
-    .map_err(|e| SnapshotError {
-        path: name.to_string(),
-        line: 0,
-        column: 0,
-        message: format!("cannot start the YAML parser: {e}"),
-    })?;
-    match parsed {
-        Ok(docs) => Ok(docs.into_iter().flatten().map(|d| (d.referenced.line(), d.value)).collect()),
-        Err(e) => {
-            let loc = e.location();
-            let message = match yaml_limit_message(&e, "snapshot files") {
-                Some(m) => m,
-                None => format!("invalid YAML: {}", crate::limits::plain_yaml_message(&e)),
-            };
-            Err(SnapshotError {
-                path: name.to_string(),
-                line: loc.map_or(0, |l| l.line()),
-                column: loc.map_or(0, |l| l.column()),
-                message,
-            })
-        }
-    }
-}
-
-fn load_file(path: &Path, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
+/// Reads a file of at most the snapshot file limit.
+fn read_file(path: &Path, limits: &Limits) -> Result<Vec<u8>, SnapshotError> {
     use std::io::Read as _;
     let name = path.display().to_string();
-    let max = sink.limits.max_snapshot_bytes;
+    let max = limits.max_snapshot_bytes;
     let file = std::fs::File::open(path).map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
     // Read at most one byte past the limit: the size on disk may be unknown (a pipe, a
     // device such as /dev/zero) or change while reading.
@@ -206,101 +225,462 @@ fn load_file(path: &Path, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
         .read_to_end(&mut bytes)
         .map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
     if u64::try_from(bytes.len()).map_or(true, |n| n > max) {
-        return Err(plain_err(&name, sink.limits.snapshot_too_large()));
+        return Err(plain_err(&name, limits.snapshot_too_large()));
     }
-    let text = String::from_utf8(bytes).map_err(|e| plain_err(&name, format!("not UTF-8 text: {}", e.utf8_error())))?;
-    load_text(&text, &name, sink)
+    Ok(bytes)
 }
 
-fn load_text(text: &str, name: &str, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
-    let err = |line: u64, message: String| SnapshotError {
-        path: name.to_string(),
-        line,
-        column: if line == 0 { 0 } else { 1 },
-        message,
-    };
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return load_json(text, name, sink);
-    }
-    for (i, (line, doc)) in parse_documents(text, name)?.into_iter().enumerate() {
-        let what = format!("document {}", i + 1);
-        load_doc(doc, &what, sink).map_err(|m| err(line, m))?;
+/// Every regular file under `dir`, with its path relative to the tree's root. Symbolic
+/// links are not followed (bundles link logs to each other; a link may point anywhere).
+fn collect_files(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+    let mut entries: Vec<(String, PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let t = e.file_type().ok()?;
+            Some((e.file_name().to_string_lossy().into_owned(), e.path(), t))
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, path, t) in entries {
+        let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        if t.is_dir() {
+            collect_files(&path, &r, out)?;
+        } else if t.is_file() {
+            out.push((r, path));
+        }
     }
     Ok(())
 }
 
+/// A file of a capture tree: on disk, or already read from an archive.
+enum Data {
+    Disk(PathBuf),
+    Mem(Vec<u8>),
+}
+
+/// Reads a capture tree (a directory or an archive): markers first, then every file in name
+/// order; what holds no object is listed, not fatal.
+fn load_tree(mut entries: Vec<(String, Data)>, name: &str, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    sink.lenient = true;
+    let is_yaml_or_json = |rel: &str| {
+        let l = rel.to_ascii_lowercase();
+        l.ends_with(".json") || l.ends_with(".yaml") || l.ends_with(".yml")
+    };
+    for (rel, data) in entries {
+        let shown = format!("{name}/{rel}");
+        let marker = bundle::marker(&rel);
+        let file_name = rel.rsplit('/').next().unwrap_or(&rel);
+        if marker.is_none() && !is_yaml_or_json(&rel) {
+            sink.skip_file(&rel, "not a .json or .yaml file".to_string());
+            continue;
+        }
+        if file_name.starts_with("._") {
+            sink.skip_file(&rel, "macOS metadata file".to_string());
+            continue;
+        }
+        let bytes = match data {
+            Data::Mem(b) => b,
+            Data::Disk(p) => read_file(&p, sink.limits)?,
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            sink.skip_file(&rel, "not UTF-8 text".to_string());
+            continue;
+        };
+        if let Some(layout) = marker {
+            sink.inv.input.layout.get_or_insert(layout.name());
+            if let Some(v) = first_document(&text, &shown).as_ref().and_then(bundle::server_version) {
+                sink.inv.server_version.get_or_insert(v);
+            }
+            continue;
+        }
+        if matches!(file_name, "version.yaml" | "metadata.yaml")
+            && let Some(doc) = first_document(&text, &shown)
+            && let Some(layout) = bundle::marker_by_content(&rel, &doc)
+        {
+            sink.inv.input.layout.get_or_insert(layout.name());
+            if let Some(v) = bundle::server_version(&doc) {
+                sink.inv.server_version.get_or_insert(v);
+            }
+            continue;
+        }
+        let (count, lists, skipped) = (sink.count, sink.lists, sink.inv.input.skipped.len());
+        sink.file.clone_from(&rel);
+        sink.non_objects = 0;
+        match load_text(&text, &shown, bundle::kind_hint(&rel), sink) {
+            Err(e) if sink.fatal => return Err(e),
+            Err(e) => {
+                let at = if e.line == 0 { String::new() } else { format!("line {}: ", e.line) };
+                sink.skip_file(&rel, format!("{at}{}", e.message));
+            }
+            Ok(()) if sink.count == count && sink.lists == lists && sink.inv.input.skipped.len() == skipped => {
+                sink.skip_file(&rel, "not Kubernetes objects".to_string());
+            }
+            Ok(()) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The first document of a small marker file, if it parses.
+fn first_document(text: &str, name: &str) -> Option<Value> {
+    parse_documents(text, name).ok()?.into_iter().next().map(|(_, v)| v)
+}
+
+/// Parses the documents of one snapshot text; `name` is used in errors. JSON may be a
+/// stream of documents, JSON lines, or documents separated by `---` lines; a top-level JSON
+/// array gives its items. YAML documents are parsed one at a time.
+pub fn parse_documents(text: &str, name: &str) -> Result<Vec<(u64, Value)>, SnapshotError> {
+    let mut docs = Vec::new();
+    if looks_like_json(text) {
+        for (offset, chunk) in split_json_separators(text) {
+            for v in serde_json::Deserializer::from_str(chunk).into_iter::<Value>() {
+                match v {
+                    Ok(Value::Array(items)) => docs.extend(items.into_iter().map(|i| (0, i))),
+                    Ok(v) => docs.push((0, v)),
+                    Err(e) => return Err(json_error(name, offset, &e)),
+                }
+            }
+        }
+        return Ok(docs);
+    }
+    yaml_documents(text, name, &mut |line, v| {
+        docs.push((line, v));
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+fn looks_like_json(text: &str) -> bool {
+    let t = text.trim_start();
+    t.starts_with('{') || t.starts_with('[')
+}
+
+fn json_error(name: &str, line_offset: u64, e: &serde_json::Error) -> SnapshotError {
+    SnapshotError {
+        path: name.to_string(),
+        line: e.line() as u64 + line_offset,
+        column: e.column() as u64,
+        message: format!("invalid JSON: {e}"),
+    }
+}
+
+/// JSON documents separated by `---` lines (what `kubectl get -o json` output joined with
+/// YAML separators looks like): the chunks between them, with the line each starts at.
+fn split_json_separators(text: &str) -> Vec<(u64, &str)> {
+    let mut out = Vec::new();
+    let (mut start, mut start_line, mut line) = (0usize, 0u64, 0u64);
+    let mut pos = 0usize;
+    for l in text.split_inclusive('\n') {
+        if l.trim_end() == "---" {
+            out.push((start_line, &text[start..pos]));
+            start = pos + l.len();
+            start_line = line + 1;
+        }
+        pos += l.len();
+        line += 1;
+    }
+    out.push((start_line, &text[start..]));
+    out
+}
+
+/// True when YAML text may use anchors or aliases (`&a`, `*a`): such text is parsed whole,
+/// so the per-file alias budget holds; other text is split into documents and list items.
+fn may_use_aliases(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(2).any(|w| (w[0] == b'&' || w[0] == b'*') && (w[1].is_ascii_alphanumeric() || w[1] == b'_'))
+        && b.windows(3).any(|w| {
+            matches!(w[0], b' ' | b'[' | b'{' | b',' | b'\n') && matches!(w[1], b'&' | b'*') && w[2] != b' '
+        })
+}
+
+/// Splits YAML text at document markers (`---` or `...` alone on a line). `None` when the
+/// text uses directives or content on a marker line: then it is parsed whole.
+fn split_yaml_documents(text: &str) -> Option<Vec<(u64, &str)>> {
+    let mut out = Vec::new();
+    let (mut start, mut start_line, mut line, mut pos) = (0usize, 0u64, 0u64, 0usize);
+    for l in text.split_inclusive('\n') {
+        let t = l.trim_end();
+        if t.starts_with('%') && line == start_line {
+            return None;
+        }
+        if t == "---" || t == "..." {
+            out.push((start_line, &text[start..pos]));
+            start = pos + l.len();
+            start_line = line + 1;
+        } else if t.starts_with("--- ") || t.starts_with("---\t") || t.starts_with("... ") {
+            return None;
+        }
+        pos += l.len();
+        line += 1;
+    }
+    out.push((start_line, &text[start..]));
+    Some(out)
+}
+
+/// A list document in `kubectl -o yaml` shape (`items:` followed by a block sequence): the
+/// document with `items: []` instead, and each item's text with the line it starts at, so
+/// items are parsed (and dropped) one at a time.
+fn split_list_items(doc: &str) -> Option<(String, Vec<(u64, &str)>)> {
+    let lines: Vec<(usize, &str)> = {
+        let mut pos = 0usize;
+        doc.split_inclusive('\n')
+            .map(|l| {
+                let at = pos;
+                pos += l.len();
+                (at, l)
+            })
+            .collect()
+    };
+    let k = lines.iter().position(|(_, l)| l.trim_end() == "items:")?;
+    let indent_of = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let first = lines[k + 1..].iter().find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    let n = indent_of(first.1);
+    let is_item_start = |l: &str| {
+        indent_of(l) == n && (l[n..].starts_with("- ") || l[n..].trim_end() == "-")
+    };
+    if !is_item_start(first.1) {
+        return None;
+    }
+    let mut items: Vec<(u64, usize, usize)> = Vec::new();
+    let mut end = k + 1;
+    for (i, (at, l)) in lines.iter().enumerate().skip(k + 1) {
+        let blank = l.trim().is_empty() || l.trim_start().starts_with('#');
+        if is_item_start(l) {
+            items.push((i as u64, *at, at + l.len()));
+        } else if blank || indent_of(l) > n {
+            if let Some(last) = items.last_mut() {
+                last.2 = at + l.len();
+            }
+        } else {
+            break;
+        }
+        end = i + 1;
+    }
+    let block_start = lines[k].0;
+    let block_end = lines.get(end).map_or(doc.len(), |(at, _)| *at);
+    let head = format!("{}items: []\n{}", &doc[..block_start], &doc[block_end..]);
+    Some((head, items.into_iter().map(|(line, a, b)| (line, &doc[a..b])).collect()))
+}
+
+/// Calls `f` with each YAML document of `text` (and the line it starts at), parsing one
+/// document — or one item of a `kubectl -o yaml` list — at a time, so a large dump is never
+/// one parsed tree. List items are handed over as documents with the list's defaults
+/// (`PodList` items without `kind` are Pods), after the list itself with no items.
+fn yaml_documents(
+    text: &str,
+    name: &str,
+    f: &mut (dyn FnMut(u64, Value) -> Result<(), SnapshotError> + Send),
+) -> Result<(), SnapshotError> {
+    let run = || -> Result<(), SnapshotError> {
+        let chunks = if may_use_aliases(text) { None } else { split_yaml_documents(text) };
+        let Some(chunks) = chunks else {
+            for (line, v) in parse_yaml(text, name, 0, text.len())? {
+                f(line, v)?;
+            }
+            return Ok(());
+        };
+        for (offset, chunk) in chunks {
+            if let Some((head, items)) = split_list_items(chunk) {
+                let mut head_docs = parse_yaml(&head, name, offset, text.len())?;
+                let Some((line, list)) = head_docs.pop() else { continue };
+                let defaults = list_defaults(&list);
+                f(line, list)?;
+                for (item_line, item) in items {
+                    for (l, v) in parse_yaml(item, name, offset + item_line, text.len())? {
+                        let Value::Array(vs) = v else { continue };
+                        for mut v in vs {
+                            fill_identity(&mut v, defaults.as_ref().map(|(k, a)| (k.as_str(), a.as_str())));
+                            f(l, v)?;
+                        }
+                    }
+                }
+                continue;
+            }
+            for (line, v) in parse_yaml(chunk, name, offset, text.len())? {
+                f(line, v)?;
+            }
+        }
+        Ok(())
+    };
+    with_parser_stack(run).map_err(|e| plain_err(name, format!("cannot start the YAML parser: {e}")))?
+}
+
+/// Parses YAML text (a whole file or one piece of it) into its non-empty documents; lines
+/// are shifted by `line_offset`, and the parser's budget is sized for a file of `file_len`.
+fn parse_yaml(text: &str, name: &str, line_offset: u64, file_len: usize) -> Result<Vec<(u64, Value)>, SnapshotError> {
+    match serde_saphyr::from_multiple_with_options::<Option<Spanned<Value>>>(text, snapshot_yaml_options(file_len)) {
+        Ok(docs) => Ok(docs.into_iter().flatten().map(|d| (d.referenced.line() + line_offset, d.value)).collect()),
+        Err(e) => {
+            let loc = e.location();
+            let message = match yaml_limit_message(&e, "snapshot files") {
+                Some(m) => m,
+                None => format!("invalid YAML: {}", crate::limits::plain_yaml_message(&e)),
+            };
+            Err(SnapshotError {
+                path: name.to_string(),
+                line: loc.map_or(0, |l| l.line() + line_offset),
+                column: loc.map_or(0, |l| l.column()),
+                message,
+            })
+        }
+    }
+}
+
+/// The `kind` and `apiVersion` a list gives items that lack them: `PodList` → `Pod`.
+fn list_defaults(list: &Value) -> Option<(String, String)> {
+    let kind = list.get("kind").and_then(Value::as_str)?.strip_suffix("List").filter(|k| !k.is_empty())?;
+    let av = list.get("apiVersion").and_then(Value::as_str).map(ToString::to_string).or_else(|| {
+        bundle::kind_for_name(kind).filter(|(k, _)| *k == kind).map(|(_, av)| av.to_string())
+    })?;
+    Some((kind.to_string(), av))
+}
+
+/// Gives an object without `kind` (and `apiVersion`) the ones its list or file implies.
+fn fill_identity(v: &mut Value, defaults: Option<(&str, &str)>) {
+    let (Some(m), Some((kind, av))) = (v.as_object_mut(), defaults) else { return };
+    if !m.contains_key("kind") && m.get("metadata").is_some_and(|md| md.get("name").is_some()) {
+        m.insert("kind".to_string(), Value::String(kind.to_string()));
+    }
+    if !m.contains_key("apiVersion") && m.get("kind").and_then(Value::as_str) == Some(kind) {
+        m.insert("apiVersion".to_string(), Value::String(av.to_string()));
+    }
+}
+
+fn load_text(text: &str, name: &str, hint: Hint, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
+    if looks_like_json(text) {
+        for (offset, chunk) in split_json_separators(text) {
+            load_json(chunk, name, offset, hint, sink)?;
+        }
+        return Ok(());
+    }
+    let mut i = 0usize;
+    yaml_documents(text, name, &mut |line, doc| {
+        i += 1;
+        let what = format!("document {i}");
+        load_doc(doc, &what, hint, sink).map_err(|m| SnapshotError {
+            path: name.to_string(),
+            line,
+            column: u64::from(line != 0),
+            message: m,
+        })
+    })
+}
+
 /// JSON snapshots are read item by item from the text (a `List`'s items stay raw until each
 /// is stored), so a large capture is never one big `Value` tree.
-fn load_json(text: &str, name: &str, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
+fn load_json(text: &str, name: &str, line_offset: u64, hint: Hint, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
+    use serde_json::value::RawValue;
     #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct Peek<'a> {
         #[serde(default)]
         kind: Option<String>,
+        #[serde(default)]
+        api_version: Option<String>,
         #[serde(default, borrow)]
-        items: Option<Vec<&'a serde_json::value::RawValue>>,
+        items: Option<&'a RawValue>,
     }
-    let json_err = |e: serde_json::Error| SnapshotError {
-        path: name.to_string(),
-        line: e.line() as u64,
-        column: e.column() as u64,
-        message: format!("invalid JSON: {e}"),
-    };
-    let plain = |message: String| SnapshotError { path: name.to_string(), line: 0, column: 0, message };
-    let mut docs: Vec<&serde_json::value::RawValue> = Vec::new();
-    for raw in serde_json::Deserializer::from_str(text).into_iter::<&serde_json::value::RawValue>() {
+    let json_err = |e: serde_json::Error| json_error(name, line_offset, &e);
+    let plain = |message: String| plain_err(name, message);
+    let mut docs: Vec<&RawValue> = Vec::new();
+    for raw in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
         let raw = raw.map_err(json_err)?;
         if raw.get().trim_start().starts_with('[') {
-            docs.extend(serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw.get()).map_err(json_err)?);
+            docs.extend(serde_json::from_str::<Vec<&RawValue>>(raw.get()).map_err(json_err)?);
         } else {
             docs.push(raw);
         }
     }
+    let many = docs.len() > 1;
     for (i, raw) in docs.into_iter().enumerate() {
-        let what = format!("item {}", i + 1);
+        let what = if many { format!("object {}", i + 1) } else { "the document".to_string() };
         if raw.get().trim_start().starts_with('{') {
             let peek: Peek<'_> = serde_json::from_str(raw.get()).map_err(json_err)?;
-            if let (Some(kind), Some(items)) = (&peek.kind, peek.items)
-                && kind.ends_with("List")
+            let list_kind = peek.kind.as_deref().filter(|k| k.ends_with("List"));
+            if let Some(items) = peek.items
+                && (list_kind.is_some() || peek.kind.is_none())
             {
+                let items: Vec<&RawValue> = if items.get().trim() == "null" {
+                    Vec::new()
+                } else {
+                    serde_json::from_str(items.get())
+                        .map_err(|_| plain(format!("{what}: items of {} is not a list", list_kind.unwrap_or("the list"))))?
+                };
+                let list = serde_json::json!({"kind": peek.kind, "apiVersion": peek.api_version});
+                let defaults = list_defaults(&list);
+                let defaults = defaults.as_ref().map(|(k, a)| (k.as_str(), a.as_str())).or(hint);
+                sink.note_list(defaults);
+                let of = list_kind.unwrap_or("list");
                 for (j, item) in items.into_iter().enumerate() {
-                    let v: Value = serde_json::from_str(item.get()).map_err(json_err)?;
-                    sink.ingest(v).map_err(|m| plain(format!("{what}, item {}: {m}", j + 1)))?;
+                    let mut v: Value = serde_json::from_str(item.get()).map_err(json_err)?;
+                    fill_identity(&mut v, defaults);
+                    sink.ingest(v, &format!("object {} of the {of}", j + 1)).map_err(plain)?;
                 }
                 continue;
             }
         }
         let doc: Value = serde_json::from_str(raw.get()).map_err(json_err)?;
-        load_doc(doc, &what, sink).map_err(plain)?;
+        load_doc(doc, &what, hint, sink).map_err(plain)?;
     }
     Ok(())
 }
 
-/// Adds one document: an object, a `…List`, or the `SnapshotInfo`.
-fn load_doc(doc: Value, what: &str, sink: &mut Sink<'_>) -> Result<(), String> {
-    if doc.is_null() {
-        return Ok(());
+impl Sink<'_> {
+    /// A list was read: its kind (when known) was captured, even with no items.
+    fn note_list(&mut self, defaults: Option<(&str, &str)>) {
+        self.lists += 1;
+        if let Some((kind, av)) = defaults {
+            self.inv.set_state(GroupKind::from_api_version(av, kind), KindState::Collected(Vec::new()));
+        }
     }
-    if !doc.is_object() {
-        return Err(format!("{what} is not a Kubernetes object"));
-    }
+}
+
+/// Adds one document: an object, a `…List` (its `items` may be `null`), a bare sequence of
+/// objects, or the `SnapshotInfo`. `hint` gives objects without `kind` theirs.
+fn load_doc(doc: Value, what: &str, hint: Hint, sink: &mut Sink<'_>) -> Result<(), String> {
+    let mut doc = match doc {
+        Value::Null => return Ok(()),
+        Value::Array(items) => {
+            for (j, mut item) in items.into_iter().enumerate() {
+                fill_identity(&mut item, hint);
+                sink.ingest(item, &format!("{what}, object {}", j + 1))?;
+            }
+            return Ok(());
+        }
+        Value::Object(_) => doc,
+        _ if sink.lenient => {
+            sink.non_objects += 1;
+            return Ok(());
+        }
+        _ => return Err(format!("{what} is not a Kubernetes object")),
+    };
     let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
     if kind == "SnapshotInfo" && api_version == INFO_API_VERSION {
         let info: InfoDoc = serde_json::from_value(doc).map_err(|e| format!("SnapshotInfo: {e}"))?;
         return apply_info(info, &mut sink.inv);
     }
-    if kind.ends_with("List") && doc.get("items").is_some() {
-        let mut doc = doc;
-        let Some(Value::Array(items)) = doc.as_object_mut().and_then(|m| m.remove("items")) else {
-            return Err(format!("{what}: items of {kind} is not a list"));
+    if (kind.ends_with("List") || kind.is_empty()) && doc.get("items").is_some_and(|i| i.is_array() || i.is_null()) {
+        let defaults = list_defaults(&doc);
+        let items = match doc.as_object_mut().and_then(|m| m.remove("items")) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
         };
-        for (j, item) in items.into_iter().enumerate() {
-            sink.ingest(item).map_err(|m| format!("{what}, item {}: {m}", j + 1))?;
+        let defaults = defaults.as_ref().map(|(k, a)| (k.as_str(), a.as_str())).or(hint);
+        sink.note_list(defaults);
+        let of = if kind.is_empty() { "list".to_string() } else { kind };
+        for (j, mut item) in items.into_iter().enumerate() {
+            fill_identity(&mut item, defaults);
+            sink.ingest(item, &format!("object {} of the {of}", j + 1))?;
         }
         return Ok(());
     }
-    sink.ingest(doc).map_err(|m| format!("{what}: {m}"))
+    if kind.ends_with("List") && doc.get("items").is_some() {
+        return Err(format!("{what}: items of {kind} is not a list"));
+    }
+    fill_identity(&mut doc, hint);
+    sink.ingest(doc, &format!("{what}"))
 }
 
 fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {

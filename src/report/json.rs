@@ -109,6 +109,25 @@ struct Source<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     server_version: Option<&'a str>,
     objects: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layout: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<SkippedWire<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    duplicates: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    conflicts: Vec<&'a str>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Serialize)]
+struct SkippedWire<'a> {
+    path: &'a str,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -233,6 +252,10 @@ fn wire(r: &Report) -> Wire<'_> {
             server: r.server.as_deref(),
             server_version: r.server_version.as_deref(),
             objects: r.objects,
+            layout: r.input.layout,
+            skipped: r.input.skipped.iter().map(|s| SkippedWire { path: &s.path, reason: &s.reason }).collect(),
+            duplicates: r.input.duplicates,
+            conflicts: r.input.conflicts.iter().map(String::as_str).collect(),
         },
         verdict: r.verdict.as_str(),
         incomplete: r.incomplete,

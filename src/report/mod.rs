@@ -109,6 +109,8 @@ pub struct Report {
     pub server_version: Option<String>,
     /// Objects in the inventory.
     pub objects: usize,
+    /// What reading the input noticed: layout, skipped files and objects, duplicates.
+    pub input: crate::inventory::InputNotes,
     /// What evaluation produced.
     pub eval: Evaluation,
     /// The policy applied.
@@ -121,9 +123,13 @@ impl Report {
     pub fn new(eval: Evaluation, inv: &Inventory, policy: Policy) -> Self {
         let failing = eval.findings.iter().any(|f| f.severity >= policy.fail_on);
         let warnings = eval.findings.iter().any(|f| f.severity >= Severity::Warning);
-        let incomplete = eval.could_not_evaluate.iter().any(|s| s.severity >= policy.fail_on);
+        // A run that evaluated nothing has no evidence either way: never GO.
+        let nothing = eval.evaluated.is_empty();
+        let incomplete = nothing || eval.could_not_evaluate.iter().any(|s| s.severity >= policy.fail_on);
         let (verdict, exit) = if failing {
             (Verdict::NoGo, ExitStatus::NoGo)
+        } else if nothing {
+            (Verdict::NoGo, ExitStatus::Incomplete)
         } else if incomplete && !policy.allow_incomplete {
             (Verdict::NoGo, ExitStatus::Incomplete)
         } else if warnings || !eval.could_not_evaluate.is_empty() {
@@ -145,6 +151,7 @@ impl Report {
             server,
             server_version: inv.server_version.clone(),
             objects: inv.len(),
+            input: inv.input.clone(),
             eval,
             policy,
         }
@@ -166,8 +173,42 @@ impl Report {
         if !self.eval.could_not_evaluate.is_empty() {
             parts.push(format!("{} check(s) could not be evaluated", self.eval.could_not_evaluate.len()));
         }
+        if self.eval.evaluated.is_empty() {
+            parts.push("no check was evaluated".to_string());
+        }
         format!("{}: {}", verdict_label(self.verdict, self.exit), parts.join(", "))
     }
+}
+
+/// What reading the input noticed, in a few lines for people: the layout, skipped files
+/// (grouped by reason, a few names each), duplicate objects.
+#[must_use]
+pub fn input_lines(n: &crate::inventory::InputNotes) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(l) = n.layout {
+        out.push(format!("read as a {l}"));
+    }
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for s in &n.skipped {
+        by_reason.entry(s.reason.as_str()).or_default().push(s.path.as_str());
+    }
+    // Object-level reasons are all different: group those by file instead.
+    let (grouped, single): (Vec<_>, Vec<_>) = by_reason.into_iter().partition(|(_, v)| v.len() > 1);
+    for (reason, paths) in grouped {
+        let more = if paths.len() > 3 { format!(", … {} more", paths.len() - 3) } else { String::new() };
+        out.push(format!("skipped {} files: {reason} ({}{more})", paths.len(), paths[..paths.len().min(3)].join(", ")));
+    }
+    for (reason, paths) in single.into_iter().take(10) {
+        out.push(format!("skipped {}: {reason}", paths[0]));
+    }
+    if n.duplicates > 0 {
+        out.push(format!(
+            "{} object(s) found more than once: kept the copy with the highest resourceVersion{}",
+            n.duplicates,
+            if n.conflicts.is_empty() { String::new() } else { format!(" ({} with differing copies)", n.conflicts.len()) }
+        ));
+    }
+    out
 }
 
 /// Output formats of `check`.

@@ -233,6 +233,9 @@ pub fn render(r: &Report, opts: RenderOptions) -> String {
         r.source_location,
         r.objects
     );
+    for line in super::input_lines(&r.input) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out);
 
     let mut comps: Vec<Vec<GridCell>> = Vec::new();
