@@ -145,8 +145,12 @@ fn checks_without_data_are_incomplete_unless_allowed() {
     let reasons: Vec<&str> =
         r["couldNotEvaluate"].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap()).collect();
     assert_eq!(reasons, ["cannot read Node: forbidden: list nodes", "cannot read Node: forbidden: list nodes"]);
-    let (code, r) = check_json(p.to_str().unwrap(), &["--only", "nodes-not-ready", "--allow-incomplete"]);
+    let (code, r) =
+        check_json(p.to_str().unwrap(), &["--only", "nodes-not-ready,unavailable-workloads", "--allow-incomplete"]);
     assert_eq!((code, r["verdict"].as_str().unwrap()), (0, "GO-WITH-WARNINGS"));
+    // With nothing evaluated at all there is no evidence either way: never GO.
+    let (code, r) = check_json(p.to_str().unwrap(), &["--only", "nodes-not-ready", "--allow-incomplete"]);
+    assert_eq!((code, r["verdict"].as_str().unwrap(), r["summary"]["evaluated"].as_u64()), (3, "NO-GO", Some(0)));
 }
 
 #[test]

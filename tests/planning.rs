@@ -8,7 +8,7 @@ use crate::util::{check_json, finding_ids, run, temp_tree};
 fn secret_yaml(rel: &Value) -> String {
     let payload = upgrade_preflight::inventory::helm::encode_for_secret(rel);
     format!(
-        "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata:\n  name: sh.helm.release.v1.{n}.v{v}\n  namespace: {ns}\n  labels: {{owner: helm, name: {n}, version: \"{v}\", status: {s}}}\ndata:\n  release: {payload}\n",
+        "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata:\n  name: sh.helm.release.v1.{n}.v{v}\n  namespace: {ns}\n  labels: {{owner: helm, name: {n}, version: \"{v}\", status: {s}}}\ndata:\n  release: {payload}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: n1}}\nstatus: {{conditions: [{{type: Ready, status: 'True'}}]}}\n",
         n = rel["name"].as_str().unwrap(),
         v = rel["version"],
         ns = rel["namespace"].as_str().unwrap(),
@@ -120,7 +120,7 @@ fn a_gate_that_is_a_warning_alone_blocks_a_targeted_upgrade() {
 
 #[test]
 fn a_target_equal_to_current_is_no_change() {
-    let snap = "apiVersion: harvesterhci.io/v1beta1\nkind: Setting\nmetadata: {name: server-version}\nvalue: v1.4.2\n";
+    let snap = "apiVersion: harvesterhci.io/v1beta1\nkind: Setting\nmetadata: {name: server-version}\nvalue: v1.4.2\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {conditions: [{type: Ready, status: 'True'}]}\n";
     let dir = temp_tree(&[("s.yaml", snap)]);
     let (code, r) = check_json(dir.path().join("s.yaml").to_str().unwrap(), &["--target", "harvester=1.4.2"]);
     assert_eq!(code, 0, "{r:#}");
@@ -202,7 +202,7 @@ fn a_gzip_bomb_in_a_release_secret_is_a_finding_not_a_crash() {
     }
     let payload = b64.encode(b64.encode(gz.finish().unwrap()));
     let snap = format!(
-        "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata:\n  name: sh.helm.release.v1.bomb.v1\n  namespace: x\n  labels: {{owner: helm, name: bomb, version: '1', status: deployed}}\ndata:\n  release: {payload}\n"
+        "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata:\n  name: sh.helm.release.v1.bomb.v1\n  namespace: x\n  labels: {{owner: helm, name: bomb, version: '1', status: deployed}}\ndata:\n  release: {payload}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: n1}}\nstatus: {{conditions: [{{type: Ready, status: 'True'}}]}}\n"
     );
     let dir = temp_tree(&[("s.yaml", &snap)]);
     let (code, r) = check_json(dir.path().join("s.yaml").to_str().unwrap(), &[]);

@@ -13,6 +13,7 @@
 
 pub mod archive;
 pub mod bundle;
+pub mod documents;
 pub mod helm;
 pub mod live;
 pub mod manifest;
@@ -355,11 +356,14 @@ impl Inventory {
     }
 
     /// The state of a kind, applying the snapshot defaults described on [`Inventory`]. A
-    /// capture without Nodes did not collect them (a cluster always has Nodes).
+    /// snapshot without Nodes did not capture them (a cluster always has Nodes); a live
+    /// collection or a snapshot that lists its kinds says so itself.
     #[must_use]
     pub fn state(&self, gk: &GroupKind) -> KindView<'_> {
         match self.kinds.get(gk) {
-            Some(KindState::Collected(v)) if v.is_empty() && is_node(gk) => KindView::Failed(NO_NODES),
+            Some(KindState::Collected(v)) if v.is_empty() && is_node(gk) && !self.authoritative => {
+                KindView::Failed(NO_NODES)
+            }
             None if is_node(gk) && !self.authoritative => KindView::Failed(NO_NODES),
             Some(KindState::Collected(v)) => KindView::Collected(v),
             Some(KindState::Absent) => KindView::Absent,

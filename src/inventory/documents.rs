@@ -1,0 +1,200 @@
+//! Splitting snapshot text into documents and list items, so that large YAML is parsed a
+//! document (or a `kubectl -o yaml` list item) at a time and never held as one tree: JSON
+//! documents separated by `---` lines, YAML document markers, block-sequence `items:`.
+//! Text that may use YAML anchors is parsed whole, so the per-file alias budget holds.
+//!
+//! Layer: inventory. Imports the ground layer only.
+
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::bundle;
+use super::snapshot::SnapshotError;
+use crate::limits::{snapshot_yaml_options, with_parser_stack, yaml_limit_message};
+
+fn plain_err(name: &str, message: String) -> SnapshotError {
+    SnapshotError { path: name.to_string(), line: 0, column: 0, message }
+}
+
+/// JSON documents separated by `---` lines (what `kubectl get -o json` output joined with
+/// YAML separators looks like): the chunks between them, with the line each starts at.
+pub(super) fn split_json_separators(text: &str) -> Vec<(u64, &str)> {
+    let mut out = Vec::new();
+    let (mut start, mut start_line, mut line) = (0usize, 0u64, 0u64);
+    let mut pos = 0usize;
+    for l in text.split_inclusive('\n') {
+        if l.trim_end() == "---" {
+            out.push((start_line, &text[start..pos]));
+            start = pos + l.len();
+            start_line = line + 1;
+        }
+        pos += l.len();
+        line += 1;
+    }
+    out.push((start_line, &text[start..]));
+    out
+}
+
+/// True when YAML text may use anchors or aliases (`&a`, `*a`): such text is parsed whole,
+/// so the per-file alias budget holds; other text is split into documents and list items.
+pub(super) fn may_use_aliases(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(2).any(|w| (w[0] == b'&' || w[0] == b'*') && (w[1].is_ascii_alphanumeric() || w[1] == b'_'))
+        && b.windows(3).any(|w| {
+            matches!(w[0], b' ' | b'[' | b'{' | b',' | b'\n') && matches!(w[1], b'&' | b'*') && w[2] != b' '
+        })
+}
+
+/// Splits YAML text at document markers (`---` or `...` alone on a line). `None` when the
+/// text uses directives or content on a marker line: then it is parsed whole.
+pub(super) fn split_yaml_documents(text: &str) -> Option<Vec<(u64, &str)>> {
+    let mut out = Vec::new();
+    let (mut start, mut start_line, mut line, mut pos) = (0usize, 0u64, 0u64, 0usize);
+    for l in text.split_inclusive('\n') {
+        let t = l.trim_end();
+        if t.starts_with('%') && line == start_line {
+            return None;
+        }
+        if t == "---" || t == "..." {
+            out.push((start_line, &text[start..pos]));
+            start = pos + l.len();
+            start_line = line + 1;
+        } else if t.starts_with("--- ") || t.starts_with("---\t") || t.starts_with("... ") {
+            return None;
+        }
+        pos += l.len();
+        line += 1;
+    }
+    out.push((start_line, &text[start..]));
+    Some(out)
+}
+
+/// A list document in `kubectl -o yaml` shape (`items:` followed by a block sequence): the
+/// document with `items: []` instead, and each item's text with the line it starts at, so
+/// items are parsed (and dropped) one at a time.
+pub(super) fn split_list_items(doc: &str) -> Option<(String, Vec<(u64, &str)>)> {
+    let lines: Vec<(usize, &str)> = {
+        let mut pos = 0usize;
+        doc.split_inclusive('\n')
+            .map(|l| {
+                let at = pos;
+                pos += l.len();
+                (at, l)
+            })
+            .collect()
+    };
+    let k = lines.iter().position(|(_, l)| l.trim_end() == "items:")?;
+    let indent_of = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let first = lines[k + 1..].iter().find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    let n = indent_of(first.1);
+    let is_item_start = |l: &str| {
+        indent_of(l) == n && (l[n..].starts_with("- ") || l[n..].trim_end() == "-")
+    };
+    if !is_item_start(first.1) {
+        return None;
+    }
+    let mut items: Vec<(u64, usize, usize)> = Vec::new();
+    let mut end = k + 1;
+    for (i, (at, l)) in lines.iter().enumerate().skip(k + 1) {
+        let blank = l.trim().is_empty() || l.trim_start().starts_with('#');
+        if is_item_start(l) {
+            items.push((i as u64, *at, at + l.len()));
+        } else if blank || indent_of(l) > n {
+            if let Some(last) = items.last_mut() {
+                last.2 = at + l.len();
+            }
+        } else {
+            break;
+        }
+        end = i + 1;
+    }
+    let block_start = lines[k].0;
+    let block_end = lines.get(end).map_or(doc.len(), |(at, _)| *at);
+    let head = format!("{}items: []\n{}", &doc[..block_start], &doc[block_end..]);
+    Some((head, items.into_iter().map(|(line, a, b)| (line, &doc[a..b])).collect()))
+}
+
+/// Calls `f` with each YAML document of `text` (and the line it starts at), parsing one
+/// document — or one item of a `kubectl -o yaml` list — at a time, so a large dump is never
+/// one parsed tree. List items are handed over as documents with the list's defaults
+/// (`PodList` items without `kind` are Pods), after the list itself with no items.
+pub(super) fn yaml_documents(
+    text: &str,
+    name: &str,
+    f: &mut (dyn FnMut(u64, Value) -> Result<(), SnapshotError> + Send),
+) -> Result<(), SnapshotError> {
+    let run = || -> Result<(), SnapshotError> {
+        let chunks = if may_use_aliases(text) { None } else { split_yaml_documents(text) };
+        let Some(chunks) = chunks else {
+            for (line, v) in parse_yaml(text, name, 0, text.len())? {
+                f(line, v)?;
+            }
+            return Ok(());
+        };
+        for (offset, chunk) in chunks {
+            if let Some((head, items)) = split_list_items(chunk) {
+                let mut head_docs = parse_yaml(&head, name, offset, text.len())?;
+                let Some((line, list)) = head_docs.pop() else { continue };
+                let defaults = list_defaults(&list);
+                f(line, list)?;
+                for (item_line, item) in items {
+                    for (l, v) in parse_yaml(item, name, offset + item_line, text.len())? {
+                        let Value::Array(vs) = v else { continue };
+                        for mut v in vs {
+                            fill_identity(&mut v, defaults.as_ref().map(|(k, a)| (k.as_str(), a.as_str())));
+                            f(l, v)?;
+                        }
+                    }
+                }
+                continue;
+            }
+            for (line, v) in parse_yaml(chunk, name, offset, text.len())? {
+                f(line, v)?;
+            }
+        }
+        Ok(())
+    };
+    with_parser_stack(run).map_err(|e| plain_err(name, format!("cannot start the YAML parser: {e}")))?
+}
+
+/// Parses YAML text (a whole file or one piece of it) into its non-empty documents; lines
+/// are shifted by `line_offset`, and the parser's budget is sized for a file of `file_len`.
+pub(super) fn parse_yaml(text: &str, name: &str, line_offset: u64, file_len: usize) -> Result<Vec<(u64, Value)>, SnapshotError> {
+    match serde_saphyr::from_multiple_with_options::<Option<Spanned<Value>>>(text, snapshot_yaml_options(file_len)) {
+        Ok(docs) => Ok(docs.into_iter().flatten().map(|d| (d.referenced.line() + line_offset, d.value)).collect()),
+        Err(e) => {
+            let loc = e.location();
+            let message = match yaml_limit_message(&e, "snapshot files") {
+                Some(m) => m,
+                None => format!("invalid YAML: {}", crate::limits::plain_yaml_message(&e)),
+            };
+            Err(SnapshotError {
+                path: name.to_string(),
+                line: loc.map_or(0, |l| l.line() + line_offset),
+                column: loc.map_or(0, |l| l.column()),
+                message,
+            })
+        }
+    }
+}
+
+/// The `kind` and `apiVersion` a list gives items that lack them: `PodList` → `Pod`.
+pub(super) fn list_defaults(list: &Value) -> Option<(String, String)> {
+    let kind = list.get("kind").and_then(Value::as_str)?.strip_suffix("List").filter(|k| !k.is_empty())?;
+    let av = list.get("apiVersion").and_then(Value::as_str).map(ToString::to_string).or_else(|| {
+        bundle::kind_for_name(kind).filter(|(k, _)| *k == kind).map(|(_, av)| av.to_string())
+    })?;
+    Some((kind.to_string(), av))
+}
+
+/// Gives an object without `kind` (and `apiVersion`) the ones its list or file implies.
+pub(super) fn fill_identity(v: &mut Value, defaults: Option<(&str, &str)>) {
+    let (Some(m), Some((kind, av))) = (v.as_object_mut(), defaults) else { return };
+    if !m.contains_key("kind") && m.get("metadata").is_some_and(|md| md.get("name").is_some()) {
+        m.insert("kind".to_string(), Value::String(kind.to_string()));
+    }
+    if !m.contains_key("apiVersion") && m.get("kind").and_then(Value::as_str) == Some(kind) {
+        m.insert("apiVersion".to_string(), Value::String(av.to_string()));
+    }
+}
+
