@@ -32,11 +32,25 @@ pub fn eval_cel_with_old(
     old: Option<&Object>,
     env: &Arc<cel::Env>,
 ) -> CelResult {
+    eval_cel_full(program, message, obj, old, env, "")
+}
+
+/// [`eval_cel_with_old`] with `captureTime` (RFC 3339, when the data was captured; empty
+/// when unknown), for rules about how long a state has lasted.
+pub fn eval_cel_full(
+    program: &cel::Program,
+    message: Option<&cel::Program>,
+    obj: &Object,
+    old: Option<&Object>,
+    env: &Arc<cel::Env>,
+    capture_time: &str,
+) -> CelResult {
     let value = obj.value();
     let old_value = old.map_or(serde_json::Value::Null, Object::value);
     let mut ctx = cel::Context::with_env(Arc::clone(env));
     ctx.add_variable_as_val("object", to_cel(&value));
     ctx.add_variable_as_val("oldObject", to_cel(&old_value));
+    ctx.add_variable_as_val("captureTime", Box::new(cel::common::types::CelString::from(capture_time)));
     match program.execute(&ctx) {
         Ok(cel::Value::Bool(false)) => Ok(None),
         Ok(cel::Value::Bool(true)) => {

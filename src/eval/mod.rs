@@ -17,7 +17,7 @@ mod needs;
 pub mod plan;
 pub mod workloads;
 
-pub use cel_rule::{CelResult, eval_cel, eval_cel_with_old};
+pub use cel_rule::{CelResult, eval_cel, eval_cel_full, eval_cel_with_old};
 pub use needs::{needs, needs_for};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -433,6 +433,8 @@ fn run_check(
                 olds.get(&(obj.gk(), obj.namespace.as_deref(), obj.name.as_str())).copied()
             };
             let old_of = &old_of;
+            let capture_time = inv.capture_time().unwrap_or_default();
+            let capture_time = capture_time.as_str();
             // Objects are independent: evaluate chunks on all cores, then merge in order.
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
             let chunk = candidates.len().div_ceil(threads).max(256);
@@ -444,7 +446,7 @@ fn run_check(
                         // started, it runs here instead.
                         let work = move || {
                             part.iter()
-                                .map(|obj| eval_cel_with_old(program, message.as_ref(), obj, old_of(obj), env))
+                                .map(|obj| eval_cel_full(program, message.as_ref(), obj, old_of(obj), env, capture_time))
                                 .collect::<Vec<_>>()
                         };
                         // The interpreter recurses once per level of the expression:

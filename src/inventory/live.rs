@@ -436,6 +436,10 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
         Err(e) => return Err(LiveError::Unreachable { url, reason: e.describe() }),
     };
     let mut inv = Inventory::new(Origin::Live { context, server: url.clone() }, true);
+    inv.captured_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| crate::inventory::rfc3339(d.as_secs()));
     inv.server_version = Some(version.git_version);
 
     let resolved = discover(&http, needs, &mut inv).await;

@@ -270,6 +270,11 @@ pub struct Inventory {
     empty: Vec<Object>,
     /// What reading the input noticed (snapshots only).
     pub input: InputNotes,
+    /// When the data was captured (RFC 3339), when the source says.
+    pub captured_at: Option<String>,
+    /// The latest timestamp seen in Pods, Nodes and Events: a lower bound of the capture
+    /// time when the source does not state it.
+    latest_seen: Option<String>,
 }
 
 impl Inventory {
@@ -287,6 +292,8 @@ impl Inventory {
             served: BTreeMap::new(),
             empty: Vec::new(),
             input: InputNotes::default(),
+            captured_at: None,
+            latest_seen: None,
         }
     }
 
@@ -302,11 +309,24 @@ impl Inventory {
     /// Adds an object read from a source, plus the `HelmRelease` it stores when it is a Helm
     /// release Secret or ConfigMap (decoded here, before normalisation blanks its data).
     pub fn ingest(&mut self, value: Value) -> Result<(), String> {
+        if let Some(t) = latest_timestamp(&value)
+            && self.latest_seen.as_ref().is_none_or(|l| t > l.as_str())
+        {
+            self.latest_seen = Some(t.to_string());
+        }
         if let Some(rel) = crate::inventory::helm::release_object(&value) {
             self.push(Object::from_value(rel)?);
         }
         self.push(Object::from_value(value)?);
         Ok(())
+    }
+
+    /// When the data was captured: as the source states it, else the latest timestamp seen
+    /// in Pods, Nodes and Events (a Node's heartbeat is at most minutes old). `None` when
+    /// neither is known.
+    #[must_use]
+    pub fn capture_time(&self) -> Option<String> {
+        self.captured_at.clone().or_else(|| self.latest_seen.clone())
     }
 
     /// Records a kind's state (collected-empty, absent or failed).
@@ -445,6 +465,51 @@ impl Inventory {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The latest RFC 3339 UTC timestamp (`…Z`) of a Pod, Node or Event: creation, condition
+/// transitions and heartbeats, event times.
+fn latest_timestamp<'a>(v: &'a Value) -> Option<&'a str> {
+    let kind = v.get("kind").and_then(Value::as_str)?;
+    if !matches!(kind, "Pod" | "Node" | "Event") {
+        return None;
+    }
+    let utc = |s: &&str| s.len() == 20 && s.ends_with('Z');
+    let mut best: Option<&str> = None;
+    let mut see = |t: Option<&'a Value>| {
+        if let Some(t) = t.and_then(Value::as_str).filter(utc)
+            && best.is_none_or(|b| t > b)
+        {
+            best = Some(t);
+        }
+    };
+    see(v.pointer("/metadata/creationTimestamp"));
+    see(v.get("lastTimestamp"));
+    see(v.get("eventTime"));
+    for c in v.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten() {
+        see(c.get("lastTransitionTime"));
+        see(c.get("lastHeartbeatTime"));
+        see(c.get("lastProbeTime"));
+    }
+    best
+}
+
+/// RFC 3339 UTC for seconds since the Unix epoch (`2026-11-30T03:04:05Z`).
+#[must_use]
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days.cast_signed() + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 fn is_node(gk: &GroupKind) -> bool {

@@ -51,6 +51,8 @@ struct InfoDoc {
     #[serde(default)]
     server_version: Option<String>,
     #[serde(default)]
+    captured_at: Option<String>,
+    #[serde(default)]
     resources: Vec<InfoResource>,
 }
 
@@ -302,6 +304,9 @@ fn load_tree(mut entries: Vec<(String, Data)>, name: &str, sink: &mut Sink<'_>) 
             if let Some(v) = bundle::server_version(&doc) {
                 sink.inv.server_version.get_or_insert(v);
             }
+            if let Some(t) = doc.get("bundlecreatedat").and_then(Value::as_str) {
+                sink.inv.captured_at.get_or_insert(t.to_string());
+            }
             continue;
         }
         let (count, lists, skipped) = (sink.count, sink.lists, sink.inv.input.skipped.len());
@@ -505,6 +510,9 @@ fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
     if info.server_version.is_some() {
         inv.server_version = info.server_version;
     }
+    if info.captured_at.is_some() {
+        inv.captured_at = info.captured_at;
+    }
     if !info.resources.is_empty() {
         inv.authoritative = true;
     }
@@ -549,6 +557,9 @@ pub fn write(inv: &Inventory) -> String {
     let mut info = json!({"apiVersion": INFO_API_VERSION, "kind": "SnapshotInfo", "resources": resources});
     if let Some(v) = &inv.server_version {
         info["serverVersion"] = Value::String(v.clone());
+    }
+    if let Some(t) = &inv.captured_at {
+        info["capturedAt"] = Value::String(t.clone());
     }
     // Values built from JSON values always serialise; objects are already JSON text.
     let mut out = serde_json::to_string_pretty(&info).unwrap_or_default();
