@@ -135,7 +135,7 @@ fn kubectl_list_json_and_directories_are_read() {
 
 #[test]
 fn checks_without_data_are_incomplete_unless_allowed() {
-    let snap = "apiVersion: upgrade-preflight.io/v1alpha1\nkind: SnapshotInfo\nresources:\n- {apiVersion: v1, kind: Node, state: failed, reason: 'forbidden: list nodes'}\n";
+    let snap = "apiVersion: upgrade-preflight.io/v1alpha1\nkind: SnapshotInfo\nresources:\n- {apiVersion: v1, kind: Node, state: failed, reason: 'forbidden: list nodes'}\n- {apiVersion: apps/v1, kind: Deployment, state: collected}\n- {apiVersion: apps/v1, kind: StatefulSet, state: collected}\n- {apiVersion: apps/v1, kind: DaemonSet, state: collected}\n";
     let dir = temp_tree(&[("s.yaml", snap)]);
     let p = dir.path().join("s.yaml");
     let (code, r) = check_json(p.to_str().unwrap(), &["--only", "nodes-not-ready,nodes-cordoned"]);

@@ -91,8 +91,9 @@ fn harvester_gates_are_reported_together_with_the_path() {
         .iter()
         .map(|g| (g["checkId"].as_str().unwrap().to_string(), g["result"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(gates.len(), 10, "{gates:?}");
+    assert_eq!(gates.len(), 11, "{gates:?}");
     assert!(gates.contains(&("managed-charts-not-ready".into(), "fail".into())), "{gates:?}");
+    assert!(gates.contains(&("unschedulable-pods".into(), "pass".into())), "an upgrade drains nodes: {gates:?}");
     assert!(gates.contains(&("nodes-not-ready".into(), "pass".into())), "{gates:?}");
     assert!(!finding_ids(&r).contains(&"upgrade-path".to_string()), "1.4.1 → 1.4.2 is an allowed step");
 

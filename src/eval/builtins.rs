@@ -141,9 +141,25 @@ fn has_key(obj: &Object, key: &str) -> bool {
         .any(|f| obj.value().get(f).and_then(Value::as_object).is_some_and(|m| m.contains_key(key)))
 }
 
+/// The ConfigMap every namespace has had since Kubernetes 1.21: a namespace without it in
+/// the inventory had its ConfigMaps left out of the capture.
+const WITNESS_CONFIGMAP: &str = "kube-root-ca.crt";
+
+/// True when the witness ConfigMap can be expected: the server is 1.21 or later, or its
+/// version is unknown.
+fn witness_expected(inv: &Inventory) -> bool {
+    match inv.server_version.as_deref().map(version::parse) {
+        Some(Parsed::Version(v)) => (v.major, v.minor) >= (1, 21),
+        _ => true,
+    }
+}
+
 fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
     require(inv, &[SECRET, CONFIGMAP])?;
     let mut hits = Vec::new();
+    let configmaps = GroupKind::new(CONFIGMAP.0, CONFIGMAP.1);
+    let witness = witness_expected(inv);
+    let mut uncaptured: BTreeSet<String> = BTreeSet::new();
     for (obj, spec) in &workloads::top_level(inv, workloads::KINDS) {
         let ns = obj.namespace.as_deref().unwrap_or("default");
         let mut seen = BTreeSet::new();
@@ -151,6 +167,10 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
             let gk = GroupKind::new("", r.kind);
             if inv.unknown_if_empty(&gk) {
                 return Err(format!("the snapshot holds no {}s, so references to them cannot be checked", r.kind));
+            }
+            if gk == configmaps && witness && inv.get(&configmaps, Some(ns), WITNESS_CONFIGMAP).is_none() {
+                uncaptured.insert(ns.to_string());
+                continue;
             }
             let target = inv.get(&gk, Some(ns), &r.name);
             let problem = match (target, &r.key) {
@@ -175,6 +195,14 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
                 severity,
             });
         }
+    }
+    if hits.is_empty() && !uncaptured.is_empty() {
+        let list: Vec<&str> = uncaptured.iter().map(String::as_str).take(5).collect();
+        return Err(format!(
+            "the ConfigMaps of namespace(s) {}{} were not captured (no {WITNESS_CONFIGMAP}, which every namespace has since Kubernetes 1.21), so references into them cannot be checked",
+            list.join(", "),
+            if uncaptured.len() > 5 { format!(" and {} more", uncaptured.len() - 5) } else { String::new() }
+        ));
     }
     Ok(hits)
 }

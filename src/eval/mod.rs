@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use crate::catalog::{Catalog, Check, Rule, RuleInfo, Severity, When};
 use crate::inventory::{Inventory, KindView, Object};
-use crate::resource::ObjectRef;
+use crate::resource::{GroupKind, ObjectRef};
 use crate::version;
 use detect::{Detected, VersionState};
 
@@ -386,10 +386,18 @@ fn run_check(
     match &check.rule {
         Rule::Builtin(b) => match builtins::evaluate(b, inv, catalog, detected) {
             Ok(hits) if hits.is_empty() => {
+                // What is judged, not what is looked up: Secrets read to resolve references
+                // are not something the check "found nothing" in.
+                let supporting = ["Secret", "ConfigMap", "Service", "Endpoints", "EndpointSlice"];
+                let subjects: Vec<&GroupKind> = reads
+                    .iter()
+                    .filter(|gk| !(gk.group.is_empty() || gk.group == "discovery.k8s.io") || !supporting.contains(&gk.kind.as_str()))
+                    .collect();
+                let subjects = if subjects.is_empty() { reads.iter().collect() } else { subjects };
                 let read: Vec<(String, usize)> =
-                    reads.iter().map(|gk| (gk.kind.clone(), inv.objects(gk).len())).filter(|(_, n)| *n > 0).collect();
+                    subjects.iter().map(|gk| (gk.kind.clone(), inv.objects(gk).len())).filter(|(_, n)| *n > 0).collect();
                 if read.is_empty() {
-                    let kinds: Vec<String> = reads.iter().map(|gk| plural(&gk.kind, 0)).collect();
+                    let kinds: Vec<String> = subjects.iter().map(|gk| plural(&gk.kind, 0)).collect();
                     Outcome::Passed(format!("no {} to evaluate", kinds.join(" or ")))
                 } else {
                     Outcome::Passed(format!("read {}, found nothing", counted(&read)))

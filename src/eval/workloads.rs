@@ -18,16 +18,37 @@ pub fn pod_spec(obj: &Object) -> Option<Value> {
     obj.value().pointer_mut(path).map(Value::take)
 }
 
-/// Workloads with their pod specs, skipping Pods and Jobs owned by a controller (their
-/// owner is reported instead, once).
+/// Workloads with their pod specs, skipping Pods and Jobs whose owner is in the inventory
+/// (their owner is reported instead, once). A Pod or Job whose owner was not captured is
+/// judged itself: otherwise nobody would be.
 #[must_use]
 pub fn top_level<'a>(inv: &'a Inventory, kinds: &[(&str, &str)]) -> Vec<(&'a Object, Value)> {
     kinds
         .iter()
         .flat_map(|(g, k)| inv.objects(&GroupKind::new(g, k)).iter())
-        .filter(|o| !(matches!(o.kind.as_str(), "Pod" | "Job") && o.is_owned()))
+        .filter(|o| !(matches!(o.kind.as_str(), "Pod" | "Job") && o.is_owned() && owner_captured(inv, o)))
         .filter_map(|o| pod_spec(o).map(|s| (o, s)))
         .collect()
+}
+
+/// True when the object's owner is in the inventory, or would be judged in its place: a
+/// ReplicaSet `<deployment>-<hash>` stands for its Deployment, a Job `<cronjob>-<n>` for its
+/// CronJob. An owner reference without a name (a live inventory keeps no more) counts as
+/// captured.
+fn owner_captured(inv: &Inventory, o: &Object) -> bool {
+    let Some((gk, name)) = o.owner() else { return true };
+    if name.is_empty() || inv.get(&gk, o.namespace.as_deref(), name).is_some() {
+        return true;
+    }
+    let parent = |kind: &str, group: &str| {
+        name.rsplit_once('-')
+            .is_some_and(|(stem, _)| inv.get(&GroupKind::new(group, kind), o.namespace.as_deref(), stem).is_some())
+    };
+    match gk.kind.as_str() {
+        "ReplicaSet" => parent("Deployment", "apps"),
+        "Job" => parent("CronJob", "batch"),
+        _ => false,
+    }
 }
 
 /// Containers and init containers of a pod spec.
