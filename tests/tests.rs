@@ -16,6 +16,7 @@ mod formats;
 mod fuzz_harness;
 mod fuzz_regressions;
 mod incidents;
+mod inputs;
 mod layers;
 mod limits;
 mod live;

@@ -222,7 +222,7 @@ fn check_one(
             (inv, RunStats::default())
         }
         Some(path) => match snapshot::load_with(path, &limits(a)) {
-            Ok(i) if i.is_empty() && i.kinds().next().is_none() => {
+            Ok(i) if i.is_empty() && i.input.declarations == 0 => {
                 eprint(&format!(
                     "{}: no Kubernetes objects in the snapshot (an empty file, only `---`, or no object files); nothing to evaluate",
                     path.display()

@@ -391,11 +391,17 @@ fn run_check(
                 let supporting = ["Secret", "ConfigMap", "Service", "Endpoints", "EndpointSlice"];
                 let subjects: Vec<&GroupKind> = reads
                     .iter()
-                    .filter(|gk| !(gk.group.is_empty() || gk.group == "discovery.k8s.io") || !supporting.contains(&gk.kind.as_str()))
+                    .filter(|gk| {
+                        !(gk.group.is_empty() || gk.group == "discovery.k8s.io")
+                            || !supporting.contains(&gk.kind.as_str())
+                    })
                     .collect();
                 let subjects = if subjects.is_empty() { reads.iter().collect() } else { subjects };
-                let read: Vec<(String, usize)> =
-                    subjects.iter().map(|gk| (gk.kind.clone(), inv.objects(gk).len())).filter(|(_, n)| *n > 0).collect();
+                let read: Vec<(String, usize)> = subjects
+                    .iter()
+                    .map(|gk| (gk.kind.clone(), inv.objects(gk).len()))
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
                 if read.is_empty() {
                     let kinds: Vec<String> = subjects.iter().map(|gk| plural(&gk.kind, 0)).collect();
                     Outcome::Passed(format!("no {} to evaluate", kinds.join(" or ")))

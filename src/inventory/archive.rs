@@ -145,7 +145,10 @@ fn read_zip(zip: &[u8], max_bytes: u64) -> Result<Vec<Entry>, String> {
     let damaged = || "the zip archive is damaged (no readable central directory)".to_string();
     // The end-of-central-directory record is in the last 64 KiB + 22 bytes.
     let from = zip.len().saturating_sub(65_557);
-    let eocd = (from..zip.len().saturating_sub(21)).rev().find(|&i| zip[i..].starts_with(b"PK\x05\x06")).ok_or_else(damaged)?;
+    let eocd = (from..zip.len().saturating_sub(21))
+        .rev()
+        .find(|&i| zip[i..].starts_with(b"PK\x05\x06"))
+        .ok_or_else(damaged)?;
     let count = u16_at(zip, eocd + 10).ok_or_else(damaged)?;
     let mut at = u32_at(zip, eocd + 16).ok_or_else(damaged)?;
     if count > MAX_ENTRIES {
@@ -164,7 +167,8 @@ fn read_zip(zip: &[u8], max_bytes: u64) -> Result<Vec<Entry>, String> {
         let elen = u16_at(zip, at + 30).ok_or_else(damaged)?;
         let clen = u16_at(zip, at + 32).ok_or_else(damaged)?;
         let local = u32_at(zip, at + 42).ok_or_else(damaged)?;
-        let name = zip.get(at + 46..at + 46 + nlen).map(|n| String::from_utf8_lossy(n).into_owned()).ok_or_else(damaged)?;
+        let name =
+            zip.get(at + 46..at + 46 + nlen).map(|n| String::from_utf8_lossy(n).into_owned()).ok_or_else(damaged)?;
         at += 46 + nlen + elen + clen;
         if name.ends_with('/') {
             continue;

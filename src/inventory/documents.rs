@@ -40,9 +40,8 @@ pub(super) fn split_json_separators(text: &str) -> Vec<(u64, &str)> {
 pub(super) fn may_use_aliases(text: &str) -> bool {
     let b = text.as_bytes();
     b.windows(2).any(|w| (w[0] == b'&' || w[0] == b'*') && (w[1].is_ascii_alphanumeric() || w[1] == b'_'))
-        && b.windows(3).any(|w| {
-            matches!(w[0], b' ' | b'[' | b'{' | b',' | b'\n') && matches!(w[1], b'&' | b'*') && w[2] != b' '
-        })
+        && b.windows(3)
+            .any(|w| matches!(w[0], b' ' | b'[' | b'{' | b',' | b'\n') && matches!(w[1], b'&' | b'*') && w[2] != b' ')
 }
 
 /// Splits YAML text at document markers (`---` or `...` alone on a line). `None` when the
@@ -87,9 +86,7 @@ pub(super) fn split_list_items(doc: &str) -> Option<(String, Vec<(u64, &str)>)> 
     let indent_of = |l: &str| l.len() - l.trim_start_matches(' ').len();
     let first = lines[k + 1..].iter().find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
     let n = indent_of(first.1);
-    let is_item_start = |l: &str| {
-        indent_of(l) == n && (l[n..].starts_with("- ") || l[n..].trim_end() == "-")
-    };
+    let is_item_start = |l: &str| indent_of(l) == n && (l[n..].starts_with("- ") || l[n..].trim_end() == "-");
     if !is_item_start(first.1) {
         return None;
     }
@@ -159,7 +156,12 @@ pub(super) fn yaml_documents(
 
 /// Parses YAML text (a whole file or one piece of it) into its non-empty documents; lines
 /// are shifted by `line_offset`, and the parser's budget is sized for a file of `file_len`.
-pub(super) fn parse_yaml(text: &str, name: &str, line_offset: u64, file_len: usize) -> Result<Vec<(u64, Value)>, SnapshotError> {
+pub(super) fn parse_yaml(
+    text: &str,
+    name: &str,
+    line_offset: u64,
+    file_len: usize,
+) -> Result<Vec<(u64, Value)>, SnapshotError> {
     match serde_saphyr::from_multiple_with_options::<Option<Spanned<Value>>>(text, snapshot_yaml_options(file_len)) {
         Ok(docs) => Ok(docs.into_iter().flatten().map(|d| (d.referenced.line() + line_offset, d.value)).collect()),
         Err(e) => {
@@ -181,9 +183,11 @@ pub(super) fn parse_yaml(text: &str, name: &str, line_offset: u64, file_len: usi
 /// The `kind` and `apiVersion` a list gives items that lack them: `PodList` → `Pod`.
 pub(super) fn list_defaults(list: &Value) -> Option<(String, String)> {
     let kind = list.get("kind").and_then(Value::as_str)?.strip_suffix("List").filter(|k| !k.is_empty())?;
-    let av = list.get("apiVersion").and_then(Value::as_str).map(ToString::to_string).or_else(|| {
-        bundle::kind_for_name(kind).filter(|(k, _)| *k == kind).map(|(_, av)| av.to_string())
-    })?;
+    let av = list
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .map(ToString::to_string)
+        .or_else(|| bundle::kind_for_name(kind).filter(|(k, _)| *k == kind).map(|(_, av)| av.to_string()))?;
     Some((kind.to_string(), av))
 }
 
@@ -197,4 +201,3 @@ pub(super) fn fill_identity(v: &mut Value, defaults: Option<(&str, &str)>) {
         m.insert("apiVersion".to_string(), Value::String(av.to_string()));
     }
 }
-

@@ -159,6 +159,9 @@ pub struct InputNotes {
     pub duplicates: usize,
     /// Objects whose copies differ: `Pod ns/name: 3 copies, kept resourceVersion 812`.
     pub conflicts: Vec<String>,
+    /// Lists (possibly empty) and `SnapshotInfo` documents read: what the input says was
+    /// captured besides the objects themselves.
+    pub declarations: usize,
 }
 
 /// A file, or an object in one, that was not read.
@@ -543,8 +546,16 @@ fn dedupe(v: &mut Vec<Object>, notes: &mut InputNotes) {
                 }
             }
             if differ && notes.conflicts.len() < 100 {
-                let kept = if best_key.1.is_empty() { "the first".to_string() } else { format!("resourceVersion {}", best_key.1) };
-                notes.conflicts.push(format!("{}: {} differing copies, kept {kept}", group[best].obj_ref(), group.len()));
+                let kept = if best_key.1.is_empty() {
+                    "the first".to_string()
+                } else {
+                    format!("resourceVersion {}", best_key.1)
+                };
+                notes.conflicts.push(format!(
+                    "{}: {} differing copies, kept {kept}",
+                    group[best].obj_ref(),
+                    group.len()
+                ));
             }
             out.push(group.swap_remove(best));
             group.clear();

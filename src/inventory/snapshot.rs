@@ -427,8 +427,9 @@ fn load_json(text: &str, name: &str, line_offset: u64, hint: Hint, sink: &mut Si
                 let items: Vec<&RawValue> = if items.get().trim() == "null" {
                     Vec::new()
                 } else {
-                    serde_json::from_str(items.get())
-                        .map_err(|_| plain(format!("{what}: items of {} is not a list", list_kind.unwrap_or("the list"))))?
+                    serde_json::from_str(items.get()).map_err(|_| {
+                        plain(format!("{what}: items of {} is not a list", list_kind.unwrap_or("the list")))
+                    })?
                 };
                 let list = serde_json::json!({"kind": peek.kind, "apiVersion": peek.api_version});
                 let defaults = list_defaults(&list);
@@ -453,6 +454,7 @@ impl Sink<'_> {
     /// A list was read: its kind (when known) was captured, even with no items.
     fn note_list(&mut self, defaults: Option<(&str, &str)>) {
         self.lists += 1;
+        self.inv.input.declarations += 1;
         if let Some((kind, av)) = defaults {
             self.inv.set_state(GroupKind::from_api_version(av, kind), KindState::Collected(Vec::new()));
         }
@@ -507,6 +509,7 @@ fn load_doc(doc: Value, what: &str, hint: Hint, sink: &mut Sink<'_>) -> Result<(
 }
 
 fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
+    inv.input.declarations += 1;
     if info.server_version.is_some() {
         inv.server_version = info.server_version;
     }

@@ -205,7 +205,11 @@ pub fn input_lines(n: &crate::inventory::InputNotes) -> Vec<String> {
         out.push(format!(
             "{} object(s) found more than once: kept the copy with the highest resourceVersion{}",
             n.duplicates,
-            if n.conflicts.is_empty() { String::new() } else { format!(" ({} with differing copies)", n.conflicts.len()) }
+            if n.conflicts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} with differing copies)", n.conflicts.len())
+            }
         ));
     }
     out
