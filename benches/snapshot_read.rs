@@ -152,7 +152,8 @@ fn main() {
                 stderr.split_whitespace().find_map(|w| w.strip_prefix(&format!("{k}="))).map(ToString::to_string)
             };
             let rss: f64 = field("peak_rss_bytes").and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
-            let objects = field("objects").unwrap_or_else(|| format!("? (exit {:?}: {})", out.status.code(), stderr.trim()));
+            let objects =
+                field("objects").unwrap_or_else(|| format!("? (exit {:?}: {})", out.status.code(), stderr.trim()));
             #[allow(clippy::cast_precision_loss)]
             let size_f = size as f64;
             println!(

@@ -20,6 +20,11 @@ pub const DEFAULT_MAX_OBJECTS: usize = 2_000_000;
 /// `serde_json`'s recursion limit, so YAML and JSON snapshots accept the same objects.
 pub const MAX_YAML_DEPTH: usize = 128;
 
+/// Largest single object read from a snapshot, in bytes. The API server stores at most
+/// about 1.5 MiB per object (etcd's request limit); anything far larger is not a real object
+/// and is skipped on its own (named in the report) rather than failing its file or kind.
+pub const MAX_OBJECT_BYTES: usize = 16 << 20;
+
 /// Most events alias references may replay in one snapshot file. `kubectl` never writes
 /// aliases; hand-written YAML uses a few. A billion-laughs document stops here.
 pub const MAX_SNAPSHOT_ALIAS_EVENTS: usize = 100_000;

@@ -483,3 +483,31 @@ fn a_real_sample_of_each_bundle_format_documents_its_origin() {
         }
     }
 }
+
+#[test]
+fn one_object_too_deep_or_too_big_is_skipped_alone_and_named() {
+    let deep = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"deep","namespace":"shop"}},"spec":{{"x":{}1{}}}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let big = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"huge","namespace":"shop"}},"data":{{"x":"{}"}}}}"#,
+        "a".repeat(17 << 20)
+    );
+    let list = format!(r#"{{"apiVersion":"v1","kind":"List","items":[{NODE},{deep},{POD},{big}]}}"#);
+    let dir = temp_tree(&[("s.json", &list)]);
+    let (code, r) = check_json(dir.path().join("s.json").to_str().unwrap(), &[]);
+    assert_eq!(code, 1, "the other objects are still judged: {r:#}");
+    assert_eq!(r["source"]["objects"], 2);
+    assert_eq!(messages(&r, "unstable-pods").len(), 1);
+    let s = skipped(&r);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert!(
+        s[0].ends_with(
+            "object 2 of the List (Pod shop/deep): nested deeper than 128 levels (a fixed limit); not evaluated"
+        ),
+        "{s:?}"
+    );
+    assert!(s[1].contains("object 4 of the List (ConfigMap shop/huge): larger than 16 MiB"), "{s:?}");
+}

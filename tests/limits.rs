@@ -158,7 +158,10 @@ fn yaml_nesting_is_bounded_like_json() {
     let dir = temp_tree(&[("deep.json", &json)]);
     let p = dir.path().join("deep.json");
     let out = timed(|| run(&["check", "--snapshot", p.to_str().unwrap()]));
-    assert_fails(&out, 3, &["deep.json:1:", "recursion limit exceeded"]);
+    // One object too deep is skipped on its own and named in the report (tests/inputs.rs
+    // shows the rest of the file is still judged); here it was the only one: exit 3.
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stdout.contains("object 1 of the List: nested deeper than 128 levels"), "{}", out.stdout);
 }
 
 #[test]

@@ -223,8 +223,17 @@ fn check_one(
         }
         Some(path) => match snapshot::load_with(path, &limits(a)) {
             Ok(i) if i.is_empty() && i.input.declarations == 0 => {
+                let why = match i.input.skipped.first() {
+                    Some(s) => format!(
+                        "{} file(s) or object(s) skipped, first {}: {}",
+                        i.input.skipped.len(),
+                        s.path,
+                        s.reason
+                    ),
+                    None => "an empty file, only `---`, or no object files".to_string(),
+                };
                 eprint(&format!(
-                    "{}: no Kubernetes objects in the snapshot (an empty file, only `---`, or no object files); nothing to evaluate",
+                    "{}: no Kubernetes objects in the snapshot ({why}); nothing to evaluate",
                     path.display()
                 ));
                 return ExitStatus::Incomplete;

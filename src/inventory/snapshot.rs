@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::documents::{fill_identity, list_defaults, split_json_separators, yaml_documents};
 use super::{Inventory, KindState, Origin, SkippedInput, archive, bundle};
-use crate::limits::Limits;
+use crate::limits::{Limits, MAX_OBJECT_BYTES};
 use crate::resource::GroupKind;
 use serde_json::json;
 
@@ -197,6 +197,24 @@ impl<'a> Sink<'a> {
 /// True for a mapping that has a Kubernetes object's shape (`kind` or `metadata`).
 fn looks_like_object(v: &Value) -> bool {
     v.get("kind").is_some_and(Value::is_string) || v.get("metadata").is_some_and(Value::is_object)
+}
+
+/// [`identity`] of an object that cannot be parsed whole: its `kind` and `metadata` are read
+/// while the rest is skipped without recursion.
+fn peek_identity(text: &str) -> String {
+    #[derive(Deserialize)]
+    struct Meta {
+        name: Option<String>,
+        namespace: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Peek {
+        kind: Option<String>,
+        metadata: Option<Meta>,
+    }
+    let Ok(p) = serde_json::from_str::<Peek>(text) else { return String::new() };
+    let meta = p.metadata.map(|m| serde_json::json!({"name": m.name, "namespace": m.namespace}));
+    identity(&serde_json::json!({"kind": p.kind, "metadata": meta}))
 }
 
 /// ` (Pod default/web-1)`: how an object is named in errors, as far as it names itself.
@@ -437,20 +455,48 @@ fn load_json(text: &str, name: &str, line_offset: u64, hint: Hint, sink: &mut Si
                 sink.note_list(defaults);
                 let of = list_kind.unwrap_or("list");
                 for (j, item) in items.into_iter().enumerate() {
-                    let mut v: Value = serde_json::from_str(item.get()).map_err(json_err)?;
+                    let what = format!("object {} of the {of}", j + 1);
+                    let Some(mut v) = sink.parse_object(item.get(), &what, name).map_err(json_err)? else { continue };
                     fill_identity(&mut v, defaults);
-                    sink.ingest(v, &format!("object {} of the {of}", j + 1)).map_err(plain)?;
+                    sink.ingest(v, &what).map_err(plain)?;
                 }
                 continue;
             }
         }
-        let doc: Value = serde_json::from_str(raw.get()).map_err(json_err)?;
+        let Some(doc) = sink.parse_object(raw.get(), &what, name).map_err(json_err)? else { continue };
         load_doc(doc, &what, hint, sink).map_err(plain)?;
     }
     Ok(())
 }
 
 impl Sink<'_> {
+    /// Parses one object's JSON text. An object over [`MAX_OBJECT_BYTES`] or nested deeper
+    /// than the parser's limit is not evaluated on its own: it is listed as skipped, named
+    /// by what it says it is, and the rest of its file and kind is read (`Ok(None)`).
+    fn parse_object(&mut self, text: &str, what: &str, name: &str) -> Result<Option<Value>, serde_json::Error> {
+        let reason = if text.len() > MAX_OBJECT_BYTES {
+            format!(
+                "larger than {}, far over any real object; not evaluated",
+                crate::limits::human_bytes(MAX_OBJECT_BYTES as u64)
+            )
+        } else {
+            match serde_json::from_str::<Value>(text) {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+                    format!(
+                        "nested deeper than {} levels (a fixed limit); not evaluated",
+                        crate::limits::MAX_YAML_DEPTH
+                    )
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let path = if self.file.is_empty() { name.to_string() } else { self.file.clone() };
+        let id = peek_identity(text);
+        self.inv.input.skipped.push(SkippedInput { path, reason: format!("{what}{id}: {reason}") });
+        Ok(None)
+    }
+
     /// A list was read: its kind (when known) was captured, even with no items.
     fn note_list(&mut self, defaults: Option<(&str, &str)>) {
         self.lists += 1;
