@@ -25,6 +25,11 @@ pub const MAX_YAML_DEPTH: usize = 128;
 /// and is skipped on its own (named in the report) rather than failing its file or kind.
 pub const MAX_OBJECT_BYTES: usize = 16 << 20;
 
+/// Largest YAML text parsed as one tree: a document that cannot be split into list items
+/// (it uses anchors, or a layout other than `kubectl -o yaml`'s) costs about eight times its
+/// size as a tree, so beyond this it is refused with advice instead of exhausting memory.
+pub const MAX_WHOLE_YAML_BYTES: usize = 64 << 20;
+
 /// Most events alias references may replay in one snapshot file. `kubectl` never writes
 /// aliases; hand-written YAML uses a few. A billion-laughs document stops here.
 pub const MAX_SNAPSHOT_ALIAS_EVENTS: usize = 100_000;

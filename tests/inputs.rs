@@ -511,3 +511,22 @@ fn one_object_too_deep_or_too_big_is_skipped_alone_and_named() {
     );
     assert!(s[1].contains("object 4 of the List (ConfigMap shop/huge): larger than 16 MiB"), "{s:?}");
 }
+
+#[test]
+fn a_huge_yaml_document_that_cannot_be_split_is_refused_with_advice_not_an_abort() {
+    // An anchor forces whole-document parsing (~8× its size as a tree): over 64 MiB that is
+    // refused before parsing, with exit 3, instead of risking the out-of-memory killer.
+    let mut text = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: d, labels: &l {a: b}}\ndata:\n",
+    );
+    let line = format!("  k{{}}: {}\n", "v".repeat(1000));
+    let mut i = 0;
+    while text.len() <= 65 << 20 {
+        text.push_str(&line.replace("{}", &i.to_string()));
+        i += 1;
+    }
+    let dir = temp_tree(&[("big.yaml", &text)]);
+    let out = run(&["check", "--snapshot", dir.path().join("big.yaml").to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("over the 64 MiB limit for one YAML document: convert it to JSON"), "{}", out.stderr);
+}

@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 
 use super::bundle;
 use super::snapshot::SnapshotError;
-use crate::limits::{snapshot_yaml_options, with_parser_stack, yaml_limit_message};
+use crate::limits::{MAX_WHOLE_YAML_BYTES, snapshot_yaml_options, with_parser_stack, yaml_limit_message};
 
 fn plain_err(name: &str, message: String) -> SnapshotError {
     SnapshotError { path: name.to_string(), line: 0, column: 0, message }
@@ -123,6 +123,7 @@ pub(super) fn yaml_documents(
     let run = || -> Result<(), SnapshotError> {
         let chunks = if may_use_aliases(text) { None } else { split_yaml_documents(text) };
         let Some(chunks) = chunks else {
+            whole_ok(text, name, 0)?;
             for (line, v) in parse_yaml(text, name, 0, text.len())? {
                 f(line, v)?;
             }
@@ -145,6 +146,7 @@ pub(super) fn yaml_documents(
                 }
                 continue;
             }
+            whole_ok(chunk, name, offset)?;
             for (line, v) in parse_yaml(chunk, name, offset, text.len())? {
                 f(line, v)?;
             }
@@ -152,6 +154,23 @@ pub(super) fn yaml_documents(
         Ok(())
     };
     with_parser_stack(run).map_err(|e| plain_err(name, format!("cannot start the YAML parser: {e}")))?
+}
+
+/// Refuses to parse YAML text over [`MAX_WHOLE_YAML_BYTES`] as one tree (see there).
+fn whole_ok(text: &str, name: &str, line: u64) -> Result<(), SnapshotError> {
+    if text.len() <= MAX_WHOLE_YAML_BYTES {
+        return Ok(());
+    }
+    Err(SnapshotError {
+        path: name.to_string(),
+        line: line + 1,
+        column: u64::from(line + 1 != 0),
+        message: format!(
+            "a YAML document of {} MiB that cannot be read item by item (it uses anchors or aliases, or its items are not a block sequence under `items:`); over the {} MiB limit for one YAML document: convert it to JSON (`kubectl … -o json`) or split it",
+            text.len() >> 20,
+            MAX_WHOLE_YAML_BYTES >> 20
+        ),
+    })
 }
 
 /// Parses YAML text (a whole file or one piece of it) into its non-empty documents; lines
