@@ -372,6 +372,17 @@ fn a_big_kubectl_yaml_list_is_read_item_by_item_with_lines_right() {
 }
 
 #[test]
+fn a_top_level_items_field_of_another_kind_is_not_a_list() {
+    let text =
+        "apiVersion: example.com/v1\nkind: Menu\nmetadata: {name: lunch, namespace: d}\nitems:\n- soup\n- bread\n---\n"
+            .to_string()
+            + "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n";
+    let dir = temp_tree(&[("m.yaml", &text)]);
+    let (_, r) = check_json(dir.path().join("m.yaml").to_str().unwrap(), &[]);
+    assert_eq!(r["source"]["objects"], 2, "{r:#}");
+}
+
+#[test]
 fn empty_input_is_never_go() {
     for (name, text) in [("empty.yaml", ""), ("dashes.yaml", "---\n---\n"), ("nulls.json", "null\n")] {
         let dir = temp_tree(&[(name, text)]);

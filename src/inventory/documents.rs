@@ -133,6 +133,14 @@ pub(super) fn yaml_documents(
             if let Some((head, items)) = split_list_items(chunk) {
                 let mut head_docs = parse_yaml(&head, name, offset, text.len())?;
                 let Some((line, list)) = head_docs.pop() else { continue };
+                // Only a list's `items` are objects; any other kind keeps its field.
+                if list.get("kind").and_then(Value::as_str).is_some_and(|k| !k.ends_with("List")) {
+                    whole_ok(chunk, name, offset)?;
+                    for (line, v) in parse_yaml(chunk, name, offset, text.len())? {
+                        f(line, v)?;
+                    }
+                    continue;
+                }
                 let defaults = list_defaults(&list);
                 f(line, list)?;
                 for (item_line, item) in items {
