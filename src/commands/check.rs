@@ -221,7 +221,13 @@ fn check_one(
             inv.finish();
             (inv, RunStats::default())
         }
-        Some(path) => match snapshot::load_with(path, &limits(a)) {
+        // Projected like a live collection, except with a planned change, whose rules may
+        // compare planned objects with the whole live ones.
+        Some(path) => match snapshot::load_projected(
+            path,
+            &limits(a),
+            change.is_none().then(|| snapshot_keeps(catalog, sel, req)),
+        ) {
             Ok(i) if i.is_empty() && i.input.declarations == 0 => {
                 let why = match i.input.skipped.first() {
                     Some(s) => format!(
@@ -436,6 +442,20 @@ fn print_stats(
         run_stats.bytes,
         peak_rss_bytes().map_or_else(|| "unknown".to_string(), |b| b.to_string())
     );
+}
+
+/// What each kind must keep for the enabled rules: the live source's projection, applied to
+/// snapshots as they are read.
+fn snapshot_keeps(
+    catalog: &Catalog,
+    sel: &Selection,
+    req: &PlanRequest,
+) -> BTreeMap<crate::resource::GroupKind, crate::inventory::projection::Keep> {
+    let mut keeps: BTreeMap<crate::resource::GroupKind, crate::inventory::projection::Keep> = BTreeMap::new();
+    for n in live_needs(catalog, sel, req, None) {
+        keeps.entry(n.gk).or_default().merge(&n.keep);
+    }
+    keeps
 }
 
 fn limits(a: &CheckArgs) -> Limits {

@@ -8,6 +8,10 @@
 //! Layer: eval. Owns checks, component detection, built-in evaluators, what to collect
 //! (`needs`) and upgrade planning (`plan`). Imports the inventory, the catalog and the
 //! ground layer; never `report` or `commands`.
+//!
+//! One job: run the selected checks and rules over one inventory (over 600 lines because
+//! the CEL and built-in paths share the outcome bookkeeping that makes "-v" and the report
+//! agree).
 
 pub mod builtins;
 mod cel_rule;
@@ -460,7 +464,9 @@ fn run_check(
                         // started, it runs here instead.
                         let work = move || {
                             part.iter()
-                                .map(|obj| eval_cel_full(program, message.as_ref(), obj, old_of(obj), env, capture_time))
+                                .map(|obj| {
+                                    eval_cel_full(program, message.as_ref(), obj, old_of(obj), env, capture_time)
+                                })
                                 .collect::<Vec<_>>()
                         };
                         // The interpreter recurses once per level of the expression:

@@ -273,6 +273,9 @@ pub struct Inventory {
     empty: Vec<Object>,
     /// What reading the input noticed (snapshots only).
     pub input: InputNotes,
+    /// Fields to keep per kind as objects are ingested (kinds not named keep only
+    /// `apiVersion`, `kind` and `metadata`); `None` keeps everything.
+    projection: Option<BTreeMap<GroupKind, projection::Keep>>,
     /// When the data was captured (RFC 3339), when the source says.
     pub captured_at: Option<String>,
     /// The latest timestamp seen in Pods, Nodes and Events: a lower bound of the capture
@@ -295,6 +298,7 @@ impl Inventory {
             served: BTreeMap::new(),
             empty: Vec::new(),
             input: InputNotes::default(),
+            projection: None,
             captured_at: None,
             latest_seen: None,
         }
@@ -320,8 +324,30 @@ impl Inventory {
         if let Some(rel) = crate::inventory::helm::release_object(&value) {
             self.push(Object::from_value(rel)?);
         }
+        let mut value = value;
+        if let Some(p) = &self.projection {
+            let gk = GroupKind::from_api_version(
+                str_at(&value, &["apiVersion"]).unwrap_or_default(),
+                str_at(&value, &["kind"]).unwrap_or_default(),
+            );
+            // Release objects a snapshot already holds are data, not a kind rules select on;
+            // and an owned Pod keeps its spec, since its owner may not be in the snapshot
+            // (then it is judged itself).
+            if gk != crate::inventory::helm::group_kind() {
+                match p.get(&gk) {
+                    Some(keep) => keep.apply(&mut value, false),
+                    None => projection::Keep::default().apply(&mut value, false),
+                }
+            }
+        }
         self.push(Object::from_value(value)?);
         Ok(())
+    }
+
+    /// Keeps only the fields `keeps` names of each object ingested from now on (as the live
+    /// source does), so a large snapshot is held at the size of what the rules read.
+    pub fn project(&mut self, keeps: BTreeMap<GroupKind, projection::Keep>) {
+        self.projection = Some(keeps);
     }
 
     /// When the data was captured: as the source states it, else the latest timestamp seen
