@@ -541,3 +541,31 @@ fn a_huge_yaml_document_that_cannot_be_split_is_refused_with_advice_not_an_abort
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("over the 64 MiB limit for one YAML document: convert it to JSON"), "{}", out.stderr);
 }
+
+#[test]
+fn a_large_json_dump_is_read_as_a_stream_in_every_shape() {
+    // Over 32 MiB a JSON file is streamed: a typed list whose items come before its `kind`
+    // and lack their own (kubectl's key order, troubleshoot's item shape), then `---`, then
+    // JSON lines.
+    let item = |i: usize, reason: &str| {
+        format!(
+            r#"{{"metadata":{{"name":"p{i}","namespace":"shop","annotations":{{"pad":"{}"}}}},"status":{{"phase":"Running","containerStatuses":[{{"name":"c","ready":false,"restartCount":0,"state":{{"waiting":{{"reason":"{reason}"}}}}}}]}}}}"#,
+            "x".repeat(1000)
+        )
+    };
+    let n = 34_000;
+    let items: Vec<String> =
+        (0..n).map(|i| item(i, if i == 7 { "CrashLoopBackOff" } else { "ContainerCreating" })).collect();
+    let text = format!(
+        "{{\"apiVersion\":\"v1\",\"items\":[{}],\"kind\":\"PodList\",\"metadata\":{{}}}}\n---\n{NODE}\n{}\n",
+        items.join(","),
+        POD.replace("web-1", "web-9")
+    );
+    assert!(text.len() > 33 << 20);
+    let dir = temp_tree(&[("big.json", &text)]);
+    drop(text);
+    let (code, r) = check_json(dir.path().join("big.json").to_str().unwrap(), &[]);
+    assert_eq!(code, 1, "{}", r["source"]);
+    assert_eq!(r["source"]["objects"], n + 2);
+    assert_eq!(messages(&r, "unstable-pods").len(), 2, "p7 and web-9");
+}

@@ -17,6 +17,8 @@
 //! inventory, skipping and listing what is not objects (over 600 lines because the JSON and
 //! YAML paths and the capture-tree walk share one sink).
 
+mod stream;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -111,6 +113,15 @@ pub fn load_projected(
         }
         load_tree(files.into_iter().map(|(rel, p)| (rel, Data::Disk(p))).collect(), &name, &mut sink)?;
     } else {
+        if meta.len() > STREAM_JSON_BYTES && starts_like_json(path) {
+            if meta.len() > limits.max_snapshot_bytes {
+                return Err(plain_err(&name, limits.snapshot_too_large()));
+            }
+            let file = std::fs::File::open(path).map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
+            use std::io::Read as _;
+            stream::load(file.take(limits.max_snapshot_bytes), &name, None, &mut sink)?;
+            return Ok(sink.finish());
+        }
         let bytes = read_file(path, limits)?;
         if let Some(kind) = archive::sniff(&bytes) {
             let entries = archive::read(kind, &bytes, limits.max_snapshot_bytes).map_err(|m| plain_err(&name, m))?;
@@ -248,6 +259,18 @@ fn identity(v: &Value) -> String {
 
 fn plain_err(name: &str, message: String) -> SnapshotError {
     SnapshotError { path: name.to_string(), line: 0, column: 0, message }
+}
+
+/// JSON files larger than this are read as a stream (never held whole); smaller ones are
+/// read at once (faster, and `---`-separated documents are accepted).
+const STREAM_JSON_BYTES: u64 = 32 << 20;
+
+/// True when the file's first non-blank byte opens a JSON object or array.
+fn starts_like_json(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 4096];
+    let Ok(n) = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)) else { return false };
+    head[..n].iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
 /// Reads a file of at most the snapshot file limit.
