@@ -160,7 +160,8 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
     let configmaps = GroupKind::new(CONFIGMAP.0, CONFIGMAP.1);
     let witness = witness_expected(inv);
     let mut uncaptured: BTreeSet<String> = BTreeSet::new();
-    for (obj, spec) in &workloads::top_level(inv, workloads::KINDS) {
+    for (obj, spec) in workloads::top_level(inv, workloads::KINDS) {
+        let spec = &spec;
         let ns = obj.namespace.as_deref().unwrap_or("default");
         let mut seen = BTreeSet::new();
         for r in references(spec) {
@@ -217,7 +218,8 @@ fn floating_tags(inv: &Inventory, catalog: &Catalog) -> Vec<Hit> {
         }
         let mut seen = BTreeSet::new();
         for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-            for (obj, spec) in &workloads::top_level(inv, workloads::DETECT_KINDS) {
+            for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+                let spec = &spec;
                 for (c, image) in matching_images(src, obj, spec) {
                     // A digest pins the image whatever its tag says.
                     if image.digest.is_some() {
@@ -310,7 +312,8 @@ fn mounted_config(
     let mut hits = Vec::new();
     let mut seen = BTreeSet::new();
     for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-        for (obj, spec) in &workloads::top_level(inv, workloads::DETECT_KINDS) {
+        for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+            let spec = &spec;
             let images: Vec<ImageRef> = matching_images(src, obj, spec).into_iter().map(|(_, i)| i).collect();
             let Some(image) = images.first() else { continue };
             if !seen.insert(obj.obj_ref()) {

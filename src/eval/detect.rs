@@ -170,7 +170,8 @@ fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<Strin
         }
     }
     let mut out = Vec::new();
-    for (obj, spec) in &workloads::top_level(inv, workloads::DETECT_KINDS) {
+    for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+        let spec = &spec;
         for (_, image) in matching_images(src, obj, spec) {
             let raw = image.version_str().to_string();
             out.push(Candidate {

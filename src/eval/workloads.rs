@@ -22,13 +22,16 @@ pub fn pod_spec(obj: &Object) -> Option<Value> {
 /// (their owner is reported instead, once). A Pod or Job whose owner was not captured is
 /// judged itself: otherwise nobody would be.
 #[must_use]
-pub fn top_level<'a>(inv: &'a Inventory, kinds: &[(&str, &str)]) -> Vec<(&'a Object, Value)> {
+/// Parsed one at a time as the caller iterates: a snapshot may hold 100,000 Pods.
+pub fn top_level<'a>(
+    inv: &'a Inventory,
+    kinds: &'a [(&'a str, &'a str)],
+) -> impl Iterator<Item = (&'a Object, Value)> + 'a {
     kinds
         .iter()
-        .flat_map(|(g, k)| inv.objects(&GroupKind::new(g, k)).iter())
-        .filter(|o| !(matches!(o.kind.as_str(), "Pod" | "Job") && o.is_owned() && owner_captured(inv, o)))
+        .flat_map(move |(g, k)| inv.objects(&GroupKind::new(g, k)).iter())
+        .filter(move |o| !(matches!(o.kind.as_str(), "Pod" | "Job") && o.is_owned() && owner_captured(inv, o)))
         .filter_map(|o| pod_spec(o).map(|s| (o, s)))
-        .collect()
 }
 
 /// True when the object's owner is in the inventory, or would be judged in its place: a
