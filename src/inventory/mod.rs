@@ -281,6 +281,9 @@ pub struct Inventory {
     /// The latest timestamp seen in Pods, Nodes and Events: a lower bound of the capture
     /// time when the source does not state it.
     latest_seen: Option<String>,
+    /// True once an object read from the cluster (with `status` or server-set metadata) was
+    /// ingested: a capture, not a folder of plain manifests.
+    captured: bool,
 }
 
 impl Inventory {
@@ -301,6 +304,7 @@ impl Inventory {
             projection: None,
             captured_at: None,
             latest_seen: None,
+            captured: false,
         }
     }
 
@@ -316,6 +320,14 @@ impl Inventory {
     /// Adds an object read from a source, plus the `HelmRelease` it stores when it is a Helm
     /// release Secret or ConfigMap (decoded here, before normalisation blanks its data).
     pub fn ingest(&mut self, value: Value) -> Result<(), String> {
+        if !self.captured
+            && (value.get("status").is_some()
+                || ["uid", "resourceVersion", "creationTimestamp"]
+                    .iter()
+                    .any(|k| value.get("metadata").and_then(|m| m.get(*k)).is_some()))
+        {
+            self.captured = true;
+        }
         if let Some(t) = latest_timestamp(&value)
             && self.latest_seen.as_ref().is_none_or(|l| t > l.as_str())
         {
@@ -405,15 +417,16 @@ impl Inventory {
     }
 
     /// The state of a kind, applying the snapshot defaults described on [`Inventory`]. A
-    /// snapshot without Nodes did not capture them (a cluster always has Nodes); a live
-    /// collection or a snapshot that lists its kinds says so itself.
+    /// capture without Nodes did not capture them (a cluster always has Nodes); a live
+    /// collection or a snapshot that lists its kinds says so itself, and plain manifests
+    /// (no object read from a cluster) are not a capture.
     #[must_use]
     pub fn state(&self, gk: &GroupKind) -> KindView<'_> {
         match self.kinds.get(gk) {
-            Some(KindState::Collected(v)) if v.is_empty() && is_node(gk) && !self.authoritative => {
+            Some(KindState::Collected(v)) if v.is_empty() && is_node(gk) && !self.authoritative && self.captured => {
                 KindView::Failed(NO_NODES)
             }
-            None if is_node(gk) && !self.authoritative => KindView::Failed(NO_NODES),
+            None if is_node(gk) && !self.authoritative && self.captured => KindView::Failed(NO_NODES),
             Some(KindState::Collected(v)) => KindView::Collected(v),
             Some(KindState::Absent) => KindView::Absent,
             Some(KindState::Failed(r)) => KindView::Failed(r),
@@ -549,7 +562,9 @@ fn is_node(gk: &GroupKind) -> bool {
 /// highest `resourceVersion` (the latest; sonobuoy writes namespaced objects into every
 /// namespace's file, at different moments). Copies that differ are noted.
 fn dedupe(v: &mut Vec<Object>, notes: &mut InputNotes) {
-    if v.windows(2).all(|w| (&w[0].namespace, &w[0].name) != (&w[1].namespace, &w[1].name)) {
+    // Objects without a name (manifests of review kinds, `generateName`) are never copies.
+    let same = |a: &Object, b: &Object| a.name != UNNAMED && (&a.namespace, &a.name) == (&b.namespace, &b.name);
+    if v.windows(2).all(|w| !same(&w[0], &w[1])) {
         return;
     }
     let rv_key = |rv: Option<String>| -> (u64, String) {
@@ -590,7 +605,7 @@ fn dedupe(v: &mut Vec<Object>, notes: &mut InputNotes) {
         }
     };
     for o in v.drain(..) {
-        if group.last().is_some_and(|g: &Object| (&g.namespace, &g.name) != (&o.namespace, &o.name)) {
+        if group.last().is_some_and(|g: &Object| !same(g, &o)) {
             flush(&mut group, &mut out, notes);
         }
         group.push(o);

@@ -248,7 +248,7 @@ fn peek_identity(text: &str) -> String {
 
 /// ` (Pod default/web-1)`: how an object is named in errors, as far as it names itself.
 fn identity(v: &Value) -> String {
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("object");
+    let Some(kind) = v.get("kind").and_then(Value::as_str) else { return String::new() };
     let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
     match (v.pointer("/metadata/name").and_then(Value::as_str), ns) {
         (Some(n), Some(ns)) => format!(" ({kind} {ns}/{n})"),
