@@ -20,9 +20,8 @@ pub fn pod_spec(obj: &Object) -> Option<Value> {
 
 /// Workloads with their pod specs, skipping Pods and Jobs whose owner is in the inventory
 /// (their owner is reported instead, once). A Pod or Job whose owner was not captured is
-/// judged itself: otherwise nobody would be.
-#[must_use]
-/// Parsed one at a time as the caller iterates: a snapshot may hold 100,000 Pods.
+/// judged itself: otherwise nobody would be. Parsed one at a time as the caller iterates: a
+/// snapshot may hold 100,000 Pods.
 pub fn top_level<'a>(
     inv: &'a Inventory,
     kinds: &'a [(&'a str, &'a str)],

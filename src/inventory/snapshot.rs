@@ -592,7 +592,7 @@ fn load_doc(doc: Value, what: &str, hint: Hint, sink: &mut Sink<'_>) -> Result<(
         return Err(format!("{what}: items of {kind} is not a list"));
     }
     fill_identity(&mut doc, hint);
-    sink.ingest(doc, &format!("{what}"))
+    sink.ingest(doc, what)
 }
 
 fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {

@@ -128,9 +128,7 @@ impl Report {
         let incomplete = nothing || eval.could_not_evaluate.iter().any(|s| s.severity >= policy.fail_on);
         let (verdict, exit) = if failing {
             (Verdict::NoGo, ExitStatus::NoGo)
-        } else if nothing {
-            (Verdict::NoGo, ExitStatus::Incomplete)
-        } else if incomplete && !policy.allow_incomplete {
+        } else if nothing || (incomplete && !policy.allow_incomplete) {
             (Verdict::NoGo, ExitStatus::Incomplete)
         } else if warnings || !eval.could_not_evaluate.is_empty() {
             (Verdict::GoWithWarnings, ExitStatus::Go)
