@@ -521,6 +521,11 @@ fn one_object_too_deep_or_too_big_is_skipped_alone_and_named() {
         "{s:?}"
     );
     assert!(s[1].contains("object 4 of the List (ConfigMap shop/huge): larger than 16 MiB"), "{s:?}");
+    // With nothing else wrong, an object that was not judged still keeps the run from a clean GO.
+    let list = format!(r#"{{"apiVersion":"v1","kind":"List","items":[{NODE},{deep}]}}"#);
+    let dir = temp_tree(&[("s.json", &list)]);
+    let (code, r) = check_json(dir.path().join("s.json").to_str().unwrap(), &[]);
+    assert_eq!((code, r["verdict"].as_str().unwrap()), (0, "GO-WITH-WARNINGS"), "{r:#}");
 }
 
 #[test]

@@ -159,8 +159,7 @@ pub struct InputNotes {
     pub duplicates: usize,
     /// Objects whose copies differ: `Pod ns/name: 3 copies, kept resourceVersion 812`.
     pub conflicts: Vec<String>,
-    /// Lists (possibly empty) and `SnapshotInfo` documents read: what the input says was
-    /// captured besides the objects themselves.
+    /// `SnapshotInfo` documents read: what the input says was captured besides the objects.
     pub declarations: usize,
 }
 
@@ -171,6 +170,8 @@ pub struct SkippedInput {
     pub path: String,
     /// Why.
     pub reason: String,
+    /// An object that could not be read (not a whole file): the run is not a clean GO.
+    pub object: bool,
 }
 
 /// Why node checks cannot run on a capture without Nodes.

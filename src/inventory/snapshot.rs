@@ -211,7 +211,7 @@ impl<'a> Sink<'a> {
             Err(m) if self.lenient => {
                 self.count -= 1;
                 let path = self.file.clone();
-                self.inv.input.skipped.push(SkippedInput { path, reason: format!("{what}{id}: {m}") });
+                self.inv.input.skipped.push(SkippedInput { path, reason: format!("{what}{id}: {m}"), object: true });
                 Ok(())
             }
             Err(m) => Err(format!("{what}{id}: {m}")),
@@ -219,7 +219,7 @@ impl<'a> Sink<'a> {
     }
 
     fn skip_file(&mut self, rel: &str, reason: String) {
-        self.inv.input.skipped.push(SkippedInput { path: rel.to_string(), reason });
+        self.inv.input.skipped.push(SkippedInput { path: rel.to_string(), reason, object: false });
     }
 }
 
@@ -534,14 +534,13 @@ impl Sink<'_> {
         };
         let path = if self.file.is_empty() { name.to_string() } else { self.file.clone() };
         let id = peek_identity(text);
-        self.inv.input.skipped.push(SkippedInput { path, reason: format!("{what}{id}: {reason}") });
+        self.inv.input.skipped.push(SkippedInput { path, reason: format!("{what}{id}: {reason}"), object: true });
         Ok(None)
     }
 
     /// A list was read: its kind (when known) was captured, even with no items.
     fn note_list(&mut self, defaults: Option<(&str, &str)>) {
         self.lists += 1;
-        self.inv.input.declarations += 1;
         if let Some((kind, av)) = defaults {
             self.inv.set_state(GroupKind::from_api_version(av, kind), KindState::Collected(Vec::new()));
         }

@@ -130,7 +130,8 @@ impl Report {
             (Verdict::NoGo, ExitStatus::NoGo)
         } else if nothing || (incomplete && !policy.allow_incomplete) {
             (Verdict::NoGo, ExitStatus::Incomplete)
-        } else if warnings || !eval.could_not_evaluate.is_empty() {
+        } else if warnings || !eval.could_not_evaluate.is_empty() || inv.input.skipped.iter().any(|s| s.object) {
+            // An object that could not be read was not judged: not a clean GO.
             (Verdict::GoWithWarnings, ExitStatus::Go)
         } else {
             (Verdict::Go, ExitStatus::Go)
