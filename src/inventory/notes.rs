@@ -1,0 +1,136 @@
+//! What reading an input noticed besides the objects (layout, skipped files and objects,
+//! copies of one object), and the timestamps that stand for the capture time.
+//!
+//! Layer: inventory. Imports the ground layer and the inventory's objects.
+
+use serde_json::Value;
+
+use super::{Object, UNNAMED};
+
+/// What reading the input noticed besides the objects: its layout, what was skipped, and
+/// copies of one object.
+#[derive(Debug, Clone, Default)]
+pub struct InputNotes {
+    /// The recognised capture layout (`troubleshoot support bundle`, …), if any.
+    pub layout: Option<&'static str>,
+    /// Files, and single objects, that were not read, with why.
+    pub skipped: Vec<SkippedInput>,
+    /// Objects found more than once (the copy with the highest `resourceVersion` is kept).
+    pub duplicates: usize,
+    /// Objects whose copies differ: `Pod ns/name: 3 copies, kept resourceVersion 812`.
+    pub conflicts: Vec<String>,
+    /// `SnapshotInfo` documents read: what the input says was captured besides the objects.
+    pub declarations: usize,
+}
+
+/// A file, or an object in one, that was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedInput {
+    /// Path inside the snapshot directory or archive (the file itself for a single file).
+    pub path: String,
+    /// Why.
+    pub reason: String,
+    /// An object that could not be read (not a whole file): the run is not a clean GO.
+    pub object: bool,
+}
+
+/// The latest RFC 3339 UTC timestamp (`…Z`) of a Pod, Node or Event: creation, condition
+/// transitions and heartbeats, event times.
+pub(super) fn latest_timestamp<'a>(v: &'a Value) -> Option<&'a str> {
+    let kind = v.get("kind").and_then(Value::as_str)?;
+    if !matches!(kind, "Pod" | "Node" | "Event") {
+        return None;
+    }
+    let utc = |s: &&str| s.len() == 20 && s.ends_with('Z');
+    let mut best: Option<&str> = None;
+    let mut see = |t: Option<&'a Value>| {
+        if let Some(t) = t.and_then(Value::as_str).filter(utc)
+            && best.is_none_or(|b| t > b)
+        {
+            best = Some(t);
+        }
+    };
+    see(v.pointer("/metadata/creationTimestamp"));
+    see(v.get("lastTimestamp"));
+    see(v.get("eventTime"));
+    for c in v.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten() {
+        see(c.get("lastTransitionTime"));
+        see(c.get("lastHeartbeatTime"));
+        see(c.get("lastProbeTime"));
+    }
+    best
+}
+
+/// RFC 3339 UTC for seconds since the Unix epoch (`2026-11-30T03:04:05Z`).
+#[must_use]
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days.cast_signed() + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Keeps one copy of each object in a list sorted by namespace and name: the one with the
+/// highest `resourceVersion` (the latest; sonobuoy writes namespaced objects into every
+/// namespace's file, at different moments). Copies that differ are noted.
+pub(super) fn dedupe(v: &mut Vec<Object>, notes: &mut InputNotes) {
+    // Objects without a name (manifests of review kinds, `generateName`) are never copies.
+    let same = |a: &Object, b: &Object| a.name != UNNAMED && (&a.namespace, &a.name) == (&b.namespace, &b.name);
+    if v.windows(2).all(|w| !same(&w[0], &w[1])) {
+        return;
+    }
+    let rv_key = |rv: Option<String>| -> (u64, String) {
+        let s = rv.unwrap_or_default();
+        (s.parse::<u64>().unwrap_or(0), s)
+    };
+    let mut out: Vec<Object> = Vec::with_capacity(v.len());
+    let mut group: Vec<Object> = Vec::new();
+    let flush = |group: &mut Vec<Object>, out: &mut Vec<Object>, notes: &mut InputNotes| {
+        if group.len() > 1 {
+            notes.duplicates += 1;
+            let differ = group.windows(2).any(|w| w[0].raw != w[1].raw);
+            let mut best = 0;
+            let mut best_key = rv_key(group[0].resource_version());
+            for (i, o) in group.iter().enumerate().skip(1) {
+                let k = rv_key(o.resource_version());
+                if k > best_key {
+                    best = i;
+                    best_key = k;
+                }
+            }
+            if differ && notes.conflicts.len() < 100 {
+                let kept = if best_key.1.is_empty() {
+                    "the first".to_string()
+                } else {
+                    format!("resourceVersion {}", best_key.1)
+                };
+                notes.conflicts.push(format!(
+                    "{}: {} differing copies, kept {kept}",
+                    group[best].obj_ref(),
+                    group.len()
+                ));
+            }
+            out.push(group.swap_remove(best));
+            group.clear();
+        } else {
+            out.append(group);
+        }
+    };
+    for o in v.drain(..) {
+        if group.last().is_some_and(|g: &Object| !same(g, &o)) {
+            flush(&mut group, &mut out, notes);
+        }
+        group.push(o);
+    }
+    flush(&mut group, &mut out, notes);
+    *v = out;
+}
