@@ -29,7 +29,17 @@ fn b64(s: &str) -> String {
 /// Every spelling of the canary that would betray a leak: plain, base64 once and twice
 /// (a Secret's `data` value, a Helm payload), and JSON-escaped.
 fn needles() -> Vec<String> {
-    vec![CANARY.to_string(), b64(CANARY), b64(&b64(CANARY)), "7f3a9c1e".to_string()]
+    let mut n = vec![CANARY.to_string(), b64(CANARY), b64(&b64(CANARY)), "7f3a9c1e".to_string()];
+    // The stored release payloads themselves (the canary inside them is base64- and
+    // gzip-encoded at an offset, so the spellings above would miss a payload written whole),
+    // and the base64 of the JSON values tools copy into annotations.
+    for o in objects() {
+        if let Some(p) = o.pointer("/data/release").and_then(Value::as_str) {
+            n.push(p[..p.len().min(64)].to_string());
+        }
+    }
+    n.push(b64(&format!("{{\"password\":\"{CANARY}\"}}")));
+    n
 }
 
 /// A Helm release as Helm stores it, with the canary in user values, chart defaults and a
@@ -126,6 +136,19 @@ fn objects() -> Vec<Value> {
                "metadata": {"name": "sh.helm.release.v1.cm-web.v1", "namespace": "d",
                             "labels": {"owner": "helm", "name": "cm-web", "status": "pending-upgrade", "version": "1"}},
                "data": {"release": b64(&cm_release.to_string())}}),
+        // Annotations that tools fill with the Secret's data (kapp, Rancher's objectset).
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+               "metadata": {"name": "annotated", "namespace": "d",
+                            "annotations": {"kapp.k14s.io/original": last_applied,
+                                            "objectset.rio.cattle.io/applied": b64(&format!("{{\"password\":\"{CANARY}\"}}")),
+                                            "note": CANARY}},
+               "data": {"password": b64(CANARY)}}),
+        // Malformed Secrets: data as a string, stringData as a list, a field Secrets lack.
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad-data", "namespace": "d"},
+               "data": b64(CANARY), "stringData": [CANARY, {"k": CANARY}], "spec": {"password": CANARY}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad-data2", "namespace": "d",
+                                                                 "annotations": CANARY},
+               "data": [b64(CANARY)], "stringData": CANARY}),
         // A workload that references the Secret (by a key that exists and one that does
         // not), so the relational checks read it and report on it.
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "keep-backend", "namespace": "d"},
@@ -238,6 +261,27 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
             runs.push(capture(format!("check {source} -o {f} --fail-on warning"), &warn));
         }
     }
+    // A user check can read any field a rule names: it must still find no Secret value, no
+    // annotation value of a Secret and no Helm payload (ConfigMap driver included).
+    let peek = dir.path().join("peek-checks");
+    std::fs::create_dir_all(&peek).unwrap();
+    std::fs::write(
+        peek.join("peek-configmaps.yaml"),
+        "id: peek-configmaps\ntitle: peek\nseverity: info\nresources:\n  - {api-version: v1, kind: ConfigMap}\nrule:\n  cel: \"has(object.data) && has(object.data.release)\"\n  message-expression: \"'payload of ' + object.metadata.name + ': [' + object.data.release + ']'\"\nremediation: none\n",
+    )
+    .unwrap();
+    std::fs::write(
+        peek.join("peek-secrets.yaml"),
+        "id: peek-secrets\ntitle: peek\nseverity: info\nresources:\n  - {api-version: v1, kind: Secret}\nrule:\n  cel: \"has(object.metadata.annotations) && type(object.metadata.annotations) == map\"\n  message-expression: \"'annotations of ' + object.metadata.name + ': ' + object.metadata.annotations.map(k, k + '=[' + object.metadata.annotations[k] + ']').join(',')\"\nremediation: none\n",
+    )
+    .unwrap();
+    let peek_s = peek.to_str().unwrap().to_string();
+    for (source, src_args) in &sources {
+        let mut args: Vec<&str> = vec!["check"];
+        args.extend(src_args.iter().map(String::as_str));
+        args.extend(["-o", "json", "--checks", &peek_s, "--only", "peek-configmaps,peek-secrets"]);
+        runs.push(capture(format!("check {source} with user checks that peek"), &args));
+    }
     for f in &formats {
         runs.push(capture(format!("list -o {f}"), &["list", "-o", f]));
     }
@@ -317,6 +361,13 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
     assert!(all.contains("helm-release-in-progress"), "the ConfigMap-driver release decoded");
     assert!(all.contains("d/odd-info revision 1 (Secret sh.helm.release.v1.odd-info.v1) is undecodable"), "reported");
     assert!(all.contains("d/odd-version revision 1 (Secret sh.helm.release.v1.odd-version.v1) is undecodable"));
+    // The peeking checks ran and saw the objects, with nothing in them.
+    assert!(all.contains("payload of sh.helm.release.v1.cm-web.v1: []"), "the ConfigMap-driver payload is blanked");
+    assert!(
+        all.contains("annotations of annotated: kapp.k14s.io/original=[]"),
+        "annotation keys kept, values not: {}",
+        texts.iter().filter(|t| t.contains("peek")).cloned().collect::<Vec<_>>().join("\n")
+    );
     let written_text = std::fs::read_to_string(&written).unwrap();
     assert!(written_text.contains("\"KEEP_PROVIDERS\":\"\""), "keys kept, values blanked: {written_text}");
     assert!(written_text.contains("HelmRelease") && written_text.contains("\"password\":\"\""), "values as shape only");

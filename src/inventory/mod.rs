@@ -173,6 +173,9 @@ pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 fn normalise(value: &mut Value, kind: &str) {
+    // A Helm release stored by the ConfigMap driver holds the same payload (values, chart
+    // defaults, rendered Secrets) as one stored in a Secret: treat it exactly like one.
+    let secret_like = kind == "Secret" || crate::inventory::helm::driver_of(value).is_some();
     let Some(obj) = value.as_object_mut() else { return };
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(mf) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
@@ -183,20 +186,43 @@ fn normalise(value: &mut Value, kind: &str) {
                 }
             }
         }
-        if kind == "Secret"
-            && let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut)
-        {
-            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
-        }
-    }
-    if kind == "Secret" {
-        for field in ["data", "stringData"] {
-            if let Some(d) = obj.get_mut(field).and_then(Value::as_object_mut) {
-                for v in d.values_mut() {
-                    *v = Value::String(String::new());
+        if secret_like && let Some(ann) = meta.get_mut("annotations") {
+            // Tools copy a Secret's data into annotations (`last-applied-configuration`,
+            // `kapp.k14s.io/original`, `objectset.rio.cattle.io/applied`, …): keep the keys,
+            // never a value. The last-applied copy is dropped outright, as before.
+            match ann.as_object_mut() {
+                Some(ann) => {
+                    ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+                    for v in ann.values_mut() {
+                        *v = Value::String(String::new());
+                    }
                 }
+                None => *ann = blank(ann),
             }
         }
+    }
+    if secret_like {
+        // Only the fields a Secret has; anything else a malformed one carries could be data.
+        if kind == "Secret" {
+            obj.retain(|k, _| {
+                matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "type" | "immutable" | "data" | "stringData")
+            });
+        }
+        for field in ["data", "stringData", "binaryData"] {
+            if let Some(d) = obj.get_mut(field) {
+                *d = blank(d);
+            }
+        }
+    }
+}
+
+/// A Secret field with every value removed, whatever its shape: a map keeps its keys (values
+/// `""`), `null` stays `null`, anything else (a string, a list, a number) becomes `""`.
+fn blank(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.keys().map(|k| (k.clone(), Value::String(String::new()))).collect()),
+        Value::Null => Value::Null,
+        _ => Value::String(String::new()),
     }
 }
 
