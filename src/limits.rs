@@ -248,9 +248,78 @@ pub fn plain_yaml_message(e: &serde_saphyr::Error) -> String {
     msg.strip_prefix("error: ").unwrap_or(&msg).to_string()
 }
 
+/// A parser message with nothing of the input in it, for inputs that may hold secrets
+/// (`--values` files, Helm release payloads, kubeconfigs): every quoted span (`"…"`, `` `…` ``,
+/// `'…'`) is replaced by `…`, and a duplicate key is not named. The location, given beside
+/// it, is what points the reader at the problem.
+#[must_use]
+pub fn input_free_yaml_message(e: &Error) -> String {
+    let mut inner = e;
+    while let Error::WithSnippet { error, .. } | Error::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    if matches!(inner, Error::DuplicateMappingKey { .. }) {
+        return "duplicate mapping key".to_string();
+    }
+    without_quoted(&plain_yaml_message(e))
+}
+
+/// `msg` with the text between each pair of quotes (`"`, `` ` ``, `'`) replaced by `…`; an
+/// unpaired quote hides the rest of the message.
+#[must_use]
+pub fn without_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut open: Option<char> = None;
+    for c in msg.chars() {
+        match open {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None if matches!(c, '"' | '`' | '\'') => {
+                out.push(c);
+                open = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    if open.is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Why base64 text does not decode, without the offending byte (it is part of the input).
+#[must_use]
+pub fn base64_reason(e: &base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(offset, _) => format!("invalid character at offset {offset}"),
+        base64::DecodeError::InvalidLength(_) => "invalid length".to_string(),
+        base64::DecodeError::InvalidLastSymbol { offset, .. } => format!("invalid last character at offset {offset}"),
+        base64::DecodeError::InvalidPadding => "invalid padding".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_quote_nothing() {
+        assert_eq!(
+            without_quoted("invalid type: string \"hunter2\", expected u64"),
+            "invalid type: string \"…\", expected u64"
+        );
+        assert_eq!(without_quoted("a `x` b 'y' c \"z"), "a `…` b '…' c \"…");
+        let dup = serde_saphyr::from_str::<serde_json::Value>("password: 1\npassword: hunter2\n").unwrap_err();
+        assert!(dup.to_string().contains("password"), "the parser itself names the key: {dup}");
+        assert_eq!(input_free_yaml_message(&dup), "duplicate mapping key");
+        let b64 = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, "aGk-").unwrap_err();
+        assert!(b64.to_string().contains("45"), "{b64}");
+        assert_eq!(base64_reason(&b64), "invalid character at offset 3");
+    }
 
     #[test]
     fn sizes_read_well() {

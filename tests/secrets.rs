@@ -104,7 +104,7 @@ fn objects() -> Vec<Value> {
     };
     let mut odd_manifest = helm_release("odd-manifest", "d", 1, "deployed");
     odd_manifest["manifest"] = json!(format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {CANARY}\n---\napiVersion: v1\nkind: [{CANARY}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: x, namespace: [{CANARY}]}}\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {CANARY}\n---\napiVersion: v1\nkind: [{CANARY}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: x, namespace: [{CANARY}]}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: y, namespace: d}}\n{CANARY}: 1\n{CANARY}: 2\n"
     ));
     let cm_release = json!({"name": "cm-web", "namespace": "d", "version": 1, "info": {"status": "pending-upgrade"},
                             "chart": {"metadata": {"name": "cm-web", "version": "0.1.0"}}, "config": {"token": CANARY}});
@@ -314,6 +314,10 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
     let haraka_arg = format!("d/mail={}", haraka_values.display());
     let values_arg = format!("d/web={}", values.display());
     let bad_values_arg = format!("d/web={}", bad_values.display());
+    // A duplicate key: YAML parsers quote the key in their message.
+    let dup_values = dir.path().join("dup-values.yaml");
+    std::fs::write(&dup_values, format!("a: 1\n{CANARY}: 1\n{CANARY}: 2\n")).unwrap();
+    let dup_values_arg = format!("d/web={}", dup_values.display());
     let planned = dir.path().join("planned.json");
     let planned_s = planned.to_str().unwrap().to_string();
     runs.push(capture(
@@ -341,6 +345,13 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
         let bad = capture(format!("check {source} with a malformed values file"), &args);
         assert_eq!(bad.out.code, 2, "{}", bad.out.stderr);
         runs.push(bad);
+        let mut args: Vec<&str> = vec!["check"];
+        args.extend(src_args.iter().map(String::as_str));
+        args.extend(["--target", "release:d/web=9.9.9", "--values", &dup_values_arg]);
+        let dup = capture(format!("check {source} with a malformed values file (duplicate key)"), &args);
+        assert_eq!(dup.out.code, 2, "{}", dup.out.stderr);
+        assert!(dup.out.stderr.contains("dup-values.yaml:3:1: error: duplicate mapping key"), "{}", dup.out.stderr);
+        runs.push(dup);
     }
     runs.push(capture("validate".into(), &["validate"]));
     let listed: Value = serde_json::from_str(&run(&["list", "-o", "json"]).stdout).unwrap();

@@ -171,10 +171,14 @@ fn change_needs(c: &ChangeInput) -> Vec<live::Need> {
 /// or `--all-contexts`), sorted; `None` for the single-cluster (or snapshot) report.
 fn contexts(a: &CheckArgs) -> Result<Option<Vec<String>>, ExitStatus> {
     if a.all_contexts {
-        let read = match &a.live.kubeconfig {
-            Some(path) => kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| format!("cannot load cluster configuration: {}: {e}", path.display())),
-            None => kube::config::Kubeconfig::read().map_err(|e| format!("cannot load cluster configuration: {e}")),
+        // Parsed without ever quoting the file (it holds tokens and keys).
+        let read = match crate::inventory::connect::load_kubeconfig(a.live.kubeconfig.as_deref()) {
+            Ok(Some(kc)) => Ok(kc),
+            Ok(None) => {
+                Err("cannot load cluster configuration: no kubeconfig (--kubeconfig, KUBECONFIG, ~/.kube/config)"
+                    .to_string())
+            }
+            Err(e) => Err(format!("cannot load cluster configuration: {e}")),
         };
         let mut names: Vec<String> = match read {
             Ok(kc) => kc.contexts.into_iter().map(|c| c.name).collect(),

@@ -157,11 +157,13 @@ pub fn decode_bytes(payload: &str, driver: Driver) -> Result<Vec<u8>, String> {
         return Err(format!("stored release is {} bytes, over the {MAX_STORED_BYTES}-byte limit", payload.len()));
     }
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut bytes = b64.decode(payload.trim()).map_err(|e| format!("data.release is not base64: {e}"))?;
+    let mut bytes = b64
+        .decode(payload.trim())
+        .map_err(|e| format!("data.release is not base64: {}", crate::limits::base64_reason(&e)))?;
     if driver == Driver::Secret {
-        bytes = b64
-            .decode(bytes.trim_ascii())
-            .map_err(|e| format!("data.release is not base64-encoded twice, as Helm writes it: {e}"))?;
+        bytes = b64.decode(bytes.trim_ascii()).map_err(|e| {
+            format!("data.release is not base64-encoded twice, as Helm writes it: {}", crate::limits::base64_reason(&e))
+        })?;
     }
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -343,7 +345,7 @@ fn manifest_resources(manifest: &str) -> (Vec<Value>, Option<String>) {
             Ok(_) => {}
             Err(e) => {
                 if error.is_none() {
-                    let msg = redact_quoted(&crate::limits::plain_yaml_message(&e));
+                    let msg = crate::limits::input_free_yaml_message(&e);
                     error = Some(format!("manifest document {}: {msg}", i + 1));
                 }
             }

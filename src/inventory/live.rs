@@ -273,7 +273,8 @@ fn transport_reason(e: &kube::Error) -> String {
         msg = format!("{msg}: {s}");
         src = s.source();
     }
-    msg
+    // A proxy or server URL may carry `user:password@`.
+    super::connect::redact_urls(&msg)
 }
 
 /// The `message` of a Kubernetes `Status` body, else the start of the body.
@@ -292,16 +293,14 @@ fn status_message(body: &[u8]) -> String {
 /// `$KUBECONFIG` (possibly several files), else `~/.kube/config`. `None` when there is none to
 /// read (in a Pod, the service account is used instead).
 fn read_kubeconfig(path: Option<&std::path::Path>) -> Option<(kube::config::Kubeconfig, String)> {
-    match path {
-        Some(p) => kube::config::Kubeconfig::read_from(p).ok().map(|kc| (kc, p.display().to_string())),
+    let name = match path {
+        Some(p) => p.display().to_string(),
         None => {
-            let name = std::env::var("KUBECONFIG")
-                .ok()
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "~/.kube/config".to_string());
-            kube::config::Kubeconfig::read().ok().map(|kc| (kc, name))
+            std::env::var("KUBECONFIG").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "~/.kube/config".to_string())
         }
-    }
+    };
+    // Parsed without quoting it on error (connecting reports the error).
+    super::connect::load_kubeconfig(path).ok().flatten().map(|kc| (kc, name))
 }
 
 /// Checks that every context in `wanted` is in the kubeconfig kubectl would read. A kubeconfig
@@ -315,47 +314,6 @@ pub fn check_contexts(kubeconfig: Option<&std::path::Path>, wanted: &[String]) -
         Some(missing) => Err(LiveError::UnknownContext { context: missing.clone(), kubeconfig: name, contexts }),
         None => Ok(()),
     }
-}
-
-/// A server URL as reports print it: scheme, host, port and path, never userinfo.
-fn server_url(uri: &http::Uri) -> String {
-    let host = uri.host().unwrap_or_default();
-    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-    format!("{}://{host}{port}{}", uri.scheme_str().unwrap_or("https"), uri.path())
-}
-
-/// Builds a client the way kubectl finds its configuration.
-async fn client(opts: &LiveOptions) -> Result<(kube::Client, String, String), LiveError> {
-    if let Some(c) = &opts.context {
-        check_contexts(opts.kubeconfig.as_deref(), std::slice::from_ref(c))?;
-    }
-    let kopts = kube::config::KubeConfigOptions { context: opts.context.clone(), ..Default::default() };
-    let mut config = match &opts.kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
-            kube::Config::from_custom_kubeconfig(kc, &kopts).await.map_err(|e| LiveError::Config(e.to_string()))?
-        }
-        None if opts.context.is_some() => {
-            kube::Config::from_kubeconfig(&kopts).await.map_err(|e| LiveError::Config(e.to_string()))?
-        }
-        None => kube::Config::infer().await.map_err(|e| LiveError::Config(e.to_string()))?,
-    };
-    // Our own retry policy (documented above) replaces kube's, so every attempt is counted.
-    config.default_retry = false;
-    config.connect_timeout = Some(opts.request_timeout);
-    config.read_timeout = Some(opts.request_timeout);
-    let url = server_url(&config.cluster_url);
-    // The context's own name, as kubectl's `current-context` says; a Pod's service account
-    // has none.
-    let context = opts.context.clone().unwrap_or_else(|| {
-        read_kubeconfig(opts.kubeconfig.as_deref())
-            .and_then(|(kc, _)| kc.current_context)
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "in-cluster".to_string())
-    });
-    let client = kube::Client::try_from(config).map_err(|e| LiveError::Config(e.to_string()))?;
-    Ok((client, url, context))
 }
 
 #[derive(Deserialize)]
@@ -411,15 +369,12 @@ struct Resolved {
 
 /// Collects every needed kind. Progress goes to stderr when `opts.progress` is set.
 pub async fn collect(opts: &LiveOptions, needs: &[Need]) -> Result<(Inventory, Arc<Stats>), LiveError> {
-    let (client, url, context) = client(opts).await?;
+    let deadline = Instant::now() + opts.timeout;
+    // Connecting runs the exec credential plugin, if any: under the same deadline.
+    let super::connect::Connected { client, url, context } = super::connect::connect(opts, deadline).await?;
     let stats = Arc::new(Stats::default());
-    let http = Arc::new(Http {
-        client,
-        stats: Arc::clone(&stats),
-        opts: opts.clone(),
-        deadline: Instant::now() + opts.timeout,
-    });
-    match tokio::time::timeout(opts.timeout, run(http, needs, url, context)).await {
+    let http = Arc::new(Http { client, stats: Arc::clone(&stats), opts: opts.clone(), deadline });
+    match tokio::time::timeout_at(deadline.into(), run(http, needs, url, context)).await {
         Ok(Ok(inv)) => Ok((inv, stats)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(LiveError::Timeout(opts.timeout)),

@@ -14,6 +14,7 @@
 pub mod archive;
 pub mod bundle;
 pub mod documents;
+pub mod connect;
 pub mod helm;
 pub mod live;
 pub mod manifest;

@@ -152,7 +152,7 @@ pub fn parse_values(arg: &str) -> Result<ValuesSpec, String> {
             let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             // Values are secrets: a parser message that quotes input has it replaced.
             let msg = crate::limits::yaml_limit_message(&e, "--values files")
-                .unwrap_or_else(|| crate::inventory::helm::redact_quoted(&crate::limits::plain_yaml_message(&e)));
+                .unwrap_or_else(|| crate::limits::input_free_yaml_message(&e));
             return Err(format!("{file}:{line}:{col}: error: {msg}"));
         }
     };
