@@ -392,3 +392,138 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
     // Read-only, as everywhere.
     assert!(fake.requests().iter().all(|r| r.method == "GET"));
 }
+
+/// Every way a run can show a connection problem: stderr, and the JSON, table and Markdown
+/// of several clusters (where each cluster's error is part of the report).
+fn connection_runs(kubeconfig: &str, dir: &Path) -> Vec<Captured> {
+    let snap = dir.join("never-written.json");
+    let snap = snap.to_str().unwrap();
+    let mut runs = vec![
+        capture("check".into(), &["check", "--kubeconfig", kubeconfig, "--timeout", "5"]),
+        capture("snapshot".into(), &["snapshot", "--kubeconfig", kubeconfig, "-o", snap, "--timeout", "5"]),
+    ];
+    for f in formats() {
+        runs.push(capture(
+            format!("check --all-contexts -o {f}"),
+            &["check", "--kubeconfig", kubeconfig, "--all-contexts", "-o", &f, "--timeout", "5"],
+        ));
+    }
+    runs
+}
+
+#[test]
+fn a_malformed_kubeconfig_is_named_never_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = b64(&format!("-----BEGIN PRIVATE KEY-----\n{CANARY}\n-----END PRIVATE KEY-----\n"));
+    // Three ways to be malformed: a syntax error, a type error and a duplicate key, each
+    // after the credentials (and one in the token's own line).
+    let cases = [
+        format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: {CANARY}\n    client-key-data: {key}\ncontexts: [{{name: c\n"
+        ),
+        format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: [{CANARY}]\n    client-key-data: {key}\n"
+        ),
+        format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: {CANARY}\n    {CANARY}: 1\n    {CANARY}: 2\n"
+        ),
+    ];
+    let mut texts = Vec::new();
+    for (i, text) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("kubeconfig-{i}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let path_s = path.to_str().unwrap();
+        for c in connection_runs(path_s, dir.path()) {
+            assert_eq!(c.out.code, 3, "{}: {}", c.what, c.out.stderr);
+            // The error names the file and a line.
+            assert!(c.out.stderr.contains(&format!("{path_s}:")), "{}: {}", c.what, c.out.stderr);
+            assert_no_canary(&c, &mut texts);
+        }
+    }
+}
+
+#[test]
+fn a_failing_exec_plugin_shows_its_name_and_status_only() {
+    let fake = FakeApi::builder().objects(objects()).strip_item_type_meta().start();
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = crate::connect::script(
+        dir.path(),
+        "leaky-plugin",
+        &format!("echo '{{\"status\":{{\"token\":\"{CANARY}\"}}}}'\necho \"token {CANARY} expired\" >&2\nexit 7"),
+    );
+    let garbage = crate::connect::script(dir.path(), "garbage-plugin", &format!("echo 'not json {CANARY}'"));
+    let cluster = format!("server: {}\ncertificate-authority-data: {}", fake.server_url(), crate::connect::ca(&fake));
+    let kc = crate::connect::kubeconfig(
+        dir.path(),
+        "kc.yaml",
+        &[
+            crate::connect::Ctx {
+                name: "a".into(),
+                cluster: cluster.clone(),
+                user: crate::connect::exec_user(&plugin),
+            },
+            crate::connect::Ctx { name: "b".into(), cluster, user: crate::connect::exec_user(&garbage) },
+        ],
+    );
+    let mut texts = Vec::new();
+    for c in connection_runs(kc.to_str().unwrap(), dir.path()) {
+        assert_eq!(c.out.code, 3, "{}: {}", c.what, c.out.stderr);
+        assert!(
+            c.out.stderr.contains("exec credential plugin leaky-plugin: failed (exit status 7)"),
+            "{}: {}",
+            c.what,
+            c.out.stderr
+        );
+        assert_no_canary(&c, &mut texts);
+    }
+    assert!(texts.join("\n").contains("exec credential plugin garbage-plugin: its output is not an ExecCredential"));
+}
+
+#[test]
+fn urls_with_credentials_are_shown_without_them() {
+    let fake = FakeApi::builder().objects(objects()).strip_item_type_meta().start();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crate::connect::ca(&fake);
+    let user = format!("token: {}", fake.token());
+    let kc = crate::connect::kubeconfig(
+        dir.path(),
+        "kc.yaml",
+        &[
+            // A server URL with userinfo, nothing listening.
+            crate::connect::Ctx {
+                name: "server".into(),
+                cluster: format!("server: https://admin:{CANARY}@127.0.0.1:1\ncertificate-authority-data: {ca}"),
+                user: user.clone(),
+            },
+            // A proxy with userinfo, nothing listening.
+            crate::connect::Ctx {
+                name: "proxy".into(),
+                cluster: format!(
+                    "server: {}\ncertificate-authority-data: {ca}\nproxy-url: http://proxyuser:{CANARY}@127.0.0.1:1",
+                    fake.server_url()
+                ),
+                user: user.clone(),
+            },
+            // A proxy scheme kube cannot use: its error names the URL.
+            crate::connect::Ctx {
+                name: "socks4".into(),
+                cluster: format!(
+                    "server: {}\ncertificate-authority-data: {ca}\nproxy-url: socks4://u:{CANARY}@127.0.0.1:1",
+                    fake.server_url()
+                ),
+                user,
+            },
+        ],
+    );
+    let mut texts = Vec::new();
+    for ctx in ["server", "proxy", "socks4"] {
+        let out = run(&["check", "--kubeconfig", kc.to_str().unwrap(), "--context", ctx, "--timeout", "5"]);
+        assert_eq!(out.code, 3, "{ctx}: {}", out.stderr);
+        assert_no_canary(&Captured { what: ctx.into(), out, files: vec![] }, &mut texts);
+    }
+    for c in connection_runs(kc.to_str().unwrap(), dir.path()) {
+        assert_no_canary(&c, &mut texts);
+    }
+    let all = texts.join("\n");
+    assert!(all.contains("cannot reach the cluster at https://***@127.0.0.1:1/"), "{all}");
+}

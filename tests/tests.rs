@@ -5,6 +5,7 @@ mod catalog_errors;
 mod change;
 mod check_fixtures;
 mod cli;
+mod connect;
 mod contexts;
 mod deploy;
 mod dist;
@@ -24,6 +25,8 @@ mod peers;
 mod people;
 mod planning;
 mod plugins;
+#[path = "support/proxy.rs"]
+mod proxy;
 mod readme;
 mod schemas;
 mod secrets;
