@@ -12,6 +12,7 @@ mod dist;
 #[path = "support/fake_api.rs"]
 mod fake_api;
 mod faults;
+mod files;
 mod formats;
 #[path = "../fuzz/harness.rs"]
 mod fuzz_harness;

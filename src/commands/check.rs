@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use super::{catalog_and_selection, eprint, out, plan_request};
 
 use super::cli::{ChangeArgs, CheckArgs, FailOn, LiveArgs};
+use super::output::Destination;
 use crate::catalog::{Catalog, Severity};
 use crate::eval::plan::{self, PlanRequest};
 use crate::eval::{self, Selection};
@@ -42,10 +43,21 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         },
         allow_incomplete: a.allow_incomplete,
     };
-    match contexts(a) {
-        Ok(None) => check_one(a, &catalog, &sel, &req, policy, change.as_ref()),
-        Ok(Some(contexts)) => check_many(a, &catalog, &sel, &req, policy, &contexts, change.as_ref()),
-        Err(s) => s,
+    let contexts = match contexts(a) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    // The report's file is checked before anything is collected.
+    let dest = match a.output_file.as_deref().map(|f| Destination::prepare(f, false)).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprint(&e);
+            return ExitStatus::Invalid;
+        }
+    };
+    match contexts {
+        None => check_one(a, dest, &catalog, &sel, &req, policy, change.as_ref()),
+        Some(contexts) => check_many(a, dest, &catalog, &sel, &req, policy, &contexts, change.as_ref()),
     }
 }
 
@@ -210,6 +222,7 @@ fn contexts(a: &CheckArgs) -> Result<Option<Vec<String>>, ExitStatus> {
 /// One cluster or snapshot: exactly the report of earlier releases.
 fn check_one(
     a: &CheckArgs,
+    dest: Option<Destination>,
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
@@ -303,15 +316,17 @@ fn check_one(
     }
     let rep = Report::new(evaluation, &inv, policy);
     drop(inv);
-    emit(a, &rep.headline(), |opts| report::render(&rep, a.output, opts), rep.exit)
+    emit(a, dest, &rep.headline(), |opts| report::render(&rep, a.output, opts), rep.exit)
 }
 
 /// Several clusters: collected concurrently (at most `--cluster-concurrency` at once), each
 /// evaluated as soon as it arrives; a cluster that cannot be reached is reported as such
 /// without losing the others. A planned upgrade (`--target`, `--values`) is resolved in each
 /// cluster; where it cannot be (the release is not there), that cluster says why.
+#[allow(clippy::too_many_arguments)] // the run's inputs, each used once; a struct would only rename them
 fn check_many(
     a: &CheckArgs,
+    dest: Option<Destination>,
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
@@ -400,20 +415,27 @@ fn check_many(
         .map(|(ctx, r)| Section { context: Some(ctx.as_str()), outcome: r.as_ref().map_err(String::as_str) })
         .collect();
     let (_, exit) = report::overall(&sections);
-    emit(a, &report::overall_headline(&sections), |opts| report::render_clusters(&sections, a.output, opts), exit)
+    emit(a, dest, &report::overall_headline(&sections), |opts| report::render_clusters(&sections, a.output, opts), exit)
 }
 
 /// Prints or writes the report the way the flags ask, and returns `exit` (or 2 when the
 /// output file cannot be written).
-fn emit(a: &CheckArgs, headline: &str, render: impl Fn(RenderOptions) -> String, exit: ExitStatus) -> ExitStatus {
-    match &a.output_file {
-        Some(file) => {
+fn emit(
+    a: &CheckArgs,
+    dest: Option<Destination>,
+    headline: &str,
+    render: impl Fn(RenderOptions) -> String,
+    exit: ExitStatus,
+) -> ExitStatus {
+    match dest {
+        Some(dest) => {
             let text = render(RenderOptions { color: false, verbose: a.verbose, ..RenderOptions::default() });
-            if let Err(e) = std::fs::write(file, text) {
-                eprint(&format!("cannot write {}: {e}", file.display()));
+            let shown = dest.path().display().to_string();
+            if let Err(e) = write_file(dest, &text) {
+                eprint(&e);
                 return ExitStatus::Invalid;
             }
-            out(&format!("{headline} (report written to {})\n", file.display()));
+            out(&format!("{headline} (report written to {shown})\n"));
         }
         None if a.quiet => out(&format!("{headline}\n")),
         None => {
@@ -424,6 +446,14 @@ fn emit(a: &CheckArgs, headline: &str, render: impl Fn(RenderOptions) -> String,
         }
     }
     exit
+}
+
+/// Writes a prepared destination, saying on stderr when it replaces an existing file.
+pub(super) fn write_file(dest: Destination, text: &str) -> Result<(), String> {
+    if dest.overwrites() {
+        eprint(&format!("overwriting {}", dest.path().display()));
+    }
+    dest.commit(text)
 }
 
 fn print_stats(

@@ -10,6 +10,7 @@ pub mod cli;
 mod docs;
 mod duration;
 mod list;
+mod output;
 pub mod rbac;
 mod snapshot;
 mod validate;

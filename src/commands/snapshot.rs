@@ -1,7 +1,8 @@
 //! `snapshot`: capture what the checks need from a live cluster, Secret values removed.
 
-use super::check::{change_input, collect_live, live_options};
+use super::check::{change_input, collect_live, live_options, write_file};
 use super::cli::{ChangeArgs, SnapshotArgs};
+use super::output::Destination;
 use super::{catalog_and_selection, eprint, out, plan_request};
 use crate::inventory::snapshot;
 use crate::report::ExitStatus;
@@ -41,6 +42,15 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Ok(c) => c,
         Err(s) => return s,
     };
+    // Checked before collecting: a run that cannot write its file fails fast. Snapshots are
+    // created 0600 (they describe the cluster, and are attached to tickets).
+    let dest = match Destination::prepare(file, true) {
+        Ok(d) => d,
+        Err(e) => {
+            eprint(&e);
+            return ExitStatus::Invalid;
+        }
+    };
     let inv = match collect_live(
         &live_options(&a.live, a.live.context.first(), a.limits.max_objects),
         &catalog,
@@ -52,8 +62,8 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Err(s) => return s,
     };
     let text = snapshot::write(&inv);
-    if let Err(e) = std::fs::write(file, text) {
-        eprint(&format!("cannot write {}: {e}", file.display()));
+    if let Err(e) = write_file(dest, &text) {
+        eprint(&e);
         return ExitStatus::Invalid;
     }
     out(&format!("wrote {} objects to {} (Secret values removed)\n", inv.len(), file.display()));
