@@ -527,3 +527,86 @@ fn urls_with_credentials_are_shown_without_them() {
     let all = texts.join("\n");
     assert!(all.contains("cannot reach the cluster at https://***@127.0.0.1:1/"), "{all}");
 }
+
+#[test]
+fn snapshots_for_tickets_redact_env_args_and_unread_configmap_values() {
+    const ENV: &str = "ENV-VALUE-4b1d";
+    const ARG: &str = "--token=ARG-VALUE-77e0";
+    const CM: &str = "CM-VALUE-9c2e";
+    let objs = vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": "d"},
+               "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27",
+                   "command": ["/bin/app"], "args": [ARG],
+                   "env": [{"name": "A", "value": ENV}, {"name": "B", "value": ENV},
+                           {"name": "C", "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "a"}}}]}]}}},
+               "status": {"availableReplicas": 1}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config", "namespace": "d"},
+               "data": {"a": CM, "b": CM, "c": "other"}}),
+        // Mounted as files: a mounted-config-file check (haraka-connection-ini) reads these.
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mta", "namespace": "d"},
+               "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "haraka/haraka:3.0.5"}],
+                   "volumes": [{"name": "cfg", "configMap": {"name": "mta-config"}}]}}},
+               "status": {"availableReplicas": 1}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mta-config", "namespace": "d"},
+               "data": {"connection.ini": "[haproxy]\nhosts[]=10.0.0.0/8\n"}}),
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.30.7"}}}),
+    ];
+    let fake = FakeApi::builder().objects(objs).strip_item_type_meta().start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = fake.write_kubeconfig(dir.path());
+    let kc = kc.to_str().unwrap();
+    let snap = |name: &str, extra: &[&str]| -> (Out, Value) {
+        let path = dir.path().join(name);
+        let mut args = vec!["snapshot", "--kubeconfig", kc, "-o", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let list: Value =
+            serde_json::from_str(&text[text.find("{\"apiVersion\":\"v1\",\"kind\":\"List\"").unwrap()..]).unwrap();
+        (out, list)
+    };
+    let find = |list: &Value, kind: &str| {
+        list["items"].as_array().unwrap().iter().find(|o| o["kind"] == kind).cloned().unwrap()
+    };
+
+    // Default (and --redact): markers, equal values equal markers, references kept.
+    for extra in [&[][..], &["--redact"][..]] {
+        let (out, list) = snap("default.json", extra);
+        assert!(out.stdout.contains("redacted"), "{}", out.stdout);
+        let text = list.to_string();
+        for v in [ENV, ARG, CM, "/bin/app"] {
+            assert!(!text.contains(v), "{v} in a redacted snapshot: {text}");
+        }
+        let c = &find(&list, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["env"][0]["value"], c["env"][1]["value"]);
+        assert!(c["env"][0]["value"].as_str().unwrap().starts_with("redacted:"));
+        assert_eq!(c["env"][2]["valueFrom"]["configMapKeyRef"]["key"], "a");
+        assert_eq!(c["image"], "nginx:1.27");
+        let data = &find(&list, "ConfigMap")["data"];
+        assert_eq!(data["a"], data["b"]);
+        assert_ne!(data["a"], data["c"]);
+        // The redacted snapshot still gives the live verdict.
+        let path = dir.path().join("default.json");
+        let live = run(&["check", "--kubeconfig", kc, "-q"]);
+        let offline = run(&["check", "--snapshot", path.to_str().unwrap(), "-q"]);
+        assert_eq!((live.code, live.stdout), (offline.code, offline.stdout));
+    }
+    // A check that reads mounted config files keeps the mounted ConfigMap's values; the
+    // others stay redacted. Without such a check, the mounted one is redacted too.
+    let mounted = |list: &Value| {
+        list["items"].as_array().unwrap().iter().find(|o| o["metadata"]["name"] == "mta-config").cloned().unwrap()
+    };
+    let (_, list) = snap("haraka.json", &["--only", "haraka-connection-ini"]);
+    assert_eq!(mounted(&list)["data"]["connection.ini"], "[haproxy]\nhosts[]=10.0.0.0/8\n");
+    let (_, list) = snap("no-haraka.json", &["--skip", "haraka-connection-ini,haraka-pinned-version"]);
+    assert!(mounted(&list)["data"]["connection.ini"].as_str().unwrap().starts_with("redacted:"), "{list}");
+    // --no-redact: full fidelity (Secrets are still blanked).
+    let (out, list) = snap("full.json", &["--no-redact"]);
+    assert!(!out.stdout.contains("redacted"), "{}", out.stdout);
+    let text = list.to_string();
+    for v in [ENV, ARG, CM, "/bin/app"] {
+        assert!(text.contains(v), "{v} missing from a --no-redact snapshot");
+    }
+}

@@ -148,6 +148,13 @@ pub struct SnapshotArgs {
     /// Object limit.
     #[command(flatten)]
     pub limits: ObjectLimitArgs,
+    /// Replace env values, container args/command and ConfigMap values no enabled check
+    /// reads by `redacted:<hash>` markers (the default).
+    #[arg(long, overrides_with = "no_redact")]
+    pub redact: bool,
+    /// Keep env values, container args/command and ConfigMap values (full fidelity).
+    #[arg(long, overrides_with = "redact")]
+    pub no_redact: bool,
 }
 
 /// `rbac` arguments.

@@ -4,8 +4,11 @@ use super::check::{change_input, collect_live, live_options, write_file};
 use super::cli::{ChangeArgs, SnapshotArgs};
 use super::output::Destination;
 use super::{catalog_and_selection, eprint, out, plan_request};
+use crate::catalog::{Builtin, Rule};
+use crate::inventory::redact::{Redactor, mounted_configmaps};
 use crate::inventory::snapshot;
 use crate::report::ExitStatus;
+use crate::resource::GroupKind;
 
 /// The `snapshot` subcommand.
 pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
@@ -61,11 +64,36 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Ok(i) => i,
         Err(s) => return s,
     };
+    let mut inv = inv;
+    if !a.no_redact {
+        // ConfigMap values survive only where an enabled check reads them: the snapshot must
+        // give the same findings as the live cluster. A CEL rule may read any ConfigMap; the
+        // mounted-config-file built-in reads the ConfigMaps workloads mount.
+        let configmap = GroupKind::new("", "ConfigMap");
+        let enabled = || catalog.checks.values().filter(|c| sel.wants(&c.id));
+        let keep = if enabled().any(|c| matches!(c.rule, Rule::Cel { .. }) && c.reads().contains(&configmap)) {
+            None
+        } else if enabled().any(|c| matches!(c.rule, Rule::Builtin(Builtin::MountedConfigFile(_)))) {
+            Some(mounted_configmaps(&inv))
+        } else {
+            Some(Default::default())
+        };
+        let redacted = Redactor::new(keep).and_then(|r| inv.rewrite(|v| r.object(v)));
+        if let Err(e) = redacted {
+            eprint(&format!("cannot redact the snapshot: {e}"));
+            return ExitStatus::Incomplete;
+        }
+    }
     let text = snapshot::write(&inv);
     if let Err(e) = write_file(dest, &text) {
         eprint(&e);
         return ExitStatus::Invalid;
     }
-    out(&format!("wrote {} objects to {} (Secret values removed)\n", inv.len(), file.display()));
+    let what = if a.no_redact {
+        "Secret values removed"
+    } else {
+        "Secret values removed; env values, args, commands and unread ConfigMap values redacted"
+    };
+    out(&format!("wrote {} objects to {} ({what})\n", inv.len(), file.display()));
     ExitStatus::Go
 }

@@ -84,7 +84,9 @@ pub struct Selection {
 }
 
 impl Selection {
-    fn wants(&self, id: &str) -> bool {
+    /// True when check (or rule) `id` is enabled.
+    #[must_use]
+    pub fn wants(&self, id: &str) -> bool {
         (self.only.is_empty() || self.only.contains(id)) && !self.skip.contains(id)
     }
 }

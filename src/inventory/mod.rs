@@ -20,6 +20,7 @@ pub mod live;
 pub mod manifest;
 mod notes;
 pub mod projection;
+pub mod redact;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
@@ -485,6 +486,20 @@ impl Inventory {
             }
             None => self.objects(gk).iter().find(|o| o.name == name && o.namespace.as_deref() == namespace),
         }
+    }
+
+    /// Rewrites every object through `f` (identity fields stay as they were read).
+    pub fn rewrite(&mut self, mut f: impl FnMut(&mut Value)) -> Result<(), String> {
+        for state in self.kinds.values_mut() {
+            if let KindState::Collected(objs) = state {
+                for obj in objs.iter_mut() {
+                    let mut v = obj.value();
+                    f(&mut v);
+                    *obj = Object::from_value(v)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every kind with an explicit state, in order.
