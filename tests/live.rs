@@ -445,3 +445,34 @@ fn object_limit_stops_a_live_collection() {
     let (code, _, _) = l.check(&["--max-objects", "1000"]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn annotations_no_rule_reads_are_not_held() {
+    // Six Pods with 8 MiB of annotations each (the API server would refuse over 256 KiB; a
+    // hostile or broken server need not).
+    let big = "x".repeat(8 << 20);
+    let pods: Vec<Value> = (0..6)
+        .map(|i| {
+            serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("p{i}"), "namespace": "d", "labels": {"app": "a"},
+                             "annotations": {"bulk": big}},
+                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+                "status": {"phase": "Running"}})
+        })
+        .collect();
+    let fake = FakeApi::builder().objects(pods).strip_item_type_meta().start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = fake.write_kubeconfig(dir.path());
+    let out = run(&["check", "--kubeconfig", kc.to_str().unwrap(), "--stats", "-q"]);
+    assert!(matches!(out.code, 0 | 1), "{}", out.stderr);
+    let held: u64 = out
+        .stderr
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("inventory_bytes="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    let received: u64 =
+        out.stderr.split_whitespace().find_map(|w| w.strip_prefix("bytes_received=")).unwrap().parse().unwrap();
+    assert!(received > 48 << 20, "the annotations were sent: {received}");
+    assert!(held < 1 << 20, "held {held} bytes of inventory: {}", out.stderr);
+}

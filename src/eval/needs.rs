@@ -71,7 +71,9 @@ pub fn needs_for(
     // needs no removed-API evidence).
     if crate::catalog::planning::finding_ids().any(|id| sel.wants(id)) {
         for (gk, version_hint) in crate::eval::plan::needs(catalog, targets) {
-            out.push(Need { version_hint, ..unscoped(gk, Keep::default()) });
+            // Removed-API detection reads which apiVersion was last applied.
+            let keep = Keep::annotation("kubectl.kubernetes.io/last-applied-configuration");
+            out.push(Need { version_hint, ..unscoped(gk, keep) });
         }
     }
     for id in checks_needed(catalog, sel, targets) {

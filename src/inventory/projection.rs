@@ -39,6 +39,13 @@ impl Keep {
         Self { paths: paths.iter().map(|p| split(p)).collect(), ..Self::default() }
     }
 
+    /// This one annotation (its key may hold dots), for every object.
+    #[must_use]
+    pub fn annotation(key: &str) -> Self {
+        let path = vec!["metadata".to_string(), "annotations".to_string(), key.to_string()];
+        Self { paths: BTreeSet::from([path]), ..Self::default() }
+    }
+
     /// These dot paths, only for objects without an owner.
     #[must_use]
     pub fn unowned(paths: &[&str]) -> Self {
@@ -67,6 +74,27 @@ impl Keep {
         let extra = if owned { None } else { Some(&self.unowned_paths) };
         for path in self.paths.iter().chain(extra.into_iter().flatten()) {
             copy_path(obj, &mut kept, path);
+        }
+        // Annotations can be large (a full copy of the object, a bundle of certificates) and
+        // most rules never look at them: keep only those a rule reads. Labels stay (selectors
+        // match on them, and the API server bounds them to 63-character values).
+        let paths: Vec<&Path> = self.paths.iter().chain(extra.into_iter().flatten()).collect();
+        // `metadata` or `metadata.annotations` as a whole (a CEL rule reading them).
+        let all_annotations = paths.iter().any(|p| {
+            p.first().is_some_and(|f| f == "metadata") && p.len() <= 2 && p.get(1).is_none_or(|s| s == "annotations")
+        });
+        if !all_annotations && let Some(meta) = kept.get_mut("metadata").and_then(Value::as_object_mut) {
+            let wanted: Vec<&String> = paths
+                .iter()
+                .filter(|p| p.len() >= 3 && p[0] == "metadata" && p[1] == "annotations")
+                .map(|p| &p[2])
+                .collect();
+            if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                ann.retain(|k, _| wanted.contains(&k));
+            }
+            if meta.get("annotations").and_then(Value::as_object).is_none_or(Map::is_empty) {
+                meta.remove("annotations");
+            }
         }
         *value = Value::Object(kept);
     }
@@ -210,6 +238,28 @@ mod tests {
         assert_eq!(got, ["spec.x", "status", "status.containerStatuses"]);
         assert!(paths_of("size(object) > 0").all);
         assert!(paths_of("object.kind == 'Pod' && object.status['phase'] == 'x'").paths.contains(&split("status")));
+    }
+
+    #[test]
+    fn annotations_no_rule_reads_are_dropped() {
+        let big = "x".repeat(1 << 20);
+        let obj = json!({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": "p", "labels": {"app": "a"},
+                                      "annotations": {"huge": big, "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+                         "spec": {"nodeName": "n"}});
+        let mut v = obj.clone();
+        Keep::paths(&["spec"]).apply(&mut v, false);
+        assert_eq!(v["metadata"], json!({"name": "p", "labels": {"app": "a"}}), "labels kept, annotations gone");
+        let mut v = obj.clone();
+        Keep::annotation("kubectl.kubernetes.io/last-applied-configuration").apply(&mut v, false);
+        assert_eq!(v["metadata"]["annotations"], json!({"kubectl.kubernetes.io/last-applied-configuration": "{}"}));
+        // A CEL rule reading `object.metadata.annotations` keeps them all.
+        let mut v = obj.clone();
+        Keep::paths(&["metadata.annotations"]).apply(&mut v, false);
+        assert_eq!(v["metadata"]["annotations"]["huge"].as_str().map(str::len), Some(1 << 20));
+        let mut v = obj.clone();
+        Keep::all().apply(&mut v, false);
+        assert_eq!(v, obj);
     }
 
     #[test]
