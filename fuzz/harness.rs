@@ -163,3 +163,18 @@ pub fn release_secret(release: &Value) -> Value {
            "metadata": {"name": "sh.helm.release.v1.app.v1", "namespace": "ns", "labels": {"owner": "helm"}},
            "data": {"release": upgrade_preflight::inventory::helm::encode_for_secret(release)}})
 }
+
+/// Kubeconfig text: parsed without panicking, and an error never quotes the input (a
+/// kubeconfig holds tokens and keys): no line of it of 12 characters or more appears in the
+/// message.
+pub fn kubeconfig(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Err(msg) = upgrade_preflight::inventory::connect::parse_kubeconfig(text, "kc") else { return };
+    assert!(msg.starts_with("kc"), "{msg}");
+    for line in text.lines().map(str::trim).filter(|l| l.chars().count() >= 12) {
+        // A line the message's own wording happens to contain proves nothing.
+        if !line.chars().all(|c| c.is_ascii_alphabetic() || c == ' ' || c == ':') {
+            assert!(!msg.contains(line), "the error quotes the input line {line:?}: {msg}");
+        }
+    }
+}

@@ -12,7 +12,9 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     for dir in ["corpus", "regressions"] {
         let d = crate::util::root().join("fuzz").join(dir).join(target);
         let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        let mut files: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+        // README.md files say where seeds come from; they are not inputs.
+        let mut files: Vec<_> =
+            entries.map(|e| e.unwrap().path()).filter(|p| p.file_name().is_some_and(|n| n != "README.md")).collect();
         files.sort();
         for f in files {
             out.push((
@@ -60,8 +62,13 @@ fn helm_inputs() {
 }
 
 #[test]
+fn kubeconfig_inputs() {
+    replay("kubeconfig", harness::kubeconfig);
+}
+
+#[test]
 fn seeds_are_small() {
-    for target in ["version", "snapshot", "data_file", "cel", "helm"] {
+    for target in ["version", "snapshot", "data_file", "cel", "helm", "kubeconfig"] {
         let seeds: Vec<_> = std::fs::read_dir(crate::util::root().join("fuzz/corpus").join(target)).unwrap().collect();
         assert!(seeds.len() <= 10, "{target}: keep the committed corpus to a handful of seeds");
     }

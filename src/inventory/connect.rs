@@ -66,17 +66,18 @@ pub fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, String> {
         Ok(None) => return Err(format!("{}: larger than {MAX_KUBECONFIG_BYTES} bytes", path.display())),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    match Kubeconfig::from_yaml(&text) {
+    parse_kubeconfig(&text, &path.display().to_string())
+}
+
+/// Parses kubeconfig text; `name` names it in errors, which quote nothing of `text`.
+pub fn parse_kubeconfig(text: &str, name: &str) -> Result<Kubeconfig, String> {
+    match Kubeconfig::from_yaml(text) {
         Ok(kc) => Ok(kc),
         Err(KubeconfigError::Parse(e)) => {
             let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            Err(format!(
-                "{}:{line}:{col}: not a valid kubeconfig: {}",
-                path.display(),
-                crate::limits::input_free_yaml_message(&e)
-            ))
+            Err(format!("{name}:{line}:{col}: not a valid kubeconfig: {}", crate::limits::input_free_yaml_message(&e)))
         }
-        Err(e) => Err(format!("{}: {}", path.display(), config_error(&e))),
+        Err(e) => Err(format!("{name}: {}", config_error(&e))),
     }
 }
 
