@@ -203,7 +203,9 @@ fn finish(
     // Our own retry policy (see live.rs) replaces kube's, so every attempt is counted.
     config.default_retry = false;
     config.connect_timeout = Some(opts.request_timeout);
-    config.read_timeout = Some(opts.request_timeout);
+    // Our own per-request timeout (live.rs) is the one that fires and names the bound; kube's
+    // read timeout is a backstop a second later, so the two never race.
+    config.read_timeout = Some(opts.request_timeout + std::time::Duration::from_secs(1));
     let url = redact_urls(&config.cluster_url.to_string());
     config.proxy_url = match proxy_url {
         None => None,
