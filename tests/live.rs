@@ -476,3 +476,47 @@ fn annotations_no_rule_reads_are_not_held() {
     assert!(received > 48 << 20, "the annotations were sent: {received}");
     assert!(held < 1 << 20, "held {held} bytes of inventory: {}", out.stderr);
 }
+
+/// The projection drops annotations no rule reads, but keeps those removed-API detection reads
+/// as evidence: kubectl's and kapp's, and any named by `--additional-annotation`.
+#[test]
+fn applied_annotations_survive_the_projection() {
+    let obj = |name: &str, ann: &str| {
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "shop",
+                         "annotations": {ann: "{\"apiVersion\": \"extensions/v1beta1\", \"kind\": \"Deployment\"}",
+                                         "bulk": "x".repeat(1 << 20)}},
+            "spec": {"replicas": 1}, "status": {"availableReplicas": 1}})
+    };
+    let fake = FakeApi::builder()
+        .objects([obj("kapp", "kapp.k14s.io/original"), obj("custom", "example.com/applied")])
+        .strip_item_type_meta()
+        .start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = fake.write_kubeconfig(dir.path());
+    let base = [
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "-o",
+        "json",
+        "--only",
+        "removed-api",
+        "--target",
+        "kubernetes=1.16",
+    ];
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = run(args);
+        let r: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("{}", out.stderr));
+        let mut n: Vec<String> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["objects"][0]["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&base), ["kapp"]);
+    assert_eq!(names(&[&base[..], &["--additional-annotation", "example.com/applied"]].concat()), ["custom", "kapp"]);
+}

@@ -556,6 +556,16 @@ fn live_needs(catalog: &Catalog, sel: &Selection, req: &PlanRequest, change: Opt
         needs.extend(change_needs(c));
         needs = live::merge_needs(needs);
     }
+    // `--additional-annotation`: kinds whose last-applied annotations are read keep those too
+    // (the live projection drops annotations no rule reads).
+    for n in &mut needs {
+        let reads_applied = n.keep.paths.iter().any(|p| p.len() == 3 && p[0] == "metadata" && p[1] == "annotations");
+        if reads_applied {
+            for a in &req.applied_annotations {
+                n.keep.merge(&crate::inventory::projection::Keep::annotation(a));
+            }
+        }
+    }
     needs
 }
 

@@ -71,8 +71,11 @@ pub fn needs_for(
     // needs no removed-API evidence).
     if crate::catalog::planning::finding_ids().any(|id| sel.wants(id)) {
         for (gk, version_hint) in crate::eval::plan::needs(catalog, targets) {
-            // Removed-API detection reads which apiVersion was last applied.
-            let keep = Keep::annotation("kubectl.kubernetes.io/last-applied-configuration");
+            // Removed-API detection reads the annotations that hold the object as last applied.
+            let mut keep = Keep::default();
+            for a in crate::eval::plan::APPLIED_ANNOTATIONS {
+                keep.merge(&Keep::annotation(a));
+            }
             out.push(Need { version_hint, ..unscoped(gk, keep) });
         }
     }
