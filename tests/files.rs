@@ -33,7 +33,7 @@ fn a_destination_that_cannot_be_written_fails_before_collecting() {
     ];
     for (dest, why) in &cases {
         for args in [
-            vec!["snapshot", "--kubeconfig", kc, "-o", dest.as_str()],
+            vec!["snapshot", "--kubeconfig", kc, "--output-file", dest.as_str()],
             vec!["check", "--kubeconfig", kc, "--output-file", dest.as_str()],
         ] {
             let out = run(&args);
@@ -71,7 +71,7 @@ fn snapshots_are_private_replaced_whole_and_overwrites_are_said() {
     std::fs::create_dir(&out_dir).unwrap();
     let snap = out_dir.join("snap.json");
     let snap_s = snap.to_str().unwrap();
-    let out = run(&["snapshot", "--kubeconfig", kc, "-o", snap_s]);
+    let out = run(&["snapshot", "--kubeconfig", kc, "--output-file", snap_s]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stderr.contains("overwriting"), "{}", out.stderr);
     let mode = std::fs::metadata(&snap).unwrap().permissions().mode() & 0o777;
@@ -81,7 +81,7 @@ fn snapshots_are_private_replaced_whole_and_overwrites_are_said() {
     let kept = out_dir.join("hard-link-to-old.json");
     std::fs::hard_link(&snap, &kept).unwrap();
     std::fs::write(&kept, "old contents").unwrap();
-    let out = run(&["snapshot", "--kubeconfig", kc, "-o", snap_s]);
+    let out = run(&["snapshot", "--kubeconfig", kc, "--output-file", snap_s]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stderr, format!("upgrade-preflight: overwriting {snap_s}\n"));
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), "old contents", "written to a new file, then renamed");

@@ -231,10 +231,13 @@ fn unreachable_and_unauthorised_clusters_exit_3_with_one_line() {
     assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
     // Unknown context: a usage error naming the file and the contexts it has.
     let bad = bad.to_str().unwrap();
+    // A writable destination: an unwritable one is refused before the kubeconfig is read.
+    let never = dir.path().join("never-written.json");
+    let never = never.to_str().unwrap();
     for sub in ["check", "snapshot"] {
         let mut args = vec![sub, "--kubeconfig", bad, "--context", "nope"];
         if sub == "snapshot" {
-            args.extend(["--output-file", "/nonexistent/never-written.json"]);
+            args.extend(["--output-file", never]);
         }
         let out = run(&args);
         assert_eq!(out.code, 2, "{sub}: {}", out.stderr);
@@ -243,6 +246,7 @@ fn unreachable_and_unauthorised_clusters_exit_3_with_one_line() {
             format!("upgrade-preflight: context nope not found in {bad}; contexts: fake\n"),
             "{sub}"
         );
+        assert!(!std::path::Path::new(never).exists());
     }
     // Named through $KUBECONFIG, and among several contexts.
     let out = crate::util::run_env(&["check", "--context", "fake", "--context", "nope", "-q"], &[("KUBECONFIG", bad)]);

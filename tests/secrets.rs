@@ -559,7 +559,7 @@ fn snapshots_for_tickets_redact_env_args_and_unread_configmap_values() {
     let kc = kc.to_str().unwrap();
     let snap = |name: &str, extra: &[&str]| -> (Out, Value) {
         let path = dir.path().join(name);
-        let mut args = vec!["snapshot", "--kubeconfig", kc, "-o", path.to_str().unwrap()];
+        let mut args = vec!["snapshot", "--kubeconfig", kc, "--output-file", path.to_str().unwrap()];
         args.extend_from_slice(extra);
         let out = run(&args);
         assert_eq!(out.code, 0, "{}", out.stderr);
