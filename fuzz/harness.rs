@@ -178,3 +178,19 @@ pub fn kubeconfig(data: &[u8]) {
         }
     }
 }
+
+/// A planned-change manifest (`check --manifest`): parsed without panicking; every document
+/// it yields says where it starts; applying them to an empty cluster does not panic.
+pub fn manifest(data: &[u8]) {
+    use upgrade_preflight::inventory::manifest;
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let mut docs = Vec::new();
+    if manifest::parse_text(text, "m.yaml", &mut docs).is_err() {
+        return;
+    }
+    for d in &docs {
+        assert!(d.location.starts_with("m.yaml"), "{}", d.location);
+    }
+    let inv = Inventory::new(Origin::Snapshot("fuzz".into()), false);
+    let _ = manifest::apply(inv, &docs, manifest::ChangeSet::default());
+}

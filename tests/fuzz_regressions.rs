@@ -67,8 +67,13 @@ fn kubeconfig_inputs() {
 }
 
 #[test]
+fn manifest_inputs() {
+    replay("manifest", harness::manifest);
+}
+
+#[test]
 fn seeds_are_small() {
-    for target in ["version", "snapshot", "data_file", "cel", "helm", "kubeconfig"] {
+    for target in ["version", "snapshot", "data_file", "cel", "helm", "kubeconfig", "manifest"] {
         let seeds: Vec<_> = std::fs::read_dir(crate::util::root().join("fuzz/corpus").join(target)).unwrap().collect();
         assert!(seeds.len() <= 10, "{target}: keep the committed corpus to a handful of seeds");
     }
