@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use super::{catalog_and_selection, eprint, out, plan_request};
 
 use super::cli::{ChangeArgs, CheckArgs, FailOn, LiveArgs};
-use super::output::Destination;
+use super::output::{Destination, write_file};
 use crate::catalog::{Catalog, Severity};
 use crate::eval::plan::{self, PlanRequest};
 use crate::eval::{self, Selection};
@@ -446,14 +446,6 @@ fn emit(
         }
     }
     exit
-}
-
-/// Writes a prepared destination, saying on stderr when it replaces an existing file.
-pub(super) fn write_file(dest: Destination, text: &str) -> Result<(), String> {
-    if dest.overwrites() {
-        eprint(&format!("overwriting {}", dest.path().display()));
-    }
-    dest.commit(text)
 }
 
 fn print_stats(

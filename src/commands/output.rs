@@ -4,7 +4,7 @@
 //! file is allowed (as kubectl does) and said on stderr. A device such as `/dev/null` or
 //! `/dev/stdout` is written in place (renaming onto it would replace the device).
 //!
-//! Layer: commands. Only file I/O; the caller decides what to print.
+//! Layer: commands. File I/O, and the one stderr line that says an existing file is replaced.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -107,6 +107,14 @@ impl Destination {
             }
         }
     }
+}
+
+/// Writes a prepared destination, saying on stderr when it replaces an existing file.
+pub(super) fn write_file(dest: Destination, text: &str) -> Result<(), String> {
+    if dest.overwrites() {
+        super::eprint(&format!("overwriting {}", dest.path().display()));
+    }
+    dest.commit(text)
 }
 
 impl Drop for Destination {

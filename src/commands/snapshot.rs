@@ -1,8 +1,8 @@
 //! `snapshot`: capture what the checks need from a live cluster, Secret values removed.
 
-use super::check::{change_input, collect_live, live_options, write_file};
+use super::check::{change_input, collect_live, live_options};
 use super::cli::{ChangeArgs, SnapshotArgs};
-use super::output::Destination;
+use super::output::{Destination, write_file};
 use super::{catalog_and_selection, eprint, out, plan_request};
 use crate::catalog::{Builtin, Rule};
 use crate::inventory::redact::{Redactor, mounted_configmaps};

@@ -13,8 +13,8 @@
 
 pub mod archive;
 pub mod bundle;
-pub mod documents;
 pub mod connect;
+pub mod documents;
 pub mod helm;
 pub mod live;
 pub mod manifest;
