@@ -16,6 +16,10 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 use std::{env, fs};
 
+// The calendar arithmetic the crate uses for capture times, shared by path.
+#[path = "src/civil.rs"]
+mod civil;
+
 fn main() {
     let root = env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_string());
     let mut out = String::from(
@@ -97,17 +101,9 @@ fn newest_mtime(root: &Path) -> Option<String> {
     Some(civil(days))
 }
 
-/// Days since 1970-01-01 as a proleptic Gregorian date (Howard Hinnant's algorithm).
+/// Days since 1970-01-01 as `YYYY-MM-DD`.
 fn civil(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = civil::from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

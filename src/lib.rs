@@ -3,7 +3,7 @@
 //! Layers, each importing only from the ones above it in this list (`tests/layers.rs`
 //! fails on any cycle among these modules, and on an import that points up):
 //!
-//! 1. [`resource`], [`version`], [`limits`]: ground types and bounds on input.
+//! 1. [`resource`], [`version`], [`limits`], [`civil`]: ground types, bounds on input, dates.
 //! 2. [`catalog`]: matrices and checks as data — the names and parameter schemas of built-in
 //!    evaluators and planning rules, never their code.
 //! 3. [`inventory`]: what the cluster has, from its sources (live, snapshot), including
@@ -13,6 +13,7 @@
 //! 6. [`commands`]: one module per subcommand, the only place (with `main.rs`) that prints.
 
 pub mod catalog;
+pub mod civil;
 pub mod commands;
 pub mod eval;
 pub mod inventory;

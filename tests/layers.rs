@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules, lowest layer first; modules in one layer may not import each other.
 const LAYERS: &[&[&str]] =
-    &[&["resource", "version", "limits"], &["catalog"], &["inventory"], &["eval"], &["report"], &["commands"]];
+    &[&["resource", "version", "limits", "civil"], &["catalog"], &["inventory"], &["eval"], &["report"], &["commands"]];
 
 /// Longest file that needs no `One job:` line in its header.
 const MAX_LINES: usize = 600;
