@@ -337,57 +337,26 @@ fn read_tgz(path: &Path, limits: &Limits) -> Result<BTreeMap<String, String>, Ma
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| err(&name, 0, format!("cannot read chart: {e}")))?;
     let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(file)
-        .take(limits.max_snapshot_bytes.saturating_add(1))
+    file.take(limits.max_snapshot_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| err(&name, 0, format!("not a chart directory or .tgz archive: {e}")))?;
+        .map_err(|e| err(&name, 0, format!("cannot read chart: {e}")))?;
     if u64::try_from(bytes.len()).map_or(true, |n| n > limits.max_snapshot_bytes) {
         return Err(err(&name, 0, limits.snapshot_too_large()));
     }
+    // The bounded tar reader snapshots use (entries and inflated size limited).
+    let entries = super::archive::read("tar.gz", &bytes, limits.max_snapshot_bytes)
+        .map_err(|e| err(&name, 0, format!("not a chart directory or .tgz archive: {e}")))?;
     let mut out = BTreeMap::new();
-    let mut pos = 0usize;
-    let mut long_name: Option<String> = None;
-    while pos + 512 <= bytes.len() {
-        let header = &bytes[pos..pos + 512];
-        if header.iter().all(|b| *b == 0) {
-            break;
+    // Entries sit below the chart's own directory (`traefik/Chart.yaml`).
+    for (entry, data) in entries {
+        let Some((_, rel)) = entry.split_once('/') else { continue };
+        let wanted = matches!(rel, "Chart.yaml" | "values.yaml" | "values.schema.json")
+            || (rel.starts_with("crds/")
+                && (rel.ends_with(".yaml") || rel.ends_with(".yml") || rel.ends_with(".json")));
+        if wanted {
+            let text = String::from_utf8(data).map_err(|_| err(&format!("{name}/{rel}"), 0, "not UTF-8 text"))?;
+            out.insert(rel.to_string(), text);
         }
-        let field = |a: usize, b: usize| {
-            let f = &header[a..b];
-            let end = f.iter().position(|c| *c == 0).unwrap_or(f.len());
-            String::from_utf8_lossy(&f[..end]).to_string()
-        };
-        let size = usize::from_str_radix(field(124, 136).trim(), 8)
-            .map_err(|_| err(&name, 0, "not a chart archive: bad tar header"))?;
-        let typeflag = header[156];
-        let prefix = field(345, 500);
-        let mut entry = long_name
-            .take()
-            .unwrap_or_else(|| if prefix.is_empty() { field(0, 100) } else { format!("{prefix}/{}", field(0, 100)) });
-        let data_start = pos + 512;
-        let data_end = data_start
-            .checked_add(size)
-            .filter(|e| *e <= bytes.len())
-            .ok_or_else(|| err(&name, 0, "not a chart archive: truncated"))?;
-        let data = &bytes[data_start..data_end];
-        if typeflag == b'L' {
-            long_name = Some(String::from_utf8_lossy(data).trim_end_matches('\0').to_string());
-        } else if (typeflag == b'0' || typeflag == 0)
-            && let Some((_, rel)) = entry.split_once('/')
-        {
-            {
-                entry = rel.to_string();
-                let wanted = matches!(entry.as_str(), "Chart.yaml" | "values.yaml" | "values.schema.json")
-                    || (entry.starts_with("crds/")
-                        && (entry.ends_with(".yaml") || entry.ends_with(".yml") || entry.ends_with(".json")));
-                if wanted {
-                    let text = String::from_utf8(data.to_vec())
-                        .map_err(|_| err(&format!("{name}/{entry}"), 0, "not UTF-8 text"))?;
-                    out.insert(entry, text);
-                }
-            }
-        }
-        pos = data_start + size.div_ceil(512) * 512;
     }
     Ok(out)
 }
