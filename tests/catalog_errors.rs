@@ -23,7 +23,33 @@ fn expect(stderr: &str, dir: &tempfile::TempDir, file: &str, line: u32, col: u32
 fn builtin_catalog_is_valid() {
     let out = run(&["validate"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with("ok: 7 matrices"), "{}", out.stdout);
+    let matrices = std::fs::read_dir(crate::util::root().join("matrices")).unwrap().count();
+    assert!(out.stdout.starts_with(&format!("ok: {matrices} matrices")), "{}", out.stdout);
+}
+
+/// Every bundled matrix names the source its data was checked against and when, so that a
+/// run long after that date can say the data may be stale.
+#[test]
+fn every_bundled_matrix_has_a_source_and_a_date() {
+    let catalog = upgrade_preflight::catalog::Catalog::load(&upgrade_preflight::catalog::Sources::default()).unwrap();
+    assert!(!catalog.matrices.is_empty());
+    for m in catalog.matrices.values() {
+        let source = m.source.as_deref().unwrap_or_else(|| panic!("{}: no source", m.origin));
+        assert!(source.starts_with("https://"), "{}: source {source}", m.origin);
+        let (days, _) = m.last_verified.as_ref().unwrap_or_else(|| panic!("{}: no last-verified", m.origin));
+        // Not before the project existed, not in the future of this build's machine.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
+        assert!((20_000..=i64::try_from(now).unwrap()).contains(days), "{}: last-verified {days}", m.origin);
+    }
+}
+
+#[test]
+fn a_bad_last_verified_date_is_an_error_with_its_line() {
+    let matrix = "id: extra\nname: Extra\nlast-verified: \"2026-02-30\"\ndetect:\n  - image: {repository: x/extra}\n";
+    let dir = temp_tree(&[("extra.yaml", matrix)]);
+    let out = run(&["validate", "--matrices", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    expect(&out.stderr, &dir, "extra.yaml", 3, 16, "last-verified: '2026-02-30' is not a date");
 }
 
 #[test]

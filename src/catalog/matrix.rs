@@ -35,6 +35,10 @@ struct MatrixFile {
     api_removals: Vec<Spanned<RemovalFile>>,
     #[serde(default)]
     references: Vec<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    last_verified: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -438,6 +442,11 @@ pub struct Matrix {
     pub api_removals: Vec<ApiRemoval>,
     /// Links.
     pub references: Vec<String>,
+    /// The primary source the data was checked against (a URL).
+    pub source: Option<String>,
+    /// When the data was last checked against its source: days since 1970-01-01 and the
+    /// date as written (`YYYY-MM-DD`).
+    pub last_verified: Option<(i64, String)>,
     /// File it came from.
     pub origin: String,
 }
@@ -635,6 +644,13 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
             });
         }
     }
+    let last_verified = f.last_verified.as_ref().and_then(|d| match crate::civil::parse_date(&d.value) {
+        Some(days) => Some((days, d.value.clone())),
+        None => {
+            sink.spanned(d, format!("last-verified: '{}' is not a date (YYYY-MM-DD)", d.value));
+            None
+        }
+    });
     // Built even when this file had errors (the load fails all the same), so that the
     // references between files are checked too and every problem shows in one run.
     Some(Matrix {
@@ -650,6 +666,8 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
         values,
         api_removals,
         references: f.references,
+        source: f.source,
+        last_verified,
         origin: sink.file.to_string(),
     })
 }
