@@ -414,6 +414,49 @@ fn a_planned_workload_reading_a_secret_nobody_has_is_caught_before_the_upgrade()
 }
 
 #[test]
+fn a_planned_floating_tag_is_caught_before_the_upgrade() {
+    // OneUptime's seed: the running Haraka is pinned; the new revision renders the floating
+    // `release` tag with imagePullPolicy Always (oneuptime#1863).
+    let haraka = |image: &str, policy: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "oneuptime-haraka", "namespace": "oneuptime"},
+               "spec": {"selector": {"matchLabels": {"app": "haraka"}},
+                        "template": {"metadata": {"labels": {"app": "haraka"}},
+                                     "spec": {"containers": [{"name": "haraka", "image": image, "imagePullPolicy": policy}]}}}})
+    };
+    let dir = snapshot_file(&[haraka("oneuptime/haraka:7.0.3", "IfNotPresent")], json!({}));
+    let snap = dir.path().join("snap.json");
+    let judge = |planned: &Value| {
+        std::fs::write(dir.path().join("m.yaml"), format!("---\n# Source: oneuptime/templates/haraka.yaml\n{planned}\n"))
+            .unwrap();
+        let out = run(&[
+            "check",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--manifest",
+            dir.path().join("m.yaml").to_str().unwrap(),
+            "-o",
+            "json",
+            "--only",
+            "floating-image-tags",
+        ]);
+        (out.code, json_of(&out))
+    };
+    // The cluster as it is runs a pinned tag, and so does a clean bump: GO.
+    let (code, r) = judge(&haraka("oneuptime/haraka:7.0.4", "IfNotPresent"));
+    assert_eq!(code, 0, "{r:#?}");
+    assert!(findings(&r, "floating-image-tags").is_empty(), "{r:#?}");
+    // The change to `release` with Always is a blocker on the planned object.
+    let (code, r) = judge(&haraka("oneuptime/haraka:release", "Always"));
+    assert_eq!(code, 1, "{r:#?}");
+    let f = findings(&r, "floating-image-tags");
+    assert_eq!(f.len(), 1, "{r:#?}");
+    assert_eq!(f[0]["severity"], "blocker");
+    assert_eq!(f[0]["objects"][0]["name"], "oneuptime-haraka");
+    assert_eq!(f[0]["objects"][0]["state"], "planned");
+    assert!(f[0]["message"].as_str().unwrap().contains("release"), "{f:#?}");
+}
+
+#[test]
 fn manifests_from_stdin_keep_their_source_and_bad_input_names_file_and_line() {
     let text = "---\n# Source: web/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n---\n# Source: web/templates/pdb.yaml\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\nspec: {minAvailable: 1}\n";
     let args = [
