@@ -426,8 +426,11 @@ fn a_planned_floating_tag_is_caught_before_the_upgrade() {
     let dir = snapshot_file(&[haraka("oneuptime/haraka:7.0.3", "IfNotPresent")], json!({}));
     let snap = dir.path().join("snap.json");
     let judge = |planned: &Value| {
-        std::fs::write(dir.path().join("m.yaml"), format!("---\n# Source: oneuptime/templates/haraka.yaml\n{planned}\n"))
-            .unwrap();
+        std::fs::write(
+            dir.path().join("m.yaml"),
+            format!("---\n# Source: oneuptime/templates/haraka.yaml\n{planned}\n"),
+        )
+        .unwrap();
         let out = run(&[
             "check",
             "--snapshot",
@@ -694,6 +697,62 @@ fn detection_and_known_bad_ranges_run_on_the_future_state() {
     assert_eq!(f.len(), 1, "{r:#?}");
     assert_eq!(f[0]["objects"][0]["name"], "httpbin");
     assert_eq!(f[0]["objects"][0]["state"], "planned");
+}
+
+#[test]
+fn a_version_the_change_sets_is_planned_like_a_target() {
+    // No --target: the rendered agent image is the version Rancher goes to, so the upgrade
+    // path starts from what runs and peer compatibility is judged at the planned version.
+    let agent = |tag: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cattle-cluster-agent", "namespace": "cattle-system"},
+               "spec": {"selector": {"matchLabels": {"app": "cattle-cluster-agent"}},
+                        "template": {"metadata": {"labels": {"app": "cattle-cluster-agent"}},
+                                     "spec": {"containers": [{"name": "cluster-register", "image": format!("rancher/rancher-agent:{tag}")}]}}}})
+    };
+    let dir = snapshot_file(&[agent("v2.8.5")], json!({"serverVersion": "v1.31.2"}));
+    let snap = dir.path().join("snap.json");
+    let judge = |tag: &str, only: &str| {
+        std::fs::write(dir.path().join("m.yaml"), format!("---\n{}\n", agent(tag))).unwrap();
+        let out = run(&[
+            "check",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--manifest",
+            dir.path().join("m.yaml").to_str().unwrap(),
+            "-o",
+            "json",
+            "--only",
+            only,
+        ]);
+        (out.code, json_of(&out))
+    };
+    // The report has no `plan` when nothing is planned.
+    let rancher_step =
+        |r: &Value| r["plan"].as_array().and_then(|p| p.iter().find(|s| s["component"] == "rancher").cloned());
+
+    // Rancher 2.9 supports Kubernetes below 1.31 (its chart's kubeVersion); the cluster runs 1.31.2.
+    let (code, r) = judge("v2.9.3", "peer-compatibility");
+    assert_eq!(code, 1, "{r:#?}");
+    let f = findings(&r, "peer-compatibility");
+    assert_eq!(f.len(), 1, "{r:#?}");
+    assert!(f[0]["message"].as_str().unwrap().contains("2.9.3 (target)"), "{f:#?}");
+    let step = rancher_step(&r).expect("a plan step for the version the change sets");
+    assert_eq!(step["current"], "v2.8.5", "{step:#?}");
+    assert_eq!(step["target"], "v2.9.3", "{step:#?}");
+    assert_eq!(step["verdict"], "blocked", "{step:#?}");
+
+    // A downgrade the change makes is refused by the upgrade path, from what runs now.
+    let (code, r) = judge("v2.8.2", "upgrade-path");
+    assert_eq!(code, 1, "{r:#?}");
+    let f = findings(&r, "upgrade-path");
+    assert_eq!(f.len(), 1, "{r:#?}");
+    assert!(f[0]["message"].as_str().unwrap().contains("2.8.5"), "{f:#?}");
+
+    // The same version: no step, nothing planned.
+    let (code, r) = judge("v2.8.5", "peer-compatibility");
+    assert!(rancher_step(&r).is_none(), "{r:#?}");
+    assert!(findings(&r, "peer-compatibility").is_empty());
+    assert_ne!(code, 1, "{r:#?}");
 }
 
 #[test]

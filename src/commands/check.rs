@@ -138,6 +138,18 @@ fn with_new_chart_values(mut plan: plan::Plan, change: Option<&ChangeInput>) -> 
     plan
 }
 
+/// Components whose version the change sets become targets of the plan (see
+/// [`plan::add_change_targets`]); `before` is detection on the cluster as it is.
+fn with_change_targets(
+    mut plan: plan::Plan,
+    catalog: &Catalog,
+    before: &std::collections::BTreeMap<String, crate::eval::detect::Detected>,
+    future: &Inventory,
+) -> plan::Plan {
+    plan::add_change_targets(&mut plan, catalog, before, future);
+    plan
+}
+
 /// The future state: `inv` with the change applied.
 fn apply_change(inv: Inventory, c: &ChangeInput) -> Result<Inventory, String> {
     let set = ChangeSet {
@@ -287,6 +299,7 @@ fn check_one(
             Err(s) => return s,
         },
     };
+    let before = change.map(|_| eval::detect_all(catalog, &inv)).unwrap_or_default();
     let inv = match change {
         None => inv,
         Some(c) => match apply_change(inv, c) {
@@ -304,7 +317,7 @@ fn check_one(
         return ExitStatus::Invalid;
     }
     let plan = match plan::resolve(&req, catalog, &inv) {
-        Ok(p) => with_new_chart_values(p, change),
+        Ok(p) => with_change_targets(with_new_chart_values(p, change), catalog, &before, &inv),
         Err(e) => {
             eprint(&e);
             return ExitStatus::Invalid;
@@ -371,6 +384,7 @@ fn check_many(
             match res {
                 Ok((inv, stats)) => {
                     let started = std::time::Instant::now();
+                    let before = change.map(|_| eval::detect_all(catalog, &inv)).unwrap_or_default();
                     let inv = match change {
                         None => inv,
                         Some(c) => match apply_change(inv, c) {
@@ -386,7 +400,7 @@ fn check_many(
                     let plan = match super::resolve_pending(&mut req, &inv)
                         .and_then(|()| plan::resolve(&req, catalog, &inv))
                     {
-                        Ok(p) => with_new_chart_values(p, change),
+                        Ok(p) => with_change_targets(with_new_chart_values(p, change), catalog, &before, &inv),
                         Err(e) => {
                             eprint(&format!("context {ctx}: {e}"));
                             results.insert(ctx, Err(e));

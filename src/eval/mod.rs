@@ -120,6 +120,12 @@ enum Outcome {
     CouldNotEvaluate(String),
 }
 
+/// Every matrix's detection on an inventory.
+#[must_use]
+pub fn detect_all(catalog: &Catalog, inv: &Inventory) -> BTreeMap<String, Detected> {
+    catalog.matrices.values().map(|m| (m.id.clone(), detect::detect(m, inv))).collect()
+}
+
 /// Evaluates every selected check and matrix rule against the inventory.
 #[must_use]
 pub fn evaluate(catalog: &Catalog, inv: &Inventory, sel: &Selection) -> Evaluation {
@@ -134,8 +140,7 @@ pub fn evaluate_plan(
     sel: &Selection,
     plan: &crate::eval::plan::Plan,
 ) -> Evaluation {
-    let detected: BTreeMap<String, Detected> =
-        catalog.matrices.values().map(|m| (m.id.clone(), detect::detect(m, inv))).collect();
+    let detected = detect_all(catalog, inv);
     let env = crate::catalog::cel_env();
     let mut out = Evaluation::default();
     let targets = plan.versions();
@@ -159,10 +164,14 @@ pub fn evaluate_plan(
 
     for m in catalog.matrices.values() {
         let det = &detected[&m.id];
+        // A version the change sets is judged at the target by planning (as a `--target`
+        // is); here, what runs now.
+        let running = plan.current.get(&m.id).unwrap_or(det);
         for kb in &m.known_bad {
             if !sel.wants(&kb.id) {
                 continue;
             }
+            let det = running;
             let outcome = match &det.state {
                 VersionState::NotDetected => Outcome::NotApplicable(format!("{} not detected", m.name)),
                 VersionState::Unknown(why) => Outcome::CouldNotEvaluate(format!("{} version unknown: {why}", m.name)),
@@ -242,7 +251,10 @@ pub fn evaluate_plan(
 
     if !plan.targets.is_empty() || !plan.values.is_empty() || !plan.releases.is_empty() {
         let wants = |id: &str| sel.wants(id);
-        let planned = crate::eval::plan::evaluate(catalog, inv, &detected, &check_results, plan, &wants);
+        // Components the change upgrades start from what runs now, not the future state.
+        let mut from = detected.clone();
+        from.extend(plan.current.iter().map(|(k, d)| (k.clone(), d.clone())));
+        let planned = crate::eval::plan::evaluate(catalog, inv, &from, &check_results, plan, &wants);
         out.findings.extend(planned.findings);
         out.could_not_evaluate.extend(planned.could_not_evaluate);
         for id in planned.evaluated {

@@ -36,8 +36,8 @@ mod values;
 pub use gates::raise_to_blockers;
 pub use removed_apis::{APPLIED_ANNOTATIONS, Advice, Evidence, advice, removal_kinds, severity};
 pub use request::{
-    Plan, PlanRequest, ReleaseStep, ResolvedValues, Target, TargetKey, TargetSpec, ValuesSpec, parse_target,
-    parse_values, resolve,
+    Plan, PlanRequest, ReleaseStep, ResolvedValues, Target, TargetKey, TargetSpec, ValuesSpec, add_change_targets,
+    parse_target, parse_values, resolve,
 };
 pub use values::merge;
 

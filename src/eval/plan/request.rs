@@ -173,6 +173,9 @@ pub struct Target {
     pub raw: String,
     /// The Helm release this target came from (`release:` targets).
     pub via_release: Option<String>,
+    /// The planned object this target came from, when the change itself sets the version
+    /// (no `--target` for the component): e.g. a planned image `rancher/rancher:v2.7.5`.
+    pub via_change: Option<ObjectRef>,
 }
 
 /// A Helm release the plan touches.
@@ -221,6 +224,9 @@ pub struct Plan {
     pub reuse_values: bool,
     /// Annotations that hold the object as last applied, beyond the built-in ones.
     pub applied_annotations: Vec<String>,
+    /// Components whose version a planned change sets: what runs now (detected before the
+    /// change is applied), which upgrade paths and the plan's "current" start from.
+    pub current: BTreeMap<String, crate::eval::detect::Detected>,
 }
 
 impl Plan {
@@ -278,7 +284,13 @@ pub fn resolve(req: &PlanRequest, catalog: &Catalog, inv: &Inventory) -> Result<
             TargetKey::Component(c) => {
                 plan.targets.insert(
                     c.clone(),
-                    Target { component: c.clone(), version: t.version.clone(), raw: t.raw.clone(), via_release: None },
+                    Target {
+                        component: c.clone(),
+                        version: t.version.clone(),
+                        raw: t.raw.clone(),
+                        via_release: None,
+                        via_change: None,
+                    },
                 );
             }
             TargetKey::Release { namespace, name } => {
@@ -311,6 +323,7 @@ pub fn resolve(req: &PlanRequest, catalog: &Catalog, inv: &Inventory) -> Result<
                                 version: t.version.clone(),
                                 raw: t.raw.clone(),
                                 via_release: Some(rel_name.clone()),
+                                via_change: None,
                             });
                         }
                     }
@@ -348,4 +361,48 @@ pub fn resolve(req: &PlanRequest, catalog: &Catalog, inv: &Inventory) -> Result<
         });
     }
     Ok(plan)
+}
+
+/// Targets the change itself states. A component whose version, detected on the future
+/// state, comes from a planned object and differs from what runs now (`before`, detected on
+/// the cluster as it is) is being upgraded (or downgraded) by the change: it gets that
+/// version as its target, as if `--target` had said so, and the plan starts from `before`.
+/// An explicit `--target` for the component wins. A component the cluster does not run yet
+/// (the change installs it) gets no target: there is no path to check.
+pub fn add_change_targets(
+    plan: &mut Plan,
+    catalog: &Catalog,
+    before: &BTreeMap<String, crate::eval::detect::Detected>,
+    future: &Inventory,
+) {
+    use crate::eval::detect::{self, VersionState};
+    use crate::resource::Change;
+    for m in catalog.matrices.values() {
+        if plan.targets.contains_key(&m.id) {
+            continue;
+        }
+        let Some(now) = before.get(&m.id) else { continue };
+        let (VersionState::Known(cur), after) = (&now.state, detect::detect(m, future)) else { continue };
+        let VersionState::Known(planned) = &after.state else { continue };
+        let from_planned = after.object.as_ref().is_some_and(|o| o.change == Some(Change::Planned));
+        if !from_planned || version::cmp_precedence(cur, planned).is_eq() {
+            continue;
+        }
+        plan.targets.insert(
+            m.id.clone(),
+            Target {
+                component: m.id.clone(),
+                version: planned.clone(),
+                raw: after.raw.clone().unwrap_or_else(|| version::display(planned)),
+                via_release: None,
+                via_change: after.object.clone(),
+            },
+        );
+        let mut now = now.clone();
+        // The evidence is the object as it runs now, which the change replaces.
+        if let Some(o) = now.object.as_mut() {
+            o.change = Some(Change::Live);
+        }
+        plan.current.insert(m.id.clone(), now);
+    }
 }
