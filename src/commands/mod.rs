@@ -5,6 +5,7 @@
 //! `explain`, `validate`, `rbac`, `docs` for completions and man pages); `cli` holds the
 //! clap definitions. May import every other layer; nothing imports it but `main.rs`.
 
+mod change;
 mod check;
 pub mod cli;
 mod docs;

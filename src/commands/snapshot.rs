@@ -1,6 +1,7 @@
 //! `snapshot`: capture what the checks need from a live cluster, Secret values removed.
 
-use super::check::{change_input, collect_live, live_options};
+use super::change::change_input;
+use super::check::{collect_live, live_options};
 use super::cli::{ChangeArgs, SnapshotArgs};
 use super::output::{Destination, write_file};
 use super::{catalog_and_selection, eprint, out, plan_request};
