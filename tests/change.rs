@@ -9,6 +9,9 @@ use crate::util::{finding_ids, root, run, temp_tree};
 
 const OLD: &str = "tests/fixtures/change/ingress-nginx/deploy-controller-v1.5.2.yaml";
 const NEW: &str = "tests/fixtures/change/ingress-nginx/deploy-controller-v1.7.0.yaml";
+/// Controller v1.7.0 is in the ranges of these known-bad rules of `matrices/ingress-nginx.yaml`
+/// (IngressNightmare and CVE-2026-24512); tests about judging a change itself skip them.
+const SKIP_CVES: &str = "ingress-nginx-cve-2025-1974,ingress-nginx-cve-2026-24512";
 
 /// Objects of a manifest fixture.
 fn docs(rel: &str) -> Vec<Value> {
@@ -263,7 +266,16 @@ fn live_release_upgrade_judges_deletions_and_ownership_over_https() {
 
 #[test]
 fn no_cluster_judges_the_manifests_alone_and_never_exits_3() {
+    // The planned controller is a release with a critical CVE: a blocker on the planned object.
     let out = run(&["check", "--no-cluster", "--manifest", NEW, "-o", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let planned = json_of(&out);
+    let f = findings(&planned, "ingress-nginx-cve-2025-1974");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["severity"], "blocker");
+    assert!(f[0]["message"].as_str().unwrap().starts_with("ingress-nginx 1.7.0 "), "{}", f[0]["message"]);
+
+    let out = run(&["check", "--no-cluster", "--manifest", NEW, "--skip", SKIP_CVES, "-o", "json"]);
     let r = json_of(&out);
     assert_eq!(out.code, 0, "{}\n{:#?}", out.stderr, r["findings"]);
     validate_schema(&r);
@@ -307,13 +319,36 @@ fn chart_kube_version_and_values_schema() {
     let f = findings(&r, "chart-kube-version");
     assert_eq!(f.len(), 1);
     assert!(f[0]["message"].as_str().unwrap().contains(">=1.25.0-0"), "{}", f[0]["message"]);
-    let out =
-        run(&["check", "--no-cluster", "--manifest", NEW, "--chart", traefik, "--target", "kubernetes=1.25", "-q"]);
+    let out = run(&[
+        "check",
+        "--no-cluster",
+        "--manifest",
+        NEW,
+        "--chart",
+        traefik,
+        "--target",
+        "kubernetes=1.25",
+        "--skip",
+        SKIP_CVES,
+        "-q",
+    ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 
     let pod = "tests/fixtures/change/charts/podtatoserver";
-    let out =
-        run(&["check", "--no-cluster", "--manifest", NEW, "--chart", pod, "--release", "demo/podtato", "-o", "json"]);
+    let out = run(&[
+        "check",
+        "--no-cluster",
+        "--manifest",
+        NEW,
+        "--chart",
+        pod,
+        "--release",
+        "demo/podtato",
+        "--skip",
+        SKIP_CVES,
+        "-o",
+        "json",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(json_of(&out)["findings"].as_array().unwrap().is_empty());
     let dir = temp_tree(&[("v.yaml", "replicaCount: SECRET-VALUE-x\nservice: {port: http}\n")]);
