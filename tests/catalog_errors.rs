@@ -117,7 +117,7 @@ fn unknown_component_lists_the_known_ones() {
         "extra.yaml",
         6,
         12,
-        "unknown component 'nonexistent' (known: cert-manager, haraka, harvester, istio, keep, kubernetes, rancher)",
+        "unknown component 'nonexistent' (known: cert-manager, coredns, external-dns, haraka, harvester, istio, keep, kubernetes, metrics-server, prometheus-operator, rancher, traefik, velero)",
     );
 }
 

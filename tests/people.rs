@@ -193,7 +193,7 @@ fn not_applicable_is_grouped_by_reason_and_listed_in_full_with_v_and_json() {
     let (_, json) = crate::util::check_json(healthy, &[]);
     let ids: Vec<&str> =
         json["notApplicable"].as_array().unwrap().iter().map(|s| s["checkId"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 8, "{ids:?}");
+    assert_eq!(ids.len(), 10, "{ids:?}");
     let verbose = crate::util::run(&["check", "--snapshot", healthy, "-v"]).stdout;
     for id in ids {
         assert!(verbose.contains(&format!("\n  {id} (")), "{id}: {verbose}");

@@ -30,7 +30,7 @@ fn an_unknown_component_lists_the_known_ones() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("unknown component 'rancherr'"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("known: cert-manager, haraka, harvester, istio, keep, kubernetes, rancher"),
+        out.stderr.contains("known: cert-manager, coredns, external-dns, haraka, harvester, istio, keep, kubernetes, metrics-server, prometheus-operator, rancher, traefik, velero"),
         "{}",
         out.stderr
     );
