@@ -30,7 +30,7 @@ fn an_unknown_component_lists_the_known_ones() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("unknown component 'rancherr'"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("known: argo-cd, calico, cert-manager, cilium, haraka, harvester, ingress-nginx, istio, keep, kubernetes, longhorn, rancher"),
+        out.stderr.contains("known: argo-cd, calico, cert-manager, cilium, coredns, external-dns, haraka, harvester, ingress-nginx, istio, keep, kubernetes, longhorn, metrics-server, prometheus-operator, rancher, traefik, velero"),
         "{}",
         out.stderr
     );
