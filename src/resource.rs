@@ -109,9 +109,10 @@ const CLUSTER_SCOPED_CUSTOM: &[(&str, &str)] = &[
 ];
 
 /// True for kinds known to be cluster-scoped without asking a cluster: the built-in table
-/// and [`CLUSTER_SCOPED_CUSTOM`]. Discovery is the authority where there is a cluster; this
-/// is for what has none (`rbac`, a snapshot's empty kinds). Anything else is taken as
-/// namespaced, the narrower grant.
+/// and the custom kinds checked upstream (`CLUSTER_SCOPED_CUSTOM`). Discovery is the
+/// authority where there is a cluster; this is for what has none (`rbac -n`, and saying
+/// what a pass in a partial view covered). Anything else is taken as namespaced, the
+/// narrower grant.
 #[must_use]
 pub fn known_cluster_scoped(gk: &GroupKind) -> bool {
     (gk.is_builtin() && CLUSTER_SCOPED.contains(&gk.kind.as_str()))

@@ -296,7 +296,7 @@ pub struct Inventory {
     /// ingested: a capture, not a folder of plain manifests.
     captured: bool,
     /// The namespaces namespaced kinds were read in (`-n`, or a snapshot captured so);
-    /// `None` for the whole cluster. See [`view`](self::view).
+    /// `None` for the whole cluster. See the `view` module.
     namespaces: Option<BTreeSet<String>>,
 }
 
