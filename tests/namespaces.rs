@@ -170,6 +170,17 @@ fn a_user_who_may_read_only_inside_the_namespaces_is_not_refused() {
         c.fake.requests().iter().filter(|q| q.status == Some(403)).map(|q| q.path.clone()).collect();
     assert!(refused.is_empty(), "{refused:?}\n{stderr}");
     assert!(!unknown(&r).iter().any(|s| s.contains("forbidden")), "{:?}", unknown(&r));
+    // Refused in one namespace of the view: the kind is not evidence of anything, so its
+    // checks could not be evaluated, naming the namespace.
+    c.fake.forbid(Target::path_prefix("/api/v1/namespaces/oneuptime/pods"));
+    let (_, r, _) = c.check(&["-n", "keep,oneuptime"]);
+    assert!(
+        unknown(&r)
+            .iter()
+            .any(|s| s.starts_with("unstable-pods: cannot read Pod: forbidden: list pods in namespace oneuptime")),
+        "{:?}",
+        unknown(&r)
+    );
 }
 
 #[test]
@@ -271,6 +282,12 @@ fn snapshot_records_its_namespaces_and_check_knows_the_view_is_partial() {
         out.stderr,
         format!("upgrade-preflight: {file}: -n oneuptime: not in the snapshot (it was captured with -n keep)\n")
     );
+    // A view that is not namespace names is an unreadable snapshot (exit 3), named.
+    let bad = c.dir.path().join("bad.json");
+    std::fs::write(&bad, text.replacen("\"keep\"", "\"Keep_1\"", 1)).unwrap();
+    let out = run(&["check", "--snapshot", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("SnapshotInfo: namespaces: 'Keep_1' is not a namespace name"), "{}", out.stderr);
 }
 
 #[test]
