@@ -59,6 +59,83 @@ impl fmt::Display for GroupKind {
     }
 }
 
+/// Kinds that are cluster-scoped in every Kubernetes release (discovery and CRDs add others).
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CSIDriver",
+    "CSINode",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Custom kinds known to be cluster-scoped, as `(group, kind)`: those the built-in catalog
+/// reads. Each was checked in its project's API types:
+/// - `harvesterhci.io` Setting: harvester/harvester `pkg/apis/harvesterhci.io/v1beta1/settings.go`
+///   (`+genclient:nonNamespaced`, `+kubebuilder:resource:scope=Cluster`);
+/// - `management.cattle.io` Setting: rancher/turtles `api/rancher/management/v3/setting.go`
+///   (`+kubebuilder:resource:scope=Cluster`, Rancher's own type);
+/// - `management.cattle.io` Cluster: rancher/rancher
+///   `pkg/apis/management.cattle.io/v3/cluster_types.go` (`+genclient:nonNamespaced`);
+/// - `cert-manager.io` ClusterIssuer: cert-manager/cert-manager
+///   `pkg/apis/certmanager/v1/types_issuer.go` (`+kubebuilder:resource:path=clusterissuers,scope=Cluster`).
+///
+/// Istio's `MeshPolicy` and `ClusterRbacConfig` are left out: their scope could not be
+/// confirmed from a primary source here. A custom kind not listed is taken as namespaced.
+const CLUSTER_SCOPED_CUSTOM: &[(&str, &str)] = &[
+    ("cert-manager.io", "ClusterIssuer"),
+    ("harvesterhci.io", "Setting"),
+    ("management.cattle.io", "Cluster"),
+    ("management.cattle.io", "Setting"),
+];
+
+/// True for kinds known to be cluster-scoped without asking a cluster: the built-in table
+/// and the custom kinds checked upstream (`CLUSTER_SCOPED_CUSTOM`). Discovery is the
+/// authority where there is a cluster; this is for what has none (`rbac -n`, and saying
+/// what a pass in a partial view covered). Anything else is taken as namespaced, the
+/// narrower grant.
+#[must_use]
+pub fn known_cluster_scoped(gk: &GroupKind) -> bool {
+    (gk.is_builtin() && CLUSTER_SCOPED.contains(&gk.kind.as_str()))
+        || CLUSTER_SCOPED_CUSTOM.iter().any(|(g, k)| *g == gk.group && *k == gk.kind)
+}
+
+/// Checks a namespace name: a DNS-1123 label (lowercase letters, digits and `-`, starting
+/// and ending with a letter or digit, at most 63 characters), as the API server requires.
+pub fn check_namespace_name(ns: &str) -> Result<(), String> {
+    let ok = !ns.is_empty()
+        && ns.len() <= 63
+        && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{ns}' is not a namespace name (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)"
+        ))
+    }
+}
+
 /// Splits `group/version` into its parts; `v1` is the core group.
 #[must_use]
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
@@ -285,6 +362,16 @@ mod tests {
         assert!(!LabelSelector::parse("owner").unwrap().matches(None));
         assert!(LabelSelector::parse("a=b,,c").is_err());
         assert!(LabelSelector::parse("bad key=x").is_err());
+    }
+
+    #[test]
+    fn namespace_names() {
+        for ok in ["a", "kube-system", "team-1", &"x".repeat(63)] {
+            assert!(super::check_namespace_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "A", "-a", "a-", "a_b", "a.b", "a/b", &"x".repeat(64)] {
+            assert!(super::check_namespace_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -34,6 +34,8 @@ fn real_reports_match_the_report_schema() {
         ("tests/fixtures/clusters/healthy.yaml", &[], "GO"),
         ("tests/fixtures/clusters/incident-keep.yaml", &["--fail-on", "warning"], "NO-GO"),
         (incomplete.to_str().unwrap(), &["--only", "nodes-not-ready"], "NO-GO"),
+        // A partial view: source.namespaces.
+        ("examples/demo-cluster.yaml", &["-n", "keep,oneuptime"], "NO-GO"),
         (
             "examples/demo-cluster.yaml",
             &["--target", "harvester=1.5.0", "--target", "rancher=2.8.5", "--target", "kubernetes=1.26"],

@@ -22,6 +22,7 @@ mod inputs;
 mod layers;
 mod limits;
 mod live;
+mod namespaces;
 mod peers;
 mod people;
 mod planning;

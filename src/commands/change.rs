@@ -104,7 +104,8 @@ pub(super) fn with_change_targets(
     plan
 }
 
-/// The future state: `inv` with the change applied.
+/// The future state: `inv` with the change applied; a change reaching outside a partial view
+/// (`-n`) cannot be judged there.
 pub(super) fn apply_change(inv: Inventory, c: &ChangeInput) -> Result<Inventory, String> {
     let set = ChangeSet {
         release: c.release.clone(),
@@ -113,7 +114,8 @@ pub(super) fn apply_change(inv: Inventory, c: &ChangeInput) -> Result<Inventory,
         cluster: !c.no_cluster,
         ..ChangeSet::default()
     };
-    manifest::apply(inv, &c.docs, set)
+    let future = manifest::apply(inv, &c.docs, set)?;
+    super::namespaces::change_outside_view(&future).map_or(Ok(future), Err)
 }
 
 /// What a change adds to a live collection: the planned kinds (whole objects, to compare),

@@ -154,14 +154,17 @@ fn check_one(
                 }
                 return ExitStatus::Invalid;
             }
-            Ok(i) => (i, RunStats::default()),
+            Ok(mut i) => match super::namespaces::limit_snapshot(&mut i, &a.namespaces.namespaces, path) {
+                Ok(()) => (i, RunStats::default()),
+                Err(s) => return s,
+            },
             Err(e) => {
                 eprint(&e.to_string());
                 return ExitStatus::Incomplete;
             }
         },
         None => match collect_live_stats(
-            &live_options(&a.live, a.live.context.first(), a.limits.max_objects),
+            &live_options(&a.live, a.live.context.first(), a.limits.max_objects, &a.namespaces.namespaces),
             catalog,
             sel,
             req,
@@ -236,7 +239,7 @@ fn check_many(
         let needs = std::sync::Arc::new(needs);
         let mut tasks = tokio::task::JoinSet::new();
         for ctx in contexts {
-            let mut opts = live_options(&a.live, Some(ctx), a.limits.max_objects);
+            let mut opts = live_options(&a.live, Some(ctx), a.limits.max_objects, &a.namespaces.namespaces);
             // Progress lines of several clusters would overwrite each other.
             opts.progress = false;
             let (sem, needs, ctx) = (std::sync::Arc::clone(&sem), std::sync::Arc::clone(&needs), ctx.clone());
@@ -374,9 +377,10 @@ fn limits(a: &CheckArgs) -> Limits {
     Limits { max_snapshot_bytes: a.max_snapshot_mib.saturating_mul(1 << 20), max_objects: a.limits.max_objects }
 }
 
-pub(super) fn live_options(a: &LiveArgs, context: Option<&String>, max_objects: usize) -> LiveOptions {
+pub(super) fn live_options(a: &LiveArgs, context: Option<&String>, max_objects: usize, ns: &[String]) -> LiveOptions {
     LiveOptions {
         max_objects,
+        namespaces: super::namespaces::view(ns),
         kubeconfig: a.kubeconfig.clone(),
         context: context.cloned(),
         timeout: a.timeout,
@@ -460,12 +464,8 @@ fn collect_live_stats(
         Ok((inv, stats)) => Ok((inv, RunStats::from(&*stats))),
         Err(e) => {
             eprint(&e.to_string());
-            // A context the kubeconfig does not have is a usage error, not an unreachable cluster.
-            Err(if matches!(e, live::LiveError::UnknownContext { .. }) {
-                ExitStatus::Invalid
-            } else {
-                ExitStatus::Incomplete
-            })
+            // A context or namespace that does not exist is a usage error, not an unreachable cluster.
+            Err(if e.is_usage() { ExitStatus::Invalid } else { ExitStatus::Incomplete })
         }
     }
 }

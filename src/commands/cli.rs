@@ -110,6 +110,17 @@ pub struct SelectArgs {
     pub skip: Vec<String>,
 }
 
+/// Which namespaces namespaced kinds are read in.
+#[derive(Debug, Clone, Args)]
+pub struct NamespaceArgs {
+    /// Read namespaced kinds only in this namespace (comma-separated or repeated). A partial
+    /// view: cluster-scoped kinds are still read cluster-wide, and what needs other
+    /// namespaces could not be evaluated (see README, "Limiting to namespaces").
+    #[arg(short = 'n', long = "namespace", value_delimiter = ',', value_name = "NS",
+          value_parser = super::namespaces::parse)]
+    pub namespaces: Vec<String>,
+}
+
 /// Limits on how much one run holds.
 #[derive(Debug, Clone, Args)]
 pub struct ObjectLimitArgs {
@@ -136,6 +147,9 @@ pub struct SnapshotArgs {
     /// Check selection (only their data is captured).
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Namespaces (the snapshot records the view, so `check --snapshot` knows it is partial).
+    #[command(flatten)]
+    pub namespaces: NamespaceArgs,
     /// Also capture what planning these upgrades reads: COMPONENT=VERSION. Repeatable.
     #[arg(long = "target", value_name = "COMPONENT=VERSION")]
     pub targets: Vec<String>,
@@ -160,9 +174,18 @@ pub struct SnapshotArgs {
 /// `rbac` arguments.
 #[derive(Debug, Args)]
 pub struct RbacArgs {
-    /// Namespace of the ServiceAccount.
-    #[arg(long, default_value = "upgrade-preflight")]
-    pub namespace: String,
+    /// Namespace of the ServiceAccount (created by the manifests) [default: upgrade-preflight].
+    #[arg(long, value_name = "NS", value_parser = super::namespaces::parse)]
+    pub sa_namespace: Option<String>,
+    /// Deprecated spelling of --sa-namespace, kept for one release: it names the
+    /// ServiceAccount's namespace, not the checked ones (those are -n/--check-namespace).
+    #[arg(long, value_name = "NS", conflicts_with = "sa_namespace", value_parser = super::namespaces::parse)]
+    pub namespace: Option<String>,
+    /// The namespaces `check -n` will read (comma-separated or repeated): a Role and
+    /// RoleBinding per namespace for namespaced reads, a ClusterRole for cluster-scoped ones.
+    #[arg(short = 'n', long = "check-namespace", value_delimiter = ',', value_name = "NS",
+          value_parser = super::namespaces::parse)]
+    pub check_namespaces: Vec<String>,
     /// Data files.
     #[command(flatten)]
     pub data: DataArgs,
@@ -192,6 +215,9 @@ pub struct CheckArgs {
     /// Check selection.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Namespaces.
+    #[command(flatten)]
+    pub namespaces: NamespaceArgs,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -269,7 +295,7 @@ pub struct ChangeArgs {
     #[arg(long, value_name = "PATH", requires = "manifests")]
     pub chart: Option<PathBuf>,
     /// Judge the manifests (and chart) alone, without a cluster or snapshot.
-    #[arg(long, requires = "manifests", conflicts_with_all = ["snapshot", "kubeconfig", "context", "all_contexts"])]
+    #[arg(long, requires = "manifests", conflicts_with_all = ["snapshot", "kubeconfig", "context", "all_contexts", "namespaces"])]
     pub no_cluster: bool,
 }
 

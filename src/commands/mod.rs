@@ -11,6 +11,7 @@ pub mod cli;
 mod docs;
 mod duration;
 mod list;
+mod namespaces;
 mod output;
 pub mod rbac;
 mod snapshot;
@@ -201,6 +202,12 @@ fn resolve_pending(req: &mut PlanRequest, inv: &crate::inventory::Inventory) -> 
     for t in req.targets.iter_mut().filter(|t| t.raw == PENDING) {
         let TargetKey::Release { namespace, name } = &t.key else { continue };
         let shown = format!("{}{name}", namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default());
+        if let Some(why) = inv.outside_view(namespace.as_deref()) {
+            return Err(format!(
+                "--target release:{shown}=pending: {why}; add -n {}",
+                namespace.as_deref().unwrap_or_default()
+            ));
+        }
         let newest: Vec<Value> = inv
             .objects(&crate::inventory::helm::group_kind())
             .iter()
@@ -211,7 +218,12 @@ fn resolve_pending(req: &mut PlanRequest, inv: &crate::inventory::Inventory) -> 
             .collect();
         let [release] = newest.as_slice() else {
             return Err(if newest.is_empty() {
-                format!("--target release:{shown}=pending: no Helm release {shown} in the cluster")
+                let place = if inv.is_partial() {
+                    format!("namespace(s) {} (the only ones read)", inv.view_label())
+                } else {
+                    "the cluster".to_string()
+                };
+                format!("--target release:{shown}=pending: no Helm release {shown} in {place}")
             } else {
                 format!(
                     "--target release:{shown}=pending: release {name} is in several namespaces; give NAMESPACE/{name}"

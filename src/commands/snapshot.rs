@@ -56,7 +56,7 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         }
     };
     let inv = match collect_live(
-        &live_options(&a.live, a.live.context.first(), a.limits.max_objects),
+        &live_options(&a.live, a.live.context.first(), a.limits.max_objects, &a.namespaces.namespaces),
         &catalog,
         &sel,
         &req,
@@ -95,6 +95,7 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
     } else {
         "Secret values removed; env values, args, commands and unread ConfigMap values redacted"
     };
-    out(&format!("wrote {} objects to {} ({what})\n", inv.len(), file.display()));
+    let view = if inv.is_partial() { format!("; namespaces {} only", inv.view_label()) } else { String::new() };
+    out(&format!("wrote {} objects to {} ({what}{view})\n", inv.len(), file.display()));
     ExitStatus::Go
 }

@@ -11,7 +11,7 @@ use super::detect::{Detected, image_version, matching_images};
 use super::workloads::{self, ImageRef};
 use crate::catalog::{Builtin, Catalog, DetectSource, MountedConfig, Severity};
 use crate::inventory::projection::Keep;
-use crate::inventory::{Inventory, KindView, Object};
+use crate::inventory::{Inventory, KindView, Lookup, Object};
 use crate::resource::{GroupKind, ObjectRef};
 use crate::version::{self, Parsed};
 
@@ -60,6 +60,16 @@ fn require(inv: &Inventory, kinds: &[(&str, &str)]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Why a check that found nothing still has no verdict: what it would look up (`what`,
+/// e.g. "references into") lies in namespaces outside the run's view (`reasons` from
+/// [`Inventory::outside_view`]).
+fn unjudged(what: &str, reasons: &BTreeSet<String>) -> String {
+    let first = reasons.iter().next().map(String::as_str).unwrap_or_default();
+    let more =
+        if reasons.len() > 1 { format!(" (and {} more namespace(s))", reasons.len() - 1) } else { String::new() };
+    format!("{what} namespaces outside the view could not be checked: {first}{more}")
 }
 
 // ---------- missing-references ----------
@@ -160,20 +170,34 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
     let configmaps = GroupKind::new(CONFIGMAP.0, CONFIGMAP.1);
     let witness = witness_expected(inv);
     let mut uncaptured: BTreeSet<String> = BTreeSet::new();
+    // References into namespaces outside a partial view (`-n`): not judged.
+    let mut outside: BTreeSet<String> = BTreeSet::new();
     for (obj, spec) in workloads::top_level(inv, workloads::KINDS) {
         let spec = &spec;
         let ns = obj.namespace.as_deref().unwrap_or("default");
         let mut seen = BTreeSet::new();
         for r in references(spec) {
             let gk = GroupKind::new("", r.kind);
+            // Decided for the kind, found or not: without a cluster (`--no-cluster`) even a
+            // planned object may lack what the live one has.
             if inv.unknown_if_empty(&gk) {
                 return Err(format!("the snapshot holds no {}s, so references to them cannot be checked", r.kind));
             }
+            let target = match inv.lookup(&gk, Some(ns), &r.name) {
+                Lookup::NotCaptured => {
+                    return Err(format!("the snapshot holds no {}s, so references to them cannot be checked", r.kind));
+                }
+                Lookup::OutsideView(why) => {
+                    outside.insert(why);
+                    continue;
+                }
+                Lookup::Found(t) => Some(t),
+                Lookup::Missing => None,
+            };
             if gk == configmaps && witness && inv.get(&configmaps, Some(ns), WITNESS_CONFIGMAP).is_none() {
                 uncaptured.insert(ns.to_string());
                 continue;
             }
-            let target = inv.get(&gk, Some(ns), &r.name);
             let problem = match (target, &r.key) {
                 (None, _) => format!("{} {ns}/{} which does not exist", r.kind, r.name),
                 (Some(t), Some(k)) if !has_key(t, k) => {
@@ -196,6 +220,9 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
                 severity,
             });
         }
+    }
+    if hits.is_empty() && !outside.is_empty() {
+        return Err(unjudged("references into", &outside));
     }
     if hits.is_empty() && !uncaptured.is_empty() {
         let list: Vec<&str> = uncaptured.iter().map(String::as_str).take(5).collect();
@@ -311,6 +338,7 @@ fn mounted_config(
     };
     let mut hits = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut outside: BTreeSet<String> = BTreeSet::new();
     for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
         for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
             let spec = &spec;
@@ -328,6 +356,10 @@ fn mounted_config(
                 ),
             };
             let ns = obj.namespace.as_deref().unwrap_or("default");
+            if let Some(why) = inv.outside_view(Some(ns)) {
+                outside.insert(why);
+                continue;
+            }
             let found = mounted_configmaps(spec).iter().any(|(name, items)| {
                 let Some(cm) = inv.get(&GroupKind::new("", "ConfigMap"), Some(ns), name) else { return false };
                 let key = match items {
@@ -355,6 +387,9 @@ fn mounted_config(
                 });
             }
         }
+    }
+    if hits.is_empty() && !outside.is_empty() {
+        return Err(unjudged("ConfigMaps mounted by workloads in", &outside));
     }
     Ok(hits)
 }
@@ -408,6 +443,7 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
         from_slices || from_endpoints
     };
     let mut hits = Vec::new();
+    let mut outside: BTreeSet<String> = BTreeSet::new();
     for kind in ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"] {
         let gk = GroupKind::new("admissionregistration.k8s.io", kind);
         if let KindView::Failed(r) = inv.state(&gk) {
@@ -424,27 +460,34 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
                 let (Some(ns), Some(name)) = (name_of(svc, "namespace"), name_of(svc, "name")) else { continue };
                 let whname = wh.get("name").and_then(Value::as_str).unwrap_or("?");
                 let svc_ref = ObjectRef::named("Service", Some(ns), name, "v1");
-                let problem = match inv.get(&svc_gk, Some(ns), name) {
-                    None if inv.unknown_if_empty(&svc_gk) => {
+                let problem = match inv.lookup(&svc_gk, Some(ns), name) {
+                    Lookup::NotCaptured => {
                         return Err("the snapshot holds no Services, so webhook backends cannot be checked".to_string());
                     }
-                    None => "which does not exist",
-                    Some(s) if s.value().pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") => {
+                    // Neither the Service nor its endpoints were read: this webhook is not judged.
+                    Lookup::OutsideView(why) => {
+                        outside.insert(why);
                         continue;
                     }
-                    Some(_) if ready(ns, name) => continue,
-                    Some(_) if no_endpoint_data => {
+                    Lookup::Missing => "which does not exist",
+                    Lookup::Found(s)
+                        if s.value().pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") =>
+                    {
+                        continue;
+                    }
+                    Lookup::Found(_) if ready(ns, name) => continue,
+                    Lookup::Found(_) if no_endpoint_data => {
                         return Err(
                             "the snapshot holds no EndpointSlices or Endpoints, so webhook backends cannot be checked"
                                 .to_string(),
                         );
                     }
-                    Some(_) if let Some(r) = slices_unread => {
+                    Lookup::Found(_) if let Some(r) = slices_unread => {
                         return Err(format!(
                             "Service {ns}/{name} has no ready Endpoints, and EndpointSlices, which alone show every backend, could not be read: {r}"
                         ));
                     }
-                    Some(_) => "which has no ready endpoints",
+                    Lookup::Found(_) => "which has no ready endpoints",
                 };
                 hits.push(Hit {
                     objects: vec![cfg.obj_ref(), svc_ref],
@@ -457,12 +500,52 @@ fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
             }
         }
     }
+    if hits.is_empty() && !outside.is_empty() {
+        return Err(unjudged("webhook Services in", &outside));
+    }
     Ok(hits)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A workload whose namespace the view does not hold (here: the view was narrowed after
+    /// reading; in a run, a planned object) references a Secret nobody read: that is not a
+    /// missing Secret, and not a pass either.
+    #[test]
+    fn references_outside_the_view_are_not_judged() {
+        use crate::inventory::{KindState, Origin};
+        let deployment = |ns: &str| {
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+                "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27",
+                    "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}]}]}}}})
+        };
+        let inventory = |view: Option<&[&str]>| {
+            let mut inv = Inventory::new(Origin::Snapshot("t".into()), true);
+            inv.ingest(deployment("other")).unwrap();
+            for kind in ["Secret", "ConfigMap"] {
+                inv.set_state(GroupKind::new("", kind), KindState::Collected(Vec::new()));
+            }
+            inv.finish();
+            if let Some(v) = view {
+                inv.set_view(v.iter().map(ToString::to_string).collect());
+            }
+            inv
+        };
+        // Whole cluster: the Secret does not exist.
+        let hits = missing_references(&inventory(None)).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].message.contains("Secret other/db which does not exist"), "{}", hits[0].message);
+        // Namespace "other" in the view: read there, still missing.
+        assert_eq!(missing_references(&inventory(Some(&["other"]))).unwrap().len(), 1);
+        // Outside the view: could not evaluate, naming the namespace.
+        let Err(why) = missing_references(&inventory(Some(&["shop"]))) else { panic!("judged outside the view") };
+        assert_eq!(
+            why,
+            "references into namespaces outside the view could not be checked: namespace other was not read (this run reads only namespace(s) shop)"
+        );
+    }
 
     #[test]
     fn ini_sections() {

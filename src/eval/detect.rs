@@ -132,15 +132,37 @@ pub fn detect(m: &Matrix, inv: &Inventory) -> Detected {
         None => Detected {
             component: m.id.clone(),
             name: m.name.clone(),
-            state: if failures.is_empty() {
-                VersionState::NotDetected
-            } else {
+            state: if !failures.is_empty() {
                 VersionState::Unknown(failures.join("; "))
+            } else if m.detect.iter().any(|s| limited_by_view(s, inv)) {
+                // Not found where it was looked for, but it may run where nothing was read.
+                VersionState::Unknown(format!(
+                    "not found in the namespaces read ({}); it may run in another namespace",
+                    inv.view_label()
+                ))
+            } else {
+                VersionState::NotDetected
             },
             raw: None,
             source: None,
             object: None,
         },
+    }
+}
+
+/// True when a source looks at namespaced objects some of which a partial view (`-n`) did
+/// not read: then not finding the component proves nothing.
+fn limited_by_view(src: &DetectSource, inv: &Inventory) -> bool {
+    let namespaced = |ns: Option<&str>| match ns {
+        Some(ns) => inv.outside_view(Some(ns)).is_some(),
+        None => inv.is_partial(),
+    };
+    match src {
+        DetectSource::Image(i) => namespaced(i.namespace.as_deref()),
+        DetectSource::HelmRelease(h) => namespaced(h.namespace.as_deref()),
+        // A field source without a namespace names a cluster-scoped object.
+        DetectSource::Field(f) => f.namespace.as_deref().is_some_and(|ns| inv.outside_view(Some(ns)).is_some()),
+        DetectSource::ApiServer {} | DetectSource::Kubelet {} => false,
     }
 }
 

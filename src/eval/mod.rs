@@ -420,17 +420,24 @@ fn run_check(
                     .map(|gk| (gk.kind.clone(), inv.objects(gk).len()))
                     .filter(|(_, n)| *n > 0)
                     .collect();
+                let scope = view_note(inv, subjects.iter().copied());
                 if read.is_empty() {
                     let kinds: Vec<String> = subjects.iter().map(|gk| plural(&gk.kind, 0)).collect();
-                    Outcome::Passed(format!("no {} to evaluate", kinds.join(" or ")))
+                    Outcome::Passed(format!("no {}{scope} to evaluate", kinds.join(" or ")))
                 } else {
-                    Outcome::Passed(format!("read {}, found nothing", counted(&read)))
+                    Outcome::Passed(format!("read {}{scope}, found nothing", counted(&read)))
                 }
             }
             Ok(hits) => Outcome::Ran(hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect()),
             Err(e) => Outcome::CouldNotEvaluate(e),
         },
         Rule::Cel { program, message, .. } => {
+            // A selector of one namespace the run did not read (`-n`) has nothing to judge.
+            if let Some((gk, why)) =
+                check.resources.iter().find_map(|r| Some((&r.gk, inv.outside_view(r.namespace.as_deref())?)))
+            {
+                return Outcome::CouldNotEvaluate(format!("it reads {gk} in one namespace only: {why}"));
+            }
             // A planned object the cluster does not have yet has no status: a rule that reads
             // status has nothing to judge on it (replaced objects keep the live status).
             let reads_status = {
@@ -519,11 +526,12 @@ fn run_check(
                         None => per_kind.push((obj.kind.clone(), 1)),
                     }
                 }
+                let scope = view_note(inv, check.resources.iter().map(|r| &r.gk));
                 if per_kind.is_empty() {
                     let kinds: Vec<String> = check.resources.iter().map(|r| plural(&r.gk.kind, 0)).collect();
-                    Outcome::Passed(format!("no {} to evaluate", kinds.join(" or ")))
+                    Outcome::Passed(format!("no {}{scope} to evaluate", kinds.join(" or ")))
                 } else {
-                    Outcome::Passed(format!("evaluated {}, none matched", counted(&per_kind)))
+                    Outcome::Passed(format!("evaluated {}{scope}, none matched", counted(&per_kind)))
                 }
             } else if errors.is_empty() {
                 Outcome::Ran(findings)
@@ -531,6 +539,16 @@ fn run_check(
                 Outcome::CouldNotEvaluate(format!("CEL failed on {} object(s), first: {}", errors.len(), errors[0]))
             }
         }
+    }
+}
+
+/// ` in namespace(s) a, b` when the view is partial (`-n`) and one of `kinds` is namespaced
+/// (or may be): a pass there says nothing of the other namespaces.
+fn view_note<'a>(inv: &Inventory, mut kinds: impl Iterator<Item = &'a GroupKind>) -> String {
+    if inv.is_partial() && kinds.any(|gk| !crate::resource::known_cluster_scoped(gk)) {
+        format!(" in namespace(s) {}", inv.view_label())
+    } else {
+        String::new()
     }
 }
 

@@ -13,6 +13,11 @@
 //! Connection problems (no kubeconfig, unreachable server, refused credentials) are a
 //! [`LiveError`] and exit 3; the whole collection is bounded by `--timeout`.
 //!
+//! With `-n` ([`LiveOptions::namespaces`]) namespaced kinds are listed per namespace
+//! (`/api/v1/namespaces/NS/pods`), each list a task under the same `--concurrency` bound;
+//! cluster-scoped kinds are still listed cluster-wide. Each namespace is checked to exist
+//! first (`GET /api/v1/namespaces/NS`, one request each).
+//!
 //! One job: the live source, from kubeconfig to kind states (over 600 lines because
 //! connection, discovery, paging and fault handling are one pipeline).
 
@@ -57,6 +62,10 @@ pub struct LiveOptions {
     pub progress: bool,
     /// Most objects held; beyond it the collection fails ([`LiveError::TooManyObjects`]).
     pub max_objects: usize,
+    /// Read namespaced kinds only in these namespaces (`-n`), one list per kind and
+    /// namespace; cluster-scoped kinds are listed cluster-wide all the same. `None`: every
+    /// namespace, one cluster-wide list per kind.
+    pub namespaces: Option<BTreeSet<String>>,
 }
 
 impl Default for LiveOptions {
@@ -71,6 +80,7 @@ impl Default for LiveOptions {
             max_retries: 4,
             progress: false,
             max_objects: crate::limits::DEFAULT_MAX_OBJECTS,
+            namespaces: None,
         }
     }
 }
@@ -110,9 +120,27 @@ pub enum LiveError {
     /// The cluster holds more objects of the needed kinds than the object limit.
     #[error("the cluster has {}", .0.too_many_objects())]
     TooManyObjects(crate::limits::Limits),
+    /// A namespace given with `-n` does not exist (a usage error, exit 2): a typo must not
+    /// read as an empty, healthy namespace.
+    #[error("namespace {namespace} not found in the cluster at {url}")]
+    NamespaceNotFound {
+        /// The namespace asked for.
+        namespace: String,
+        /// Server URL.
+        url: String,
+    },
     /// The whole collection took longer than `--timeout`.
     #[error("timed out after {:?} collecting from the cluster (raise --timeout?)", .0)]
     Timeout(Duration),
+}
+
+impl LiveError {
+    /// True for a mistake in the command line (exit 2), not a cluster that could not be
+    /// used: a context the kubeconfig does not have, a namespace the cluster does not.
+    #[must_use]
+    pub fn is_usage(&self) -> bool {
+        matches!(self, LiveError::UnknownContext { .. } | LiveError::NamespaceNotFound { .. })
+    }
 }
 
 /// One kind to collect, with the narrowest scope every consumer agrees on.
@@ -143,7 +171,7 @@ pub struct Stats {
     pub retries: AtomicU64,
     /// Objects kept.
     pub objects: AtomicUsize,
-    /// Kinds finished.
+    /// Lists finished (a kind, or a kind in one namespace of a partial view).
     pub kinds_done: AtomicUsize,
 }
 
@@ -396,12 +424,24 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
         .ok()
         .map(|d| crate::inventory::rfc3339(d.as_secs()));
     inv.server_version = Some(version.git_version);
+    if let Some(view) = &http.opts.namespaces {
+        check_namespaces(&http, view, &url).await?;
+        inv.set_view(view.clone());
+    }
 
     let resolved = discover(&http, needs, &mut inv).await;
+    let lists = plan_lists(resolved, http.opts.namespaces.as_ref());
     let sem = Arc::new(tokio::sync::Semaphore::new(http.opts.concurrency.max(1)));
-    let total = resolved.len();
+    let total = lists.len();
     let mut tasks = tokio::task::JoinSet::new();
-    for (need, res) in resolved {
+    // Per kind: the states of its lists (one per namespace in a partial view), merged below.
+    let mut parts: BTreeMap<GroupKind, Vec<(KindState, Vec<Object>)>> = BTreeMap::new();
+    for (need, res) in lists {
+        if need.namespace.as_deref() == Some(NO_NAMESPACE) {
+            // Namespaced, and needed only in a namespace the view leaves out: nothing to list.
+            parts.entry(need.gk).or_default().push((KindState::Collected(Vec::new()), Vec::new()));
+            continue;
+        }
         let http = Arc::clone(&http);
         let sem = Arc::clone(&sem);
         tasks.spawn(async move {
@@ -418,16 +458,18 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((gk, state, releases)) => {
-                inv.set_state(gk, state);
-                for r in releases {
-                    inv.push(r);
-                }
-            }
+            Ok((gk, state, releases)) => parts.entry(gk).or_default().push((state, releases)),
             Err(e) => {
                 // A panicking list task is a bug; keep going and say so rather than abort.
                 let _ = writeln!(std::io::stderr(), "upgrade-preflight: internal error in a list task: {e}");
             }
+        }
+    }
+    for (gk, lists) in parts {
+        let (state, releases) = merge_lists(lists);
+        inv.set_state(gk, state);
+        for r in releases {
+            inv.push(r);
         }
     }
     if http.opts.progress {
@@ -443,10 +485,86 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
     Ok(inv)
 }
 
+/// A namespace no list may name: marks a namespaced need whose only namespace is outside
+/// the view (nothing is listed for it).
+const NO_NAMESPACE: &str = "";
+
+/// The lists to make: one per kind, except that in a partial view a namespaced kind is
+/// listed once per namespace of the view (a need scoped to one namespace, only there, and
+/// not at all when the view leaves it out: then its namespace is [`NO_NAMESPACE`]).
+fn plan_lists(resolved: Vec<(Need, Resolved)>, view: Option<&BTreeSet<String>>) -> Vec<(Need, Resolved)> {
+    let Some(view) = view else { return resolved };
+    let mut out = Vec::new();
+    for (need, res) in resolved {
+        if !res.namespaced {
+            out.push((need, res));
+            continue;
+        }
+        let namespaces: Vec<&String> = match &need.namespace {
+            Some(ns) => view.get(ns).into_iter().collect(),
+            None => view.iter().collect(),
+        };
+        if namespaces.is_empty() {
+            out.push((Need { namespace: Some(NO_NAMESPACE.to_string()), ..need }, res));
+            continue;
+        }
+        for ns in namespaces {
+            out.push((Need { namespace: Some(ns.clone()), ..need.clone() }, res.clone()));
+        }
+    }
+    out
+}
+
+/// One kind's state from its lists: collected when every list was, else the first failure
+/// (a kind read in some namespaces only is not evidence of anything); Helm releases only
+/// from a kind wholly collected.
+fn merge_lists(mut lists: Vec<(KindState, Vec<Object>)>) -> (KindState, Vec<Object>) {
+    if lists.len() == 1 {
+        return lists.pop().unwrap_or((KindState::Collected(Vec::new()), Vec::new()));
+    }
+    let mut failures: Vec<String> = lists
+        .iter()
+        .filter_map(|(s, _)| match s {
+            KindState::Failed(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    if !failures.is_empty() {
+        failures.sort();
+        let more = if failures.len() > 1 {
+            format!(" (and {} more list(s) failed)", failures.len() - 1)
+        } else {
+            String::new()
+        };
+        return (KindState::Failed(format!("{}{more}", failures[0])), Vec::new());
+    }
+    let mut objects = Vec::new();
+    let mut releases = Vec::new();
+    for (state, rel) in lists {
+        if let KindState::Collected(v) = state {
+            objects.extend(v);
+        }
+        releases.extend(rel);
+    }
+    (KindState::Collected(objects), releases)
+}
+
+/// Checks that every namespace of the view exists: `GET /api/v1/namespaces/NS`. A 404 is
+/// [`LiveError::NamespaceNotFound`]; a 403 (a user who may read only inside the namespace)
+/// or any other failure leaves the question open and the lists go ahead.
+async fn check_namespaces(http: &Http, view: &BTreeSet<String>, url: &str) -> Result<(), LiveError> {
+    for ns in view {
+        if let Err(FetchError::Status(404, _)) = http.get(&format!("/api/v1/namespaces/{}", enc(ns))).await {
+            return Err(LiveError::NamespaceNotFound { namespace: ns.clone(), url: url.to_string() });
+        }
+    }
+    Ok(())
+}
+
 fn progress(stats: &Stats, total: usize) {
     let _ = write!(
         std::io::stderr(),
-        "\rcollecting: {}/{total} kinds, {} objects",
+        "\rcollecting: {}/{total} lists, {} objects",
         stats.kinds_done.load(Ordering::Relaxed),
         stats.objects.load(Ordering::Relaxed)
     );

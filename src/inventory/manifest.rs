@@ -55,35 +55,6 @@ pub struct PlannedDoc {
     pub location: String,
 }
 
-/// Kinds that are cluster-scoped in every Kubernetes release (discovery and CRDs add others).
-const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CertificateSigningRequest",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CSIDriver",
-    "CSINode",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
 /// Reads every `--manifest` path (`-` is stdin, read once). Empty input is an error: a
 /// change with no objects cannot be judged.
 pub fn read(paths: &[PathBuf], stdin: &mut dyn Read, limits: &Limits) -> Result<Vec<PlannedDoc>, ManifestError> {
@@ -431,7 +402,7 @@ fn key_of(o: &Object) -> Key {
 /// Scope of a kind: `Some(true)` namespaced, `Some(false)` cluster-scoped, from the built-in
 /// table, then CRDs among `crds` (planned and live).
 fn namespaced(gk: &GroupKind, crds: &[Value]) -> bool {
-    if gk.is_builtin() && CLUSTER_SCOPED.contains(&gk.kind.as_str()) {
+    if gk.is_builtin() && crate::resource::CLUSTER_SCOPED.contains(&gk.kind.as_str()) {
         return false;
     }
     for crd in crds {

@@ -8,8 +8,11 @@
 //! subresource, and `last-applied-configuration` is removed from Secrets, so no later stage
 //! can leak them.
 //!
-//! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection and Helm
-//! release decoding (`helm`, part of ingestion). Imports the catalog and the ground layer.
+//! A run limited to namespaces (`-n`) has a partial view (`view`): outside it, an object that
+//! is not in the inventory is unknown, not missing ([`Lookup`]).
+//!
+//! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection, partial views and
+//! Helm release decoding (`helm`, part of ingestion). Imports the catalog and the ground layer.
 
 pub mod archive;
 pub mod bundle;
@@ -22,8 +25,9 @@ mod notes;
 pub mod projection;
 pub mod redact;
 pub mod snapshot;
+mod view;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -31,6 +35,7 @@ use crate::resource::{Change, GroupKind, ObjectRef};
 
 pub use notes::{InputNotes, SkippedInput, rfc3339};
 use notes::{dedupe, latest_timestamp};
+pub use view::Lookup;
 
 /// The name given to an object without `metadata.name` (parentheses are never in a name).
 pub const UNNAMED: &str = "(unnamed)";
@@ -290,6 +295,9 @@ pub struct Inventory {
     /// True once an object read from the cluster (with `status` or server-set metadata) was
     /// ingested: a capture, not a folder of plain manifests.
     captured: bool,
+    /// The namespaces namespaced kinds were read in (`-n`, or a snapshot captured so);
+    /// `None` for the whole cluster. See the `view` module.
+    namespaces: Option<BTreeSet<String>>,
 }
 
 impl Inventory {
@@ -311,6 +319,7 @@ impl Inventory {
             captured_at: None,
             latest_seen: None,
             captured: false,
+            namespaces: None,
         }
     }
 
@@ -411,11 +420,20 @@ impl Inventory {
                 }
             }
         }
-        self.index.clear();
-        for (gk, state) in &mut self.kinds {
+        for state in self.kinds.values_mut() {
             if let KindState::Collected(v) = state {
                 v.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
                 dedupe(v, &mut self.input);
+            }
+        }
+        self.reindex();
+    }
+
+    /// Rebuilds the (namespace, name) index of every collected kind.
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (gk, state) in &self.kinds {
+            if let KindState::Collected(v) = state {
                 let idx = v.iter().enumerate().map(|(i, o)| ((o.namespace.clone(), o.name.clone()), i)).collect();
                 self.index.insert(gk.clone(), idx);
             }

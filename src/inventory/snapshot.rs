@@ -11,7 +11,12 @@
 //! resources:
 //! - {apiVersion: harvesterhci.io/v1beta1, kind: Addon, state: absent}
 //! - {apiVersion: networking.k8s.io/v1, kind: Ingress, state: failed, reason: "forbidden"}
+//! namespaces: [shop, payments]   # optional: captured with `snapshot -n` (a partial view)
 //! ```
+//!
+//! `namespaces` says namespaced kinds were read only there; without it the snapshot is of
+//! the whole cluster (every snapshot written before the field existed). Readers that do not
+//! know the field ignore it.
 //!
 //! One job: turn the files users have (a dump, a capture tree, an archive) into an
 //! inventory, skipping and listing what is not objects (over 600 lines because the JSON and
@@ -60,6 +65,8 @@ struct InfoDoc {
     captured_at: Option<String>,
     #[serde(default)]
     resources: Vec<InfoResource>,
+    #[serde(default)]
+    namespaces: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +197,11 @@ impl<'a> Sink<'a> {
     fn finish(self) -> Inventory {
         let mut inv = self.inv;
         inv.finish();
+        // A snapshot captured with `-n` holds nothing outside its namespaces; one edited to
+        // hold more is read as what it says it is.
+        if let Some(view) = inv.namespaces().cloned() {
+            inv.restrict(&view);
+        }
         inv
     }
 
@@ -605,6 +617,12 @@ fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
     if !info.resources.is_empty() {
         inv.authoritative = true;
     }
+    if let Some(ns) = info.namespaces {
+        for n in &ns {
+            crate::resource::check_namespace_name(n).map_err(|e| format!("SnapshotInfo: namespaces: {e}"))?;
+        }
+        inv.set_view(ns.into_iter().collect());
+    }
     for r in info.resources {
         let gk = GroupKind::from_api_version(&r.api_version, &r.kind);
         let state = match r.state.as_str() {
@@ -649,6 +667,9 @@ pub fn write(inv: &Inventory) -> String {
     }
     if let Some(t) = &inv.captured_at {
         info["capturedAt"] = Value::String(t.clone());
+    }
+    if let Some(ns) = inv.namespaces() {
+        info["namespaces"] = json!(ns);
     }
     // Values built from JSON values always serialise; objects are already JSON text.
     let mut out = serde_json::to_string_pretty(&info).unwrap_or_default();

@@ -110,6 +110,8 @@ struct Source<'a> {
     server_version: Option<&'a str>,
     objects: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
+    namespaces: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     layout: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped: Vec<SkippedWire<'a>>,
@@ -252,6 +254,7 @@ fn wire(r: &Report) -> Wire<'_> {
             server: r.server.as_deref(),
             server_version: r.server_version.as_deref(),
             objects: r.objects,
+            namespaces: r.namespaces.as_deref(),
             layout: r.input.layout,
             skipped: r.input.skipped.iter().map(|s| SkippedWire { path: &s.path, reason: &s.reason }).collect(),
             duplicates: r.input.duplicates,

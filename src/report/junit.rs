@@ -146,6 +146,9 @@ fn suite(context: Option<&str>, r: &Report) -> (usize, usize, usize, usize, Stri
     if let Some(v) = &r.server_version {
         property(&mut props, "serverVersion", v);
     }
+    if let Some(ns) = &r.namespaces {
+        property(&mut props, "namespaces", &ns.join(","));
+    }
     let xml = format!(
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">\n    <properties>\n{props}    </properties>\n{cases}  </testsuite>\n",
         escape(&name)

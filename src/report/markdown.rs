@@ -86,6 +86,9 @@ fn body(out: &mut String, r: &Report) {
         r.objects,
         r.exit.code()
     );
+    if let Some(line) = r.view_line() {
+        let _ = writeln!(out, "{}\n", escape(&line));
+    }
 
     let rows: Vec<String> = r
         .eval

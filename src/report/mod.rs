@@ -109,6 +109,8 @@ pub struct Report {
     pub server_version: Option<String>,
     /// Objects in the inventory.
     pub objects: usize,
+    /// The namespaces namespaced kinds were read in (`-n`): a partial view. `None`: all.
+    pub namespaces: Option<Vec<String>>,
     /// What reading the input noticed: layout, skipped files and objects, duplicates.
     pub input: crate::inventory::InputNotes,
     /// What evaluation produced.
@@ -150,6 +152,7 @@ impl Report {
             server,
             server_version: inv.server_version.clone(),
             objects: inv.len(),
+            namespaces: inv.namespaces().map(|n| n.iter().cloned().collect()),
             input: inv.input.clone(),
             eval,
             policy,
@@ -175,7 +178,21 @@ impl Report {
         if self.eval.evaluated.is_empty() {
             parts.push("no check was evaluated".to_string());
         }
-        format!("{}: {}", verdict_label(self.verdict, self.exit), parts.join(", "))
+        let view = match &self.namespaces {
+            Some(ns) => format!(" (namespaces {} only)", ns.join(", ")),
+            None => String::new(),
+        };
+        format!("{}: {}{view}", verdict_label(self.verdict, self.exit), parts.join(", "))
+    }
+
+    /// For a partial view (`-n`), one line saying what was and was not read.
+    #[must_use]
+    pub fn view_line(&self) -> Option<String> {
+        let ns = self.namespaces.as_ref()?;
+        Some(format!(
+            "Partial view: namespaced kinds were read only in namespace(s) {} (cluster-scoped kinds cluster-wide); what other namespaces hold was not judged",
+            ns.join(", ")
+        ))
     }
 }
 

@@ -171,6 +171,9 @@ fn run(context: Option<&str>, r: &Report) -> Value {
     if let Some(url) = &r.server {
         out["properties"]["source"]["server"] = serde_json::Value::from(url.as_str());
     }
+    if let Some(ns) = &r.namespaces {
+        out["properties"]["source"]["namespaces"] = serde_json::json!(ns);
+    }
     if !r.eval.plan.is_empty() {
         out["properties"]["plan"] = r
             .eval

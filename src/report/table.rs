@@ -233,7 +233,7 @@ pub fn render(r: &Report, opts: RenderOptions) -> String {
         r.source_location,
         r.objects
     );
-    for line in super::input_lines(&r.input) {
+    for line in r.view_line().into_iter().chain(super::input_lines(&r.input)) {
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out);

@@ -6,7 +6,7 @@
 //! How sure a finding is depends on its [`Evidence`]; [`severity`] turns the evidence into
 //! the finding's severity, and [`advice`] picks the replacement to suggest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use semver::Version;
 use serde_json::Value;
@@ -296,6 +296,8 @@ pub(super) fn removed_apis(cx: &mut Ctx<'_>, m: &Matrix, t: &Target) {
         .filter(|(_, v)| v.pointer("/spec/lastDeployed").and_then(Value::as_bool).unwrap_or(false))
         .collect();
     let mut failed_kinds = BTreeSet::new();
+    // Rule ids some removal applies to at this target, with their severity.
+    let mut active: BTreeMap<&'static str, Severity> = BTreeMap::new();
     for r in &m.api_removals {
         let removed = r.removed_in <= to;
         let deprecated = r.deprecated_in.as_ref().is_some_and(|d| *d <= to);
@@ -315,6 +317,7 @@ pub(super) fn removed_apis(cx: &mut Ctx<'_>, m: &Matrix, t: &Target) {
                 (_, true) => ("removed-api-no-replacement", Severity::Blocker),
                 (_, false) => ("deprecated-api", Severity::Warning),
             };
+            active.insert(id, rule_sev);
             let instead = match &advice {
                 Advice::Use { at_target, now: None } => format!("use {}", rep_name(at_target)),
                 Advice::Use { at_target, now: Some(now) } => format!(
@@ -438,9 +441,26 @@ pub(super) fn removed_apis(cx: &mut Ctx<'_>, m: &Matrix, t: &Target) {
         }
     }
     if any_rule {
-        cx.passed("removed-api");
-        cx.passed("removed-api-no-replacement");
-        cx.passed("deprecated-api");
+        for id in ["removed-api", "removed-api-no-replacement", "deprecated-api"] {
+            // In a partial view (`-n`) finding nothing proves nothing: objects and Helm
+            // releases of other namespaces were not read, and the upgrade is the cluster's.
+            let found = cx.out.findings.iter().any(|f| f.check_id == id && f.component.as_deref() == Some(&m.id));
+            match active.get(id) {
+                Some(sev) if cx.inv.is_partial() && !found => cx.unknown(
+                    &m.id,
+                    id,
+                    *sev,
+                    format!(
+                        "only namespace(s) {} were read: objects and Helm releases in other namespaces may still use an API {} at {} {}",
+                        cx.inv.view_label(),
+                        if id == "deprecated-api" { "deprecated" } else { "removed" },
+                        m.name,
+                        minor(&to)
+                    ),
+                ),
+                _ => cx.passed(id),
+            }
+        }
     }
 }
 

@@ -243,6 +243,14 @@ fn find_release<'a>(inv: &'a Inventory, namespace: Option<&str>, name: &str) -> 
     if let KindView::Failed(r) = inv.state(&gk) {
         return Err(format!("cannot read Helm releases: {r}"));
     }
+    // Releases are stored in their namespace: outside a partial view their storage was not read.
+    if let Some(why) = inv.outside_view(namespace) {
+        return Err(format!(
+            "Helm release '{}/{name}' cannot be looked up: {why}; add -n {}",
+            namespace.unwrap_or_default(),
+            namespace.unwrap_or_default()
+        ));
+    }
     let objects = inv.objects(&gk);
     let found = crate::inventory::helm::current_revisions(objects, |o, v| {
         str_at(v, &["spec", "release"]) == Some(name) && namespace.is_none_or(|n| o.namespace.as_deref() == Some(n))
@@ -260,8 +268,13 @@ fn find_release<'a>(inv: &'a Inventory, namespace: Option<&str>, name: &str) -> 
     };
     match found.len() {
         0 => Err(format!(
-            "no Helm release '{}{name}' in the cluster (releases: {})",
+            "no Helm release '{}{name}' in {} (releases: {})",
             namespace.map(|n| format!("{n}/")).unwrap_or_default(),
+            if inv.is_partial() {
+                format!("namespace(s) {} (the only ones read)", inv.view_label())
+            } else {
+                "the cluster".to_string()
+            },
             shown()
         )),
         1 => Ok(found.into_values().next().unwrap_or_else(|| unreachable!("one entry"))),
