@@ -97,7 +97,8 @@ impl Series {
             "resource": self.resource,
             "subresource": self.subresource,
             "removedRelease": self.removed_release,
-            "value": if self.value.is_finite() { json!(self.value) } else { json!(self.value.to_string()) },
+            // JSON has no NaN or infinities: those are written as the format writes them.
+            "value": if self.value.is_finite() { json!(self.value) } else { json!(go_float(self.value)) },
         })
     }
 }
@@ -357,6 +358,17 @@ fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
+/// A non-finite value as the exposition format writes it (`NaN`, `+Inf`, `-Inf`).
+fn go_float(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "+Inf"
+    } else {
+        "-Inf"
+    }
+}
+
 /// At most 40 characters of a token, for messages.
 fn shorten(s: &str) -> String {
     if s.chars().count() <= 40 { s.to_string() } else { format!("{}…", s.chars().take(40).collect::<String>()) }
@@ -418,6 +430,14 @@ mod tests {
         assert_eq!(s.value, f64::NEG_INFINITY);
         assert!(parse_line("m NaN").unwrap().unwrap().value.is_nan());
         assert_eq!(parse_line("  # free comment").unwrap(), None);
+        // Values JSON cannot hold survive the inventory object as the format writes them.
+        let odd = parse(&format!(
+            "{METRIC}{{version=\"v1\",resource=\"a\"}} +Inf\n{METRIC}{{version=\"v1\",resource=\"b\"}} NaN\n"
+        ))
+        .unwrap();
+        let back = read(&object(&odd)).unwrap();
+        assert_eq!(back[0].value, f64::INFINITY);
+        assert!(back[1].value.is_nan());
     }
 
     #[test]
