@@ -194,3 +194,33 @@ pub fn manifest(data: &[u8]) {
     let inv = Inventory::new(Origin::Snapshot("fuzz".into()), false);
     let _ = manifest::apply(inv, &docs, manifest::ChangeSet::default());
 }
+
+/// A `/metrics` body (`inventory::metrics`): read whole and in two chunks (cut where the first
+/// byte says) gives the same answer; the series kept round-trip through the inventory object
+/// and are judged by `deprecated-api-requests` without a panic.
+pub fn metrics(data: &[u8]) {
+    use upgrade_preflight::inventory::metrics::{self, Scanner};
+    let whole = {
+        let mut s = Scanner::new();
+        let pushed = s.push(data);
+        pushed.and_then(|()| s.finish())
+    };
+    let cut = data.first().map_or(0, |b| usize::from(*b) % (data.len() + 1));
+    let split = {
+        let mut s = Scanner::new();
+        let pushed = s.push(&data[..cut]).and_then(|()| s.push(&data[cut..]));
+        pushed.and_then(|()| s.finish())
+    };
+    // Debug text: NaN values are not equal to themselves.
+    assert_eq!(format!("{whole:?}"), format!("{split:?}"), "cut at {cut}");
+    let Ok(series) = whole else { return };
+    let obj = metrics::object(&series);
+    let back = metrics::read(&obj).expect("an object we wrote reads back");
+    assert_eq!(format!("{back:?}"), format!("{series:?}"));
+    let mut inv = Inventory::new(Origin::Live { context: "fuzz".into(), server: "https://fuzz".into() }, true);
+    inv.server_version = Some("v1.24.0".into());
+    inv.push(Object::from_value(obj).expect("the object has an identity"));
+    inv.finish();
+    let only = ["deprecated-api-requests".to_string()].into_iter().collect();
+    let _ = eval::evaluate(catalog(), &inv, &Selection { only, ..Selection::default() });
+}

@@ -343,6 +343,10 @@ pub const WORKLOAD_KINDS: &[(&str, &str)] = &[
 /// Kinds whose image tags identify a component's version.
 pub const DETECT_KINDS: &[(&str, &str)] = &[("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")];
 
+/// The object that holds the API server's `apiserver_requested_deprecated_apis` gauge, as
+/// (group, kind): not served by any API, read from `GET /metrics` (`inventory::metrics`).
+pub const DEPRECATED_API_REQUESTS: (&str, &str) = ("upgrade-preflight.io", "DeprecatedAPIRequests");
+
 #[cfg(test)]
 mod tests {
     use super::*;

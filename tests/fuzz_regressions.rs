@@ -72,8 +72,13 @@ fn manifest_inputs() {
 }
 
 #[test]
+fn metrics_inputs() {
+    replay("metrics", harness::metrics);
+}
+
+#[test]
 fn seeds_are_small() {
-    for target in ["version", "snapshot", "data_file", "cel", "helm", "kubeconfig", "manifest"] {
+    for target in ["version", "snapshot", "data_file", "cel", "helm", "kubeconfig", "manifest", "metrics"] {
         let seeds: Vec<_> = std::fs::read_dir(crate::util::root().join("fuzz/corpus").join(target)).unwrap().collect();
         assert!(seeds.len() <= 10, "{target}: keep the committed corpus to a handful of seeds");
     }

@@ -104,7 +104,9 @@ fn only_gets_and_only_lists_of_needed_kinds() {
         assert_eq!(r.method, "GET", "{} {}", r.method, r.path);
         // No per-object GETs: discovery, /version, or a paginated list.
         let list = r.query_param("limit").is_some();
+        // `/metrics`: the API server's deprecated-API gauge (deprecated-api-requests).
         let discovery = r.path == "/version"
+            || r.path == "/metrics"
             || r.path == "/api/v1"
             || r.path == "/apis"
             || r.path.matches('/').count() == 3 && r.path.starts_with("/apis/");

@@ -8,15 +8,22 @@
 //! | `floating-image-tags` | — | containers of components whose matrix demands pinning that run a floating tag |
 //! | `mounted-config-file` | `component`, `range`, `file`, `ini-section` | a component in `range` whose mounted ConfigMaps lack `file` (or its `[ini-section]`) |
 //! | `webhook-endpoints` | — | admission webhooks with `failurePolicy: Fail` whose Service has no ready endpoints |
+//! | `deprecated-api-requests` | — | APIs clients still request (the API server's `apiserver_requested_deprecated_apis`) that are removed at the Kubernetes target |
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::resource::{DETECT_KINDS, GroupKind, WORKLOAD_KINDS};
+use crate::resource::{DEPRECATED_API_REQUESTS, DETECT_KINDS, GroupKind, WORKLOAD_KINDS};
 use crate::version::Range;
 
 /// Names of the built-in evaluators.
-pub const NAMES: &[&str] = &["missing-references", "floating-image-tags", "mounted-config-file", "webhook-endpoints"];
+pub const NAMES: &[&str] = &[
+    "missing-references",
+    "floating-image-tags",
+    "mounted-config-file",
+    "webhook-endpoints",
+    "deprecated-api-requests",
+];
 
 /// A configured built-in evaluator.
 #[derive(Debug, Clone)]
@@ -29,6 +36,8 @@ pub enum Builtin {
     MountedConfigFile(MountedConfig),
     /// See module docs.
     WebhookEndpoints,
+    /// See module docs.
+    DeprecatedApiRequests,
 }
 
 /// Parameters of `mounted-config-file`.
@@ -64,6 +73,7 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
         "missing-references" => no_params(Builtin::MissingReferences),
         "floating-image-tags" => no_params(Builtin::FloatingImageTags),
         "webhook-endpoints" => no_params(Builtin::WebhookEndpoints),
+        "deprecated-api-requests" => no_params(Builtin::DeprecatedApiRequests),
         "mounted-config-file" => {
             let p: MountedConfigParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
                 .map_err(|e| format!("'{name}' params: {e}"))?;
@@ -145,6 +155,9 @@ impl Builtin {
                 at("", "Endpoints", &["subsets"]),
                 at("discovery.k8s.io", "EndpointSlice", &["endpoints"]),
             ],
+            Builtin::DeprecatedApiRequests => {
+                vec![at(DEPRECATED_API_REQUESTS.0, DEPRECATED_API_REQUESTS.1, &["metric", "series"])]
+            }
         }
     }
 
@@ -186,7 +199,7 @@ mod tests {
         );
         assert_eq!(
             err("nope", None),
-            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints)"
+            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, deprecated-api-requests)"
         );
         let ok = parse(
             "mounted-config-file",

@@ -37,18 +37,40 @@ pub fn keeps(b: &Builtin) -> Vec<(GroupKind, Keep)> {
         .collect()
 }
 
-/// Runs the evaluator. `Err` means it could not be evaluated, with the reason.
+/// Runs the evaluator. `Err` means it could not be evaluated, with the reason. `targets`
+/// are the planned versions (`--target`), by component.
 pub fn evaluate(
     b: &Builtin,
     inv: &Inventory,
     catalog: &Catalog,
     detected: &BTreeMap<String, Detected>,
+    targets: &BTreeMap<String, semver::Version>,
 ) -> Result<Vec<Hit>, String> {
     match b {
         Builtin::MissingReferences => missing_references(inv),
         Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog)),
         Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
         Builtin::WebhookEndpoints => webhook_endpoints(inv),
+        Builtin::DeprecatedApiRequests => super::api_requests::evaluate(inv, catalog, targets),
+    }
+}
+
+/// What `b` decides before its kinds are read, if anything (the general rule is in
+/// `run_check`: a failed kind is *could not evaluate*, kinds not served *not applicable*).
+pub(super) fn precheck(b: &Builtin, inv: &Inventory) -> Option<super::Outcome> {
+    match b {
+        Builtin::DeprecatedApiRequests => super::api_requests::precheck(inv),
+        _ => None,
+    }
+}
+
+/// The severity `b`'s check has in this run (its findings set their own): the check's, except
+/// where the plan decides it.
+#[must_use]
+pub fn severity(b: &Builtin, check: Severity, targets: &BTreeMap<String, semver::Version>) -> Severity {
+    match b {
+        Builtin::DeprecatedApiRequests => super::api_requests::severity(check, targets),
+        _ => check,
     }
 }
 

@@ -13,6 +13,7 @@
 //! the CEL and built-in paths share the outcome bookkeeping that makes "-v" and the report
 //! agree).
 
+mod api_requests;
 pub mod builtins;
 mod cel_rule;
 pub mod change;
@@ -158,7 +159,11 @@ pub fn evaluate_plan(
         };
         check_results.insert(&check.id, objs);
         if sel.wants(&check.id) {
-            record(&mut out, &check.id, check.severity, outcome);
+            let severity = match &check.rule {
+                Rule::Builtin(b) => builtins::severity(b, check.severity, &targets),
+                Rule::Cel { .. } => check.severity,
+            };
+            record(&mut out, &check.id, severity, outcome);
         }
     }
 
@@ -368,6 +373,11 @@ fn run_check(
     {
         return o;
     }
+    if let Rule::Builtin(b) = &check.rule
+        && let Some(outcome) = builtins::precheck(b, inv)
+    {
+        return outcome;
+    }
     let reads = check.reads();
     let mut absent = Vec::new();
     for gk in &reads {
@@ -402,7 +412,7 @@ fn run_check(
         references: check.references.clone(),
     };
     match &check.rule {
-        Rule::Builtin(b) => match builtins::evaluate(b, inv, catalog, detected) {
+        Rule::Builtin(b) => match builtins::evaluate(b, inv, catalog, detected, targets) {
             Ok(hits) if hits.is_empty() => {
                 // What is judged, not what is looked up: Secrets read to resolve references
                 // are not something the check "found nothing" in.

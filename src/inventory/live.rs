@@ -1,5 +1,7 @@
 //! The live-cluster source: connect like kubectl, discover exactly the kinds the enabled
-//! checks and matrices need, and list them concurrently, paginated, read-only.
+//! checks and matrices need, and list them concurrently, paginated, read-only; and, when
+//! `deprecated-api-requests` is enabled, read the API server's `GET /metrics` (reduced to
+//! one gauge as it arrives, `super::metrics`) under the same timeouts, retries and limits.
 //!
 //! The only async module. Every request is a GET. Faults are handled here and end up as
 //! kind states in the [`Inventory`], never as panics:
@@ -200,12 +202,45 @@ struct Http {
     deadline: Instant,
 }
 
+/// What a GET expects back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// A JSON document (discovery, lists), held whole.
+    Json,
+    /// The API server's `/metrics` in the Prometheus text format, read as it arrives and
+    /// reduced to the `apiserver_requested_deprecated_apis` series (`super::metrics`).
+    Metrics,
+}
+
+/// A successful answer, by [`Want`].
+enum Got {
+    Json(Vec<u8>),
+    Metrics(Vec<super::metrics::Series>),
+}
+
 impl Http {
     /// GET with retries; returns the JSON body bytes.
     async fn get(&self, path: &str) -> Result<Vec<u8>, FetchError> {
+        match self.get_as(path, Want::Json).await? {
+            Got::Json(body) => Ok(body),
+            Got::Metrics(_) => Err(FetchError::Refused(format!("internal error: {path} was read as metrics"))),
+        }
+    }
+
+    /// GET `/metrics` with retries; returns the deprecated-API series it holds.
+    async fn get_metrics(&self) -> Result<Vec<super::metrics::Series>, FetchError> {
+        match self.get_as(super::metrics::PATH, Want::Metrics).await? {
+            Got::Metrics(series) => Ok(series),
+            Got::Json(_) => Err(FetchError::Refused("internal error: /metrics was read as JSON".to_string())),
+        }
+    }
+
+    /// GET with retries: each attempt bounded by `--request-timeout`, backoff within the
+    /// run's deadline, every attempt counted in the stats.
+    async fn get_as(&self, path: &str, want: Want) -> Result<Got, FetchError> {
         let mut attempt = 0;
         loop {
-            let result = tokio::time::timeout(self.opts.request_timeout, self.once(path)).await;
+            let result = tokio::time::timeout(self.opts.request_timeout, self.once(path, want)).await;
             let (err, retry_after) = match result {
                 Ok(Ok(body)) => return Ok(body),
                 Ok(Err((e, retry_after))) => (e, retry_after),
@@ -233,9 +268,13 @@ impl Http {
         }
     }
 
-    async fn once(&self, path: &str) -> Result<Vec<u8>, (FetchError, Option<Duration>)> {
+    async fn once(&self, path: &str, want: Want) -> Result<Got, (FetchError, Option<Duration>)> {
+        let accept = match want {
+            Want::Json => "application/json",
+            Want::Metrics => super::metrics::ACCEPT,
+        };
         let req = http::Request::get(path)
-            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::ACCEPT, accept)
             .body(kube::client::Body::empty())
             .map_err(|e| (FetchError::Refused(format!("bad request path {path}: {e}")), None))?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -267,30 +306,71 @@ impl Http {
         if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
             return Err(too_large());
         }
+        // Metrics are read line by line as they arrive and only a few lines kept; anything
+        // else (JSON, an error body, a page of the wrong type) is held whole, within the limit.
+        let is_text = content_type.starts_with("text/plain");
+        let mut scanner = (want == Want::Metrics && status == 200 && is_text).then(super::metrics::Scanner::new);
         let mut body = resp.into_body();
         let mut buf = Vec::new();
+        let mut received = 0usize;
         while let Some(frame) = body.frame().await {
             let frame =
                 frame.map_err(|e| (FetchError::Transport(format!("connection failed mid-response: {e}")), None))?;
             if let Ok(data) = frame.into_data() {
                 self.stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-                if buf.len() + data.len() > MAX_RESPONSE_BYTES {
+                received += data.len();
+                if received > MAX_RESPONSE_BYTES {
                     return Err(too_large());
                 }
-                buf.extend_from_slice(&data);
+                match scanner.as_mut() {
+                    // A body not in the format is refused at its first bad line: asking
+                    // again gets the same body.
+                    Some(sc) => sc.push(&data).map_err(|e| (not_metrics(&e), None))?,
+                    None => buf.extend_from_slice(&data),
+                }
             }
         }
         if status != 200 {
             return Err((FetchError::Status(status, status_message(&buf)), retry_after));
         }
-        if !content_type.starts_with("application/json") {
-            let shown = if content_type.is_empty() { "none" } else { content_type.as_str() };
-            return Err((
-                FetchError::Transport(format!("unexpected content type {shown} (expected application/json)")),
-                None,
-            ));
+        let expected = match want {
+            Want::Json if content_type.starts_with("application/json") => return Ok(Got::Json(buf)),
+            Want::Json => "application/json",
+            Want::Metrics => match scanner {
+                Some(sc) => return sc.finish().map(Got::Metrics).map_err(|e| (not_metrics(&e), None)),
+                None => "text/plain, the Prometheus text format",
+            },
+        };
+        let shown = if content_type.is_empty() { "none" } else { content_type.as_str() };
+        Err((FetchError::Transport(format!("unexpected content type {shown} (expected {expected})")), None))
+    }
+}
+
+/// A `/metrics` body that is not in the Prometheus text format.
+fn not_metrics(why: &str) -> FetchError {
+    FetchError::Refused(format!("the body is not in the Prometheus text format: {why}; not retried"))
+}
+
+/// Reads the API server's deprecated-API gauge into the one object that holds it, or the
+/// reason it could not be read. Forbidden names the permission it needs.
+async fn collect_metrics(http: &Http) -> KindState {
+    let path = super::metrics::PATH;
+    match http.get_metrics().await {
+        Ok(series) => match Object::from_value(super::metrics::object(&series)) {
+            Ok(obj) => {
+                http.stats.objects.fetch_add(1, Ordering::Relaxed);
+                KindState::Collected(vec![obj])
+            }
+            Err(e) => KindState::Failed(format!("get {path}: {e}")),
+        },
+        Err(FetchError::Status(403, m)) => KindState::Failed(format!(
+            "forbidden: get {path}: the ClusterRole needs nonResourceURLs [\"{path}\"] with verb get (`upgrade-preflight rbac` grants it): {m}"
+        )),
+        Err(FetchError::Status(401, m)) => KindState::Failed(format!("unauthorized: get {path}: {m}")),
+        Err(FetchError::Status(404, m)) => {
+            KindState::Failed(format!("get {path}: HTTP 404: the API server does not serve its metrics there: {m}"))
         }
-        Ok(buf)
+        Err(e) => KindState::Failed(format!("get {path}: {}", e.describe())),
     }
 }
 
@@ -429,13 +509,30 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
         inv.set_view(view.clone());
     }
 
-    let resolved = discover(&http, needs, &mut inv).await;
+    // The deprecated-API gauge is not a kind the API serves: it is read from `/metrics`.
+    let metrics_gk = super::metrics::group_kind();
+    let wants_metrics = needs.iter().any(|n| n.gk == metrics_gk);
+    let listed: Vec<Need> = needs.iter().filter(|n| n.gk != metrics_gk).cloned().collect();
+    let resolved = discover(&http, &listed, &mut inv).await;
     let lists = plan_lists(resolved, http.opts.namespaces.as_ref());
     let sem = Arc::new(tokio::sync::Semaphore::new(http.opts.concurrency.max(1)));
-    let total = lists.len();
+    let total = lists.len() + usize::from(wants_metrics);
     let mut tasks = tokio::task::JoinSet::new();
     // Per kind: the states of its lists (one per namespace in a partial view), merged below.
     let mut parts: BTreeMap<GroupKind, Vec<(KindState, Vec<Object>)>> = BTreeMap::new();
+    if wants_metrics {
+        let http = Arc::clone(&http);
+        let sem = Arc::clone(&sem);
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await.ok();
+            let state = collect_metrics(&http).await;
+            http.stats.kinds_done.fetch_add(1, Ordering::Relaxed);
+            if http.opts.progress {
+                progress(&http.stats, total);
+            }
+            (metrics_gk, state, Vec::new())
+        });
+    }
     for (need, res) in lists {
         if need.namespace.as_deref() == Some(NO_NAMESPACE) {
             // Namespaced, and needed only in a namespace the view leaves out: nothing to list.

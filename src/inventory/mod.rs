@@ -21,6 +21,7 @@ pub mod documents;
 pub mod helm;
 pub mod live;
 pub mod manifest;
+pub mod metrics;
 mod notes;
 pub mod projection;
 pub mod redact;
@@ -478,6 +479,14 @@ impl Inventory {
         }
         self.index.clear();
         out
+    }
+
+    /// True when the source stated this kind's state (collected, absent or failed): a live
+    /// collection states every kind it was asked for, a snapshot the kinds its `SnapshotInfo`
+    /// lists and those it holds objects of.
+    #[must_use]
+    pub fn declares(&self, gk: &GroupKind) -> bool {
+        self.kinds.contains_key(gk)
     }
 
     /// True when the kinds listed are authoritative (see [`Inventory::state`]).

@@ -16,6 +16,10 @@
 //!   `Authorization: Bearer <token>` header gets `401` with a `Status` body.
 //! * `GET /version` (default `gitVersion` `v1.30.7+rke2r1`), `/healthz`,
 //!   `/readyz`, `/livez`.
+//! * `GET /metrics` in the Prometheus text format (`text/plain; version=0.0.4`): by default
+//!   a few API server metrics with no deprecated API requested
+//!   ([`api_server_metrics`]`("")`); [`FakeApiBuilder::metrics`] sets the body (fault
+//!   injection reaches it with [`Target::path_prefix`]`("/metrics")`).
 //! * Discovery: `/api`, `/api/v1`, `/apis`, `/apis/{group}`,
 //!   `/apis/{group}/{version}`, and *aggregated discovery* (`apidiscovery.k8s.io/v2`,
 //!   as used by `kube::Discovery::run_aggregated`) on `/api` and `/apis` when the
@@ -150,6 +154,35 @@ pub const DEFAULT_USER: &str = "system:serviceaccount:default:upgrade-preflight"
 
 /// `metadata.resourceVersion` of every list unless the builder sets another.
 pub const DEFAULT_LIST_RESOURCE_VERSION: &str = "1000";
+
+/// The invented part of the default `/metrics` body: lines shaped like kube-apiserver's own
+/// (names, HELP texts and labels of its STABLE metrics as kubernetes/kubernetes
+/// `test/instrumentation/testdata/stable-metrics-list.yaml` lists them; the values are made
+/// up), around which [`api_server_metrics`] puts the `apiserver_requested_deprecated_apis`
+/// series a test wants. See `tests/fixtures/metrics/README.md`.
+const API_SERVER_METRICS_HEAD: &str = "\
+# HELP apiserver_request_total [STABLE] Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.
+# TYPE apiserver_request_total counter
+apiserver_request_total{code=\"200\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"pods\",scope=\"cluster\",subresource=\"\",verb=\"LIST\",version=\"v1\"} 1842
+apiserver_request_total{code=\"200\",component=\"apiserver\",dry_run=\"\",group=\"apps\",resource=\"deployments\",scope=\"namespace\",subresource=\"\",verb=\"WATCH\",version=\"v1\"} 311
+";
+/// See [`API_SERVER_METRICS_HEAD`].
+const API_SERVER_METRICS_TAIL: &str = "\
+# HELP apiserver_storage_objects [STABLE] Number of stored objects at the time of last check split by kind. In case of a fetching error, the value will be -1.
+# TYPE apiserver_storage_objects gauge
+apiserver_storage_objects{resource=\"pods\"} 57
+# HELP process_start_time_seconds [ALPHA] Start time of the process since unix epoch in seconds.
+# TYPE process_start_time_seconds gauge
+process_start_time_seconds 1.70115672318e+09
+";
+
+/// A `/metrics` body: a few (invented) API server metrics with `deprecated` — the
+/// `apiserver_requested_deprecated_apis` family's lines, `""` for none requested — in the
+/// place kube-apiserver writes it (families sorted by name).
+#[must_use]
+pub fn api_server_metrics(deprecated: &str) -> String {
+    format!("{API_SERVER_METRICS_HEAD}{deprecated}{API_SERVER_METRICS_TAIL}")
+}
 
 /// Kinds the server always knows (unless [`FakeApiBuilder::without_builtin_kinds`]):
 /// `(group, version, kind, plural, namespaced)`.
@@ -380,6 +413,7 @@ pub struct FakeApiBuilder {
     builtin_kinds: bool,
     aggregated_discovery: bool,
     strip_item_type_meta: bool,
+    metrics: String,
 }
 
 impl Default for FakeApiBuilder {
@@ -394,6 +428,7 @@ impl Default for FakeApiBuilder {
             builtin_kinds: true,
             aggregated_discovery: true,
             strip_item_type_meta: false,
+            metrics: api_server_metrics(""),
         }
     }
 }
@@ -470,6 +505,14 @@ impl FakeApiBuilder {
     #[must_use]
     pub fn strip_item_type_meta(mut self) -> Self {
         self.strip_item_type_meta = true;
+        self
+    }
+
+    /// Sets the `/metrics` body, served as `text/plain; version=0.0.4` whatever it holds
+    /// (see [`api_server_metrics`]).
+    #[must_use]
+    pub fn metrics(mut self, body: impl Into<String>) -> Self {
+        self.metrics = body.into();
         self
     }
 
@@ -729,6 +772,7 @@ impl FakeApi {
             user: options.user,
             list_resource_version: options.list_resource_version,
             aggregated_discovery: options.aggregated_discovery,
+            metrics: Bytes::from(options.metrics),
             faults: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
             bytes_sent: Arc::new(AtomicU64::new(0)),
@@ -892,6 +936,7 @@ struct State {
     user: String,
     list_resource_version: String,
     aggregated_discovery: bool,
+    metrics: Bytes,
     faults: Mutex<Vec<FaultRule>>,
     requests: Mutex<Vec<RecordedRequest>>,
     bytes_sent: Arc<AtomicU64>,
@@ -1080,6 +1125,14 @@ impl State {
 
     fn normal_reply(&self, info: &RequestInfo, route_path: &str, resource: Option<&ResourcePath>) -> Reply {
         match route_path {
+            "/metrics" => {
+                return Reply {
+                    status: StatusCode::OK,
+                    content_type: "text/plain; version=0.0.4; charset=utf-8",
+                    retry_after: None,
+                    body: ReplyBody::Full(self.metrics.clone()),
+                };
+            }
             "/healthz" | "/readyz" | "/livez" => {
                 return Reply {
                     status: StatusCode::OK,
