@@ -1,0 +1,298 @@
+//! Add-on fixtures: `tests/fixtures/addons/<component-id>/<case>.yaml`, each a snapshot (the
+//! format of `tests/fixtures/checks/*/*.yaml`) whose leading comment lines say what a report
+//! on it must show. The built binary runs `check --snapshot FILE -o json [--target …]`, so the
+//! whole path — detection, planning, the JSON contract — is what is tested.
+//!
+//! Header lines (before the first non-comment line; `key: value`, one per line):
+//!
+//! | key | n | asserts |
+//! |---|---|---|
+//! | `target: C=V` | 0..n | nothing; each becomes a `--target C=V` argument |
+//! | `expect-component: C=V` | 1..n | `components[]` has C `detected` at version V (a leading `v` is ignored); `C=unknown`: present, version unknown; `C=absent`: not detected |
+//! | `expect-finding: ID` | 0..n | a finding with `checkId` ID and `component` the directory's component |
+//! | `expect-no-finding: ID` | 0..n | no such finding, and the directory's plan step (if any) does not leave ID *could not evaluate* |
+//! | `expect-first: C=V` | 0..1 | "upgrade this first": the plan step of C has `requiredVersion` V, comes before (`order`) every step in its `requiredBy`, and those list C in `upgradeFirst`; without the key, the directory's component has no `requiredVersion` |
+//!
+//! Any other `# word:` line is an error (a typo must not silently assert nothing); other
+//! comment lines are free text. Beyond the header: when the directory's component is
+//! `unknown`, a `kubernetes` target is given and its matrix has `supported-peers` rows for
+//! Kubernetes, its peer rule must be *could not evaluate* — a plan step with verdict
+//! `unknown` listing `peer-compatibility`, and a `couldNotEvaluate` entry for it — never a
+//! pass. The walk is safe on a missing or empty directory; `ADDON=<id>` narrows it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use upgrade_preflight::catalog::{Catalog, Sources};
+
+use crate::util::{root, run};
+
+/// What a fixture's header asks for.
+#[derive(Debug, Default)]
+struct Expect {
+    targets: Vec<String>,
+    components: Vec<(String, String)>,
+    findings: Vec<String>,
+    no_findings: Vec<String>,
+    first: Option<(String, String)>,
+}
+
+fn pair(key: &str, v: &str) -> Result<(String, String), String> {
+    match v.split_once('=') {
+        Some((c, ver)) if !c.trim().is_empty() && !ver.trim().is_empty() => {
+            Ok((c.trim().to_string(), ver.trim().to_string()))
+        }
+        _ => Err(format!("{key}: '{v}' is not COMPONENT=VERSION")),
+    }
+}
+
+/// Parses the header; an unknown key, a malformed value or a missing `expect-component` is
+/// an error.
+fn parse_header(text: &str) -> Result<Expect, String> {
+    let mut e = Expect::default();
+    for line in text.lines().take_while(|l| l.starts_with('#')) {
+        let body = line.trim_start_matches('#').trim();
+        let Some((key, value)) = body.split_once(':') else { continue };
+        // Only `word:` with a kebab-case word is a key; anything else is free text.
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+            continue;
+        }
+        let value = value.trim();
+        match key {
+            "target" => e.targets.push(pair(key, value).map(|(c, v)| format!("{c}={v}"))?),
+            "expect-component" => e.components.push(pair(key, value)?),
+            "expect-finding" => e.findings.push(value.to_string()),
+            "expect-no-finding" => e.no_findings.push(value.to_string()),
+            "expect-first" if e.first.is_some() => return Err("expect-first: at most one".into()),
+            "expect-first" => e.first = Some(pair(key, value)?),
+            other => return Err(format!("unknown header key '{other}'")),
+        }
+    }
+    if e.components.is_empty() {
+        return Err("no expect-component line: the fixture would assert nothing about detection".into());
+    }
+    if e.findings.iter().chain(&e.no_findings).any(String::is_empty) {
+        return Err("expect-finding / expect-no-finding: empty id".into());
+    }
+    Ok(e)
+}
+
+fn bare(v: &str) -> &str {
+    v.strip_prefix('v').unwrap_or(v)
+}
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+/// Runs one fixture and returns what went wrong (empty when it holds).
+fn judge(file: &Path, component: &str, catalog: &Catalog) -> Vec<String> {
+    let name = file.strip_prefix(root()).unwrap_or(file).display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("{name}: {e}")],
+    };
+    let expect = match parse_header(&text) {
+        Ok(e) => e,
+        Err(e) => return vec![format!("{name}: header: {e}")],
+    };
+    let mut args =
+        vec!["check".to_string(), "--snapshot".into(), file.display().to_string(), "-o".into(), "json".into()];
+    for t in &expect.targets {
+        args.extend(["--target".to_string(), t.clone()]);
+    }
+    let out = run(&args);
+    let report: Value = match serde_json::from_str(&out.stdout) {
+        Ok(v) if [0, 1, 3].contains(&out.code) => v,
+        _ => return vec![format!("{name}: exit {} and no JSON report:\n{}", out.code, out.stderr)],
+    };
+    let mut bad = Vec::new();
+    let mut fail = |m: String| bad.push(format!("{name}: {m}"));
+
+    let comps = report["components"].as_array().cloned().unwrap_or_default();
+    let comp = |id: &str| comps.iter().find(|c| c["id"] == id);
+    for (id, want) in &expect.components {
+        let got = comp(id);
+        let status = got.and_then(|c| c["status"].as_str()).unwrap_or("not-detected");
+        let ok = match want.as_str() {
+            "absent" => status == "not-detected",
+            "unknown" => status == "unknown",
+            v => status == "detected" && got.and_then(|c| c["version"].as_str()).map(bare) == Some(bare(v)),
+        };
+        if !ok {
+            fail(format!("expect-component {id}={want}, got {}", got.map_or("nothing".into(), ToString::to_string)));
+        }
+    }
+
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    let mine = |id: &str| -> Vec<&Value> {
+        findings.iter().filter(|f| f["checkId"] == id && f["component"] == component).collect()
+    };
+    let plan = report["plan"].as_array().cloned().unwrap_or_default();
+    let step = |c: &str| plan.iter().find(|s| s["component"] == c);
+    let unknown_in_step =
+        |id: &str| step(component).is_some_and(|s| s["verdict"] == "unknown" && strs(&s["findings"]).contains(&id));
+    for id in &expect.findings {
+        if mine(id).is_empty() {
+            let others: Vec<String> = findings
+                .iter()
+                .filter(|f| f["checkId"] == id.as_str())
+                .map(|f| format!("{} (component {})", f["message"], f["component"]))
+                .collect();
+            fail(format!("expect-finding {id}: none for component {component}; with that id: {others:?}"));
+        }
+    }
+    for id in &expect.no_findings {
+        for f in mine(id) {
+            fail(format!("expect-no-finding {id}: found {}", f["message"]));
+        }
+        if unknown_in_step(id) {
+            fail(format!("expect-no-finding {id}: it was not evaluated for {component} (plan step is unknown)"));
+        }
+    }
+
+    match &expect.first {
+        Some((id, want)) => match step(id) {
+            Some(s) if s["requiredVersion"].as_str().map(bare) == Some(bare(want)) => {
+                let by = strs(&s["requiredBy"]);
+                if by.is_empty() {
+                    fail(format!("expect-first {id}: its plan step has no requiredBy: {s}"));
+                }
+                for b in by {
+                    match step(b) {
+                        Some(t)
+                            if t["order"].as_u64() > s["order"].as_u64()
+                                && strs(&t["upgradeFirst"]).contains(&id.as_str()) => {}
+                        other => fail(format!(
+                            "expect-first {id}: the step of {b} must come after it and list it in upgradeFirst: {other:?}"
+                        )),
+                    }
+                }
+            }
+            other => fail(format!("expect-first {id}={want}: plan step {other:?}")),
+        },
+        None => {
+            if let Some(s) = step(component).filter(|s| s.get("requiredVersion").is_some()) {
+                fail(format!("no expect-first, but {component} must move first: {s}"));
+            }
+        }
+    }
+
+    // An unknown version is never a pass of the peer rule.
+    let is_unknown = expect.components.iter().any(|(c, v)| c == component && v == "unknown");
+    let k8s_target = expect.targets.iter().any(|t| t.starts_with("kubernetes="));
+    let has_rows =
+        catalog.matrices.get(component).is_some_and(|m| m.supported_peers.iter().any(|p| p.component == "kubernetes"));
+    if is_unknown && k8s_target && has_rows {
+        let listed = report["couldNotEvaluate"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["checkId"] == "peer-compatibility"));
+        if !listed || !unknown_in_step("peer-compatibility") {
+            fail(format!(
+                "{component} is unknown: its peer rule must be could not evaluate (plan step: {:?})",
+                step(component)
+            ));
+        }
+    }
+    bad
+}
+
+/// `tests/fixtures/addons/<component>/<case>.yaml`, sorted; nothing when the directory is
+/// missing or empty.
+fn fixtures(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let Ok(components) = std::fs::read_dir(dir) else { return out };
+    for c in components.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        let id = c.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        for f in std::fs::read_dir(&c).into_iter().flatten().flatten().map(|e| e.path()) {
+            if f.extension().is_some_and(|x| x == "yaml") {
+                out.push((id.clone(), f));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn addon_fixtures_hold() {
+    let catalog = Catalog::load(&Sources::default()).unwrap();
+    let only = std::env::var("ADDON").ok();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (component, file) in fixtures(&root().join("tests/fixtures/addons")) {
+        if only.as_deref().is_some_and(|o| o != component) {
+            continue;
+        }
+        if !catalog.matrices.contains_key(&component) {
+            failures.push(format!("{}: no matrix '{component}' (the directory names a component)", file.display()));
+            continue;
+        }
+        checked += 1;
+        failures.extend(judge(&file, &component, &catalog));
+    }
+    assert!(failures.is_empty(), "{checked} fixtures checked; failures:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_header_rejects_unknown_keys_and_empty_expectations() {
+    let err =
+        parse_header("# target: kubernetes=1.33.0\n# expect-findng: peer-compatibility\nkind: List\n").unwrap_err();
+    assert!(err.contains("unknown header key 'expect-findng'"), "{err}");
+    let err = parse_header("# target: kubernetes=1.33.0\nkind: List\n").unwrap_err();
+    assert!(err.contains("no expect-component"), "{err}");
+    let err = parse_header("# expect-component: cert-manager\n").unwrap_err();
+    assert!(err.contains("COMPONENT=VERSION"), "{err}");
+    let err = parse_header("# expect-component: a=1\n# expect-first: a=2\n# expect-first: a=3\n").unwrap_err();
+    assert!(err.contains("at most one"), "{err}");
+    // Free text, and comment lines after the header, are not keys.
+    let e = parse_header("# Cert-manager 1.15 on Kubernetes 1.30 (see README: the chart)\n# expect-component: a=1\nkind: List\n# note: x\n")
+        .unwrap();
+    assert_eq!(e.components, vec![("a".to_string(), "1".to_string())]);
+}
+
+#[test]
+fn the_walk_is_safe_on_a_missing_or_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(fixtures(&dir.path().join("missing")).is_empty());
+    std::fs::create_dir(dir.path().join("cert-manager")).unwrap();
+    assert!(fixtures(dir.path()).is_empty());
+    std::fs::write(dir.path().join("cert-manager/README.md"), "not a fixture").unwrap();
+    std::fs::write(dir.path().join("cert-manager/detected.yaml"), "kind: List\n").unwrap();
+    let found = fixtures(dir.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "cert-manager");
+}
+
+/// The harness can fail: wrong expectations on a real snapshot are reported, one per line.
+#[test]
+fn the_harness_reports_wrong_expectations() {
+    let catalog = Catalog::load(&Sources::default()).unwrap();
+    let snapshot = "apiVersion: upgrade-preflight.io/v1alpha1\nkind: SnapshotInfo\nserverVersion: v1.30.4\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {nodeInfo: {kubeletVersion: v1.30.4}, conditions: [{type: Ready, status: 'True'}]}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let right = dir.path().join("right.yaml");
+    std::fs::write(&right, format!("# target: kubernetes=1.31.0\n# expect-component: kubernetes=1.30.4\n# expect-no-finding: upgrade-path\n{snapshot}")).unwrap();
+    let failures = judge(&right, "kubernetes", &catalog);
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    let wrong = dir.path().join("wrong.yaml");
+    let header = "# target: kubernetes=1.33.0\n# expect-component: kubernetes=1.29.0\n# expect-component: rancher=unknown\n# expect-no-finding: upgrade-path\n# expect-finding: kubelet-skew\n# expect-first: rancher=2.12.0\n";
+    std::fs::write(&wrong, format!("{header}{snapshot}")).unwrap();
+    let failures = judge(&wrong, "kubernetes", &catalog);
+    let text = failures.join("\n");
+    for want in [
+        "expect-component kubernetes=1.29.0",
+        "expect-component rancher=unknown",
+        "expect-no-finding upgrade-path: found",
+        "expect-finding kubelet-skew: none",
+        "expect-first rancher=2.12.0",
+    ] {
+        assert!(text.contains(want), "missing '{want}' in:\n{text}");
+    }
+    assert_eq!(failures.len(), 5, "{text}");
+
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(&typo, format!("# expect-componnent: kubernetes=1.30.4\n{snapshot}")).unwrap();
+    let failures = judge(&typo, "kubernetes", &catalog);
+    assert!(failures.len() == 1 && failures[0].contains("unknown header key"), "{failures:#?}");
+}
