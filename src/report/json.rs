@@ -24,7 +24,13 @@
 //!   "plan": [{"component": "harvester", "name": "Harvester", "current": "v1.4.0", "target": "1.5.0",
 //!             "verdict": "blocked",      // ok | no-change | warning | blocked | unknown
 //!             "findings": ["upgrade-path"], "nextSteps": ["=1.4.1", ">=1.4.2, <1.5.0"],
-//!             "gates": [{"checkId": "nodes-not-ready", "result": "pass"}]}]   // pass | fail | n/a | unknown
+//!             "gates": [{"checkId": "nodes-not-ready", "result": "pass"}],   // pass | fail | n/a | unknown
+//!             "order": 2,                // carry steps out by ascending order
+//!             "upgradeFirst": ["cert-manager"]},   // steps that must be done before this one
+//!            // a component whose running version does not support a target, not itself targeted:
+//!            {"component": "cert-manager", "name": "cert-manager", "current": "v1.14.5", "verdict": "blocked",
+//!             "findings": ["peer-compatibility"], "order": 1, "requiredVersion": "1.16.0",
+//!             "upgradePath": ["1.15", "1.16.0"], "requiredBy": ["kubernetes"]}]
 //! }
 //! ```
 //! Fields may be added in a minor release; none is removed or changes meaning without a
@@ -83,6 +89,15 @@ struct Step<'a> {
     next_steps: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     gates: Vec<Gate<'a>>,
+    order: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    upgrade_path: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    required_by: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    upgrade_first: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -315,6 +330,11 @@ fn wire(r: &Report) -> Wire<'_> {
                 findings: &p.findings,
                 next_steps: &p.next_steps,
                 gates: p.gates.iter().map(|(g, s)| Gate { check_id: g, result: s }).collect(),
+                order: p.order,
+                required_version: p.required_version.as_deref(),
+                upgrade_path: &p.upgrade_path,
+                required_by: &p.required_by,
+                upgrade_first: &p.upgrade_first,
             })
             .collect(),
     }

@@ -110,6 +110,7 @@ fn body(out: &mut String, r: &Report) {
         let _ = writeln!(out, "| Plan | Current | Target | Verdict | Why |\n|---|---|---|---|---|");
         for p in &r.eval.plan {
             let mut why: Vec<String> = p.findings.iter().map(|f| format!("`{f}`")).collect();
+            why.extend(super::plan_order_notes(p).iter().map(|n| escape(n)));
             if !p.next_steps.is_empty() {
                 why.push(format!("allowed next steps: {}", escape(&p.next_steps.join(" | "))));
             }
@@ -118,7 +119,7 @@ fn body(out: &mut String, r: &Report) {
                 "| {} | {} | {} | {} | {} |",
                 escape(&p.name),
                 escape(p.current.as_deref().unwrap_or("unknown")),
-                escape(p.target.as_deref().unwrap_or("(values only)")),
+                escape(&super::plan_target(p)),
                 p.verdict.as_str(),
                 why.join(", ")
             );

@@ -179,6 +179,35 @@ impl Report {
     }
 }
 
+/// The TARGET cell of a plan step: its target; for a component that must move first, the
+/// lowest version that supports the plan (`>=1.16.0 first`); `(values only)` for a release.
+#[must_use]
+pub fn plan_target(p: &crate::eval::plan::PlanStep) -> String {
+    match (&p.target, &p.required_version) {
+        (Some(t), _) => t.clone(),
+        (None, Some(r)) => format!(">={r} first"),
+        (None, None) if !p.required_by.is_empty() => "(check first)".to_string(),
+        (None, None) => "(values only)".to_string(),
+    }
+}
+
+/// The order notes of a plan step, for people: the stops on the way to the required
+/// version, which targets it must precede, and which steps must come before it.
+#[must_use]
+pub fn plan_order_notes(p: &crate::eval::plan::PlanStep) -> Vec<String> {
+    let mut out = Vec::new();
+    if p.upgrade_path.len() > 1 {
+        out.push(format!("via {}", p.upgrade_path[..p.upgrade_path.len() - 1].join(", ")));
+    }
+    if !p.required_by.is_empty() {
+        out.push(format!("before {}", p.required_by.join(", ")));
+    }
+    if !p.upgrade_first.is_empty() {
+        out.push(format!("upgrade first: {}", p.upgrade_first.join(", ")));
+    }
+    out
+}
+
 /// What reading the input noticed, in a few lines for people: the layout, skipped files
 /// (grouped by reason, a few names each), duplicate objects.
 #[must_use]

@@ -185,6 +185,13 @@ fn run(context: Option<&str>, r: &Report) -> Value {
                 if let Some(t) = &p.target {
                     step["target"] = json!(t);
                 }
+                step["order"] = json!(p.order);
+                if let Some(r) = &p.required_version {
+                    step["requiredVersion"] = json!(r);
+                }
+                if !p.required_by.is_empty() {
+                    step["requiredBy"] = json!(p.required_by);
+                }
                 step
             })
             .collect();
