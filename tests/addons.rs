@@ -296,3 +296,103 @@ fn the_harness_reports_wrong_expectations() {
     let failures = judge(&typo, "kubernetes", &catalog);
     assert!(failures.len() == 1 && failures[0].contains("unknown header key"), "{failures:#?}");
 }
+
+/// A user matrix for an add-on the snapshot runs, verified on `date`.
+fn stale_tree(date: &str) -> tempfile::TempDir {
+    let matrix = format!(
+        "id: stale-addon\nname: Stale add-on\nsource: https://example.com/compat\nlast-verified: \"{date}\"\ndetect: [{{image: {{repository: \"*/stale-addon\"}}}}]\nsupported-peers:\n  - {{component: kubernetes, when: \">=1.2.0, <1.3.0\", range: \"<1.31.0\"}}\n"
+    );
+    let idle = "id: idle-addon\nname: Idle add-on\nlast-verified: \"2001-01-01\"\ndetect: [{image: {repository: \"*/idle-addon\"}}]\n";
+    let snapshot = "apiVersion: upgrade-preflight.io/v1alpha1\nkind: SnapshotInfo\nserverVersion: v1.30.2\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {nodeInfo: {kubeletVersion: v1.30.2}, conditions: [{type: Ready, status: 'True'}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: stale-addon, namespace: addons}\nspec: {replicas: 1, template: {spec: {containers: [{name: c, image: \"example.org/acme/stale-addon:v1.2.3\"}]}}}\nstatus: {replicas: 1, availableReplicas: 1, readyReplicas: 1}\n";
+    crate::util::temp_tree(&[("m/stale-addon.yaml", &matrix), ("m/idle-addon.yaml", idle), ("s.yaml", snapshot)])
+}
+
+fn today_days() -> i64 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    i64::try_from(secs / 86_400).unwrap()
+}
+
+fn date_of(days: i64) -> String {
+    let (y, m, d) = upgrade_preflight::civil::from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn stale_run(date: &str, extra: &[&str], format: &str) -> (i32, String) {
+    let dir = stale_tree(date);
+    let (m, s) = (dir.path().join("m"), dir.path().join("s.yaml"));
+    let mut args = vec!["check", "--snapshot", s.to_str().unwrap(), "--matrices", m.to_str().unwrap(), "-o", format];
+    args.extend_from_slice(extra);
+    let out = crate::util::run_system_clock(&args);
+    (out.code, out.stdout)
+}
+
+/// Data last verified long ago says so, against the system clock; data verified today does
+/// not; neither changes the verdict or the exit code.
+#[test]
+fn stale_data_is_a_notice_never_a_verdict() {
+    let today = today_days();
+    for extra in [&[][..], &["--target", "kubernetes=1.31.0"]] {
+        let (old_code, old) = stale_run("2020-01-01", extra, "json");
+        let (new_code, new) = stale_run(&date_of(today), extra, "json");
+        let (old, new): (Value, Value) = (serde_json::from_str(&old).unwrap(), serde_json::from_str(&new).unwrap());
+        let errs = crate::schemas::errors(&crate::schemas::validator("report.schema.json"), &old);
+        assert!(errs.is_empty(), "{errs}");
+        let notices = old["dataNotices"].as_array().unwrap();
+        // Only the matrix that matters in this run: the idle one (2001) is not detected.
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        let n = &notices[0];
+        assert_eq!(n["component"], "stale-addon");
+        assert_eq!(n["lastVerified"], "2020-01-01");
+        assert_eq!(n["ageDays"].as_i64(), Some(today - upgrade_preflight::civil::parse_date("2020-01-01").unwrap()));
+        assert!(n["message"].as_str().unwrap().contains("may be stale"), "{n}");
+        assert!(new.get("dataNotices").is_none(), "{new}");
+        assert_eq!(old_code, new_code, "{extra:?}");
+        for key in ["verdict", "exitCode", "incomplete", "summary", "findings", "couldNotEvaluate"] {
+            assert_eq!(old[key], new[key], "{key} with {extra:?}");
+        }
+        if !extra.is_empty() {
+            // The add-on must move first either way: 1.2.x supports Kubernetes below 1.31.
+            assert_eq!(old["plan"], new["plan"]);
+            assert_eq!(old["plan"][0]["component"], "stale-addon", "{old}");
+        }
+    }
+    // 180 days is not yet stale; 181 is.
+    let (_, at_limit) = stale_run(&date_of(today - 180), &[], "json");
+    assert!(!at_limit.contains("dataNotices"), "{at_limit}");
+    let (_, past) = stale_run(&date_of(today - 181), &[], "json");
+    assert!(past.contains("\"ageDays\": 181"), "{past}");
+    // The table says it in a line of its own.
+    let (code, table) = stale_run("2020-01-01", &[], "table");
+    assert_eq!(code, 0, "{table}");
+    let line =
+        table.lines().find(|l| l.starts_with("Note: the Stale add-on data")).unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains("2020-01-01"), "{line}");
+    assert!(table.contains("This does not change the verdict."), "{table}");
+}
+
+/// A targeted component matters even when it is not detected; `UPGRADE_PREFLIGHT_TODAY`
+/// fixes the date (and a bad one is a usage error).
+#[test]
+fn a_targeted_component_matters_and_the_date_can_be_fixed() {
+    let dir = stale_tree("2026-01-01");
+    let (m, s) = (dir.path().join("m"), dir.path().join("s.yaml"));
+    let args = |extra: &[&str]| {
+        let mut a = vec!["check", "--snapshot", s.to_str().unwrap(), "--matrices", m.to_str().unwrap(), "-o", "json"];
+        a.extend_from_slice(extra);
+        a.iter().map(ToString::to_string).collect::<Vec<_>>()
+    };
+    let out =
+        crate::util::run_env(&args(&["--target", "idle-addon=1.0.0"]), &[("UPGRADE_PREFLIGHT_TODAY", "2026-07-01")]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&str> =
+        r["dataNotices"].as_array().unwrap().iter().map(|n| n["component"].as_str().unwrap()).collect();
+    // idle-addon: targeted, 2001 → stale; stale-addon: 181 days from 2026-01-01 to 2026-07-01.
+    assert_eq!(ids, vec!["idle-addon", "stale-addon"], "{r}");
+    assert_eq!(r["dataNotices"][1]["ageDays"], 181);
+    let out = crate::util::run_env(&args(&[]), &[("UPGRADE_PREFLIGHT_TODAY", "2026-06-30")]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(r.get("dataNotices").is_none(), "{r}");
+    let out = crate::util::run_env(&args(&[]), &[("UPGRADE_PREFLIGHT_TODAY", "30/06/2026")]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("UPGRADE_PREFLIGHT_TODAY: '30/06/2026' is not a date (YYYY-MM-DD)"), "{}", out.stderr);
+}

@@ -45,6 +45,13 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         },
         allow_incomplete: a.allow_incomplete,
     };
+    let today = match run_date() {
+        Ok(d) => d,
+        Err(e) => {
+            eprint(&e);
+            return ExitStatus::Invalid;
+        }
+    };
     let contexts = match contexts(a) {
         Ok(c) => c,
         Err(s) => return s,
@@ -58,9 +65,24 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         }
     };
     match contexts {
-        None => check_one(a, dest, &catalog, &sel, &req, policy, change.as_ref()),
-        Some(contexts) => check_many(a, dest, &catalog, &sel, &req, policy, &contexts, change.as_ref()),
+        None => check_one(a, dest, &catalog, &sel, &req, (policy, today), change.as_ref()),
+        Some(contexts) => check_many(a, dest, &catalog, &sel, &req, (policy, today), &contexts, change.as_ref()),
     }
+}
+
+/// The environment variable that sets the date matrices age against (`YYYY-MM-DD`), for a
+/// reproducible report; without it, today's date by the system clock (UTC).
+pub const ENV_TODAY: &str = "UPGRADE_PREFLIGHT_TODAY";
+
+/// The run's date in days since 1970-01-01: [`ENV_TODAY`] when set, else the system clock.
+/// The data ages against the world, never against the snapshot's capture time.
+fn run_date() -> Result<i64, String> {
+    if let Some(v) = std::env::var_os(ENV_TODAY) {
+        let v = v.to_string_lossy();
+        return crate::civil::parse_date(&v).ok_or_else(|| format!("{ENV_TODAY}: '{v}' is not a date (YYYY-MM-DD)"));
+    }
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Ok(i64::try_from(secs / 86_400).unwrap_or(0))
 }
 
 /// The contexts to check when several clusters are asked for (`--context` more than once,
@@ -110,7 +132,7 @@ fn check_one(
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
-    policy: Policy,
+    (policy, today): (Policy, i64),
     change: Option<&ChangeInput>,
 ) -> ExitStatus {
     let started = std::time::Instant::now();
@@ -199,7 +221,8 @@ fn check_one(
     if a.stats {
         print_stats(None, &inv, &run_stats, collected, started.elapsed().saturating_sub(collected));
     }
-    let rep = Report::new(evaluation, &inv, policy);
+    let mut rep = Report::new(evaluation, &inv, policy);
+    rep.data_notices = report::data_notices(catalog, &rep.eval, today);
     drop(inv);
     emit(a, dest, &rep.headline(), |opts| report::render(&rep, a.output, opts), rep.exit)
 }
@@ -215,7 +238,7 @@ fn check_many(
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
-    policy: Policy,
+    (policy, today): (Policy, i64),
     contexts: &[String],
     change: Option<&ChangeInput>,
 ) -> ExitStatus {
@@ -283,7 +306,9 @@ fn check_many(
                     if a.stats {
                         print_stats(Some(&ctx), &inv, &RunStats::from(&*stats), collected, started.elapsed());
                     }
-                    results.insert(ctx, Ok(Report::new(evaluation, &inv, policy)));
+                    let mut rep = Report::new(evaluation, &inv, policy);
+                    rep.data_notices = report::data_notices(catalog, &rep.eval, today);
+                    results.insert(ctx, Ok(rep));
                 }
                 Err(e) => {
                     eprint(&format!("context {ctx}: {e}"));

@@ -30,7 +30,10 @@
 //!            // a component whose running version does not support a target, not itself targeted:
 //!            {"component": "cert-manager", "name": "cert-manager", "current": "v1.14.5", "verdict": "blocked",
 //!             "findings": ["peer-compatibility"], "order": 1, "requiredVersion": "1.16.0",
-//!             "upgradePath": ["1.15", "1.16.0"], "requiredBy": ["kubernetes"]}]
+//!             "upgradePath": ["1.15", "1.16.0"], "requiredBy": ["kubernetes"]}],
+//!   // Matrices of present or planned components last verified over 180 days before the run
+//!   // (the system clock); information only, never part of the verdict or exit code.
+//!   "dataNotices": [{"component": "rancher", "lastVerified": "2025-01-31", "ageDays": 668, "message": "…"}]
 //! }
 //! ```
 //! Fields may be added in a minor release; none is removed or changes meaning without a
@@ -72,6 +75,17 @@ struct Wire<'a> {
     could_not_evaluate: Vec<Skipped<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     plan: Vec<Step<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    data_notices: Vec<Notice<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Notice<'a> {
+    component: &'a str,
+    last_verified: &'a str,
+    age_days: i64,
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -335,6 +349,16 @@ fn wire(r: &Report) -> Wire<'_> {
                 upgrade_path: &p.upgrade_path,
                 required_by: &p.required_by,
                 upgrade_first: &p.upgrade_first,
+            })
+            .collect(),
+        data_notices: r
+            .data_notices
+            .iter()
+            .map(|n| Notice {
+                component: &n.component,
+                last_verified: &n.last_verified,
+                age_days: n.age_days,
+                message: &n.message,
             })
             .collect(),
     }

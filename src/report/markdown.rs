@@ -106,6 +106,10 @@ fn body(out: &mut String, r: &Report) {
         let _ = writeln!(out, "| Component | Version | Detected from |\n|---|---|---|\n{}\n", rows.join("\n"));
     }
 
+    for n in &r.data_notices {
+        let _ = writeln!(out, "> Note: {}. This does not change the verdict.\n", escape(&n.message));
+    }
+
     if !r.eval.plan.is_empty() {
         let _ = writeln!(out, "| Plan | Current | Target | Verdict | Why |\n|---|---|---|---|---|");
         for p in &r.eval.plan {

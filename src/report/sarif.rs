@@ -171,6 +171,13 @@ fn run(context: Option<&str>, r: &Report) -> Value {
     if let Some(url) = &r.server {
         out["properties"]["source"]["server"] = serde_json::Value::from(url.as_str());
     }
+    if !r.data_notices.is_empty() {
+        out["properties"]["dataNotices"] = r
+            .data_notices
+            .iter()
+            .map(|n| json!({ "component": n.component, "lastVerified": n.last_verified, "ageDays": n.age_days, "message": n.message }))
+            .collect();
+    }
     if !r.eval.plan.is_empty() {
         out["properties"]["plan"] = r
             .eval

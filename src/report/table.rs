@@ -257,6 +257,13 @@ pub fn render(r: &Report, opts: RenderOptions) -> String {
         );
     }
 
+    for n in &r.data_notices {
+        indented(&mut out, &format!("Note: {}. This does not change the verdict.", n.message), opts.width, "", "  ");
+    }
+    if !r.data_notices.is_empty() {
+        let _ = writeln!(out);
+    }
+
     if !r.eval.plan.is_empty() {
         let mut rows: Vec<Vec<GridCell>> = Vec::new();
         for p in &r.eval.plan {
