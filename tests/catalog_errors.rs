@@ -117,7 +117,7 @@ fn unknown_component_lists_the_known_ones() {
         "extra.yaml",
         6,
         12,
-        "unknown component 'nonexistent' (known: argo-cd, calico, cert-manager, cilium, coredns, external-dns, haraka, harvester, ingress-nginx, istio, keep, kubernetes, longhorn, metrics-server, prometheus-operator, rancher, traefik, velero)",
+        &format!("unknown component 'nonexistent' (known: {})", crate::util::builtin_components()),
     );
 }
 

@@ -11,6 +11,18 @@ pub fn root() -> PathBuf {
 /// The date tests run on, as far as the data's age goes (`UPGRADE_PREFLIGHT_TODAY`).
 pub const TODAY: &str = "2026-11-30";
 
+/// The ids of the shipped matrices (`matrices/*.yaml`), sorted, comma-separated: the list
+/// messages name as the known components.
+pub fn builtin_components() -> String {
+    let mut ids: Vec<String> = std::fs::read_dir(root().join("matrices"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".yaml").map(ToString::to_string))
+        .collect();
+    ids.sort();
+    assert!(ids.len() >= 7, "{ids:?}");
+    ids.join(", ")
+}
+
 /// What a run produced.
 pub struct Out {
     pub code: i32,

@@ -45,12 +45,9 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         },
         allow_incomplete: a.allow_incomplete,
     };
-    let today = match run_date() {
+    let today = match super::run_date() {
         Ok(d) => d,
-        Err(e) => {
-            eprint(&e);
-            return ExitStatus::Invalid;
-        }
+        Err(s) => return s,
     };
     let contexts = match contexts(a) {
         Ok(c) => c,
@@ -68,21 +65,6 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         None => check_one(a, dest, &catalog, &sel, &req, (policy, today), change.as_ref()),
         Some(contexts) => check_many(a, dest, &catalog, &sel, &req, (policy, today), &contexts, change.as_ref()),
     }
-}
-
-/// The environment variable that sets the date matrices age against (`YYYY-MM-DD`), for a
-/// reproducible report; without it, today's date by the system clock (UTC).
-pub const ENV_TODAY: &str = "UPGRADE_PREFLIGHT_TODAY";
-
-/// The run's date in days since 1970-01-01: [`ENV_TODAY`] when set, else the system clock.
-/// The data ages against the world, never against the snapshot's capture time.
-fn run_date() -> Result<i64, String> {
-    if let Some(v) = std::env::var_os(ENV_TODAY) {
-        let v = v.to_string_lossy();
-        return crate::civil::parse_date(&v).ok_or_else(|| format!("{ENV_TODAY}: '{v}' is not a date (YYYY-MM-DD)"));
-    }
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    Ok(i64::try_from(secs / 86_400).unwrap_or(0))
 }
 
 /// The contexts to check when several clusters are asked for (`--context` more than once,
