@@ -10,7 +10,8 @@
 //! | `target: C=V` | 0..n | nothing; each becomes a `--target C=V` argument |
 //! | `expect-component: C=V` | 1..n | `components[]` has C `detected` at version V (a leading `v` is ignored); `C=unknown`: present, version unknown; `C=absent`: not detected |
 //! | `expect-finding: ID` | 0..n | a finding with `checkId` ID and `component` the directory's component |
-//! | `expect-no-finding: ID` | 0..n | no such finding, and the directory's plan step (if any) does not leave ID *could not evaluate* |
+//! | `expect-no-finding: ID` | 0..n | no such finding; when the component's expected version is a version, also that its plan step (if any) does not leave ID *could not evaluate* |
+//! | `expect-unknown: ID` | 0..n | ID is *could not evaluate* for the directory's component: its plan step has verdict `unknown` and lists ID, and `couldNotEvaluate` has ID |
 //! | `expect-first: C=V` | 0..1 | "upgrade this first": the plan step of C has `requiredVersion` V, comes before (`order`) every step in its `requiredBy`, and those list C in `upgradeFirst`; without the key, the directory's component has no `requiredVersion` |
 //!
 //! Any other `# word:` line is an error (a typo must not silently assert nothing); other
@@ -34,6 +35,7 @@ struct Expect {
     components: Vec<(String, String)>,
     findings: Vec<String>,
     no_findings: Vec<String>,
+    unknown: Vec<String>,
     first: Option<(String, String)>,
 }
 
@@ -63,6 +65,7 @@ fn parse_header(text: &str) -> Result<Expect, String> {
             "expect-component" => e.components.push(pair(key, value)?),
             "expect-finding" => e.findings.push(value.to_string()),
             "expect-no-finding" => e.no_findings.push(value.to_string()),
+            "expect-unknown" => e.unknown.push(value.to_string()),
             "expect-first" if e.first.is_some() => return Err("expect-first: at most one".into()),
             "expect-first" => e.first = Some(pair(key, value)?),
             other => return Err(format!("unknown header key '{other}'")),
@@ -71,8 +74,8 @@ fn parse_header(text: &str) -> Result<Expect, String> {
     if e.components.is_empty() {
         return Err("no expect-component line: the fixture would assert nothing about detection".into());
     }
-    if e.findings.iter().chain(&e.no_findings).any(String::is_empty) {
-        return Err("expect-finding / expect-no-finding: empty id".into());
+    if e.findings.iter().chain(&e.no_findings).chain(&e.unknown).any(String::is_empty) {
+        return Err("expect-finding / expect-no-finding / expect-unknown: empty id".into());
     }
     Ok(e)
 }
@@ -142,12 +145,24 @@ fn judge(file: &Path, component: &str, catalog: &Catalog) -> Vec<String> {
             fail(format!("expect-finding {id}: none for component {component}; with that id: {others:?}"));
         }
     }
+    // With a known version, "no finding" must mean the rule was evaluated, not left unknown.
+    let known = expect.components.iter().any(|(c, v)| c == component && v != "unknown" && v != "absent");
     for id in &expect.no_findings {
         for f in mine(id) {
             fail(format!("expect-no-finding {id}: found {}", f["message"]));
         }
-        if unknown_in_step(id) {
+        if known && unknown_in_step(id) {
             fail(format!("expect-no-finding {id}: it was not evaluated for {component} (plan step is unknown)"));
+        }
+    }
+
+    let cne = |id: &str| report["couldNotEvaluate"].as_array().is_some_and(|a| a.iter().any(|s| s["checkId"] == id));
+    for id in &expect.unknown {
+        if !unknown_in_step(id) || !cne(id) {
+            fail(format!(
+                "expect-unknown {id}: not could-not-evaluate for {component} (plan step: {:?})",
+                step(component)
+            ));
         }
     }
 
@@ -184,10 +199,7 @@ fn judge(file: &Path, component: &str, catalog: &Catalog) -> Vec<String> {
     let has_rows =
         catalog.matrices.get(component).is_some_and(|m| m.supported_peers.iter().any(|p| p.component == "kubernetes"));
     if is_unknown && k8s_target && has_rows {
-        let listed = report["couldNotEvaluate"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|s| s["checkId"] == "peer-compatibility"));
-        if !listed || !unknown_in_step("peer-compatibility") {
+        if !cne("peer-compatibility") || !unknown_in_step("peer-compatibility") {
             fail(format!(
                 "{component} is unknown: its peer rule must be could not evaluate (plan step: {:?})",
                 step(component)
@@ -276,7 +288,7 @@ fn the_harness_reports_wrong_expectations() {
     assert!(failures.is_empty(), "{failures:#?}");
 
     let wrong = dir.path().join("wrong.yaml");
-    let header = "# target: kubernetes=1.33.0\n# expect-component: kubernetes=1.29.0\n# expect-component: rancher=unknown\n# expect-no-finding: upgrade-path\n# expect-finding: kubelet-skew\n# expect-first: rancher=2.12.0\n";
+    let header = "# target: kubernetes=1.33.0\n# expect-component: kubernetes=1.29.0\n# expect-component: rancher=unknown\n# expect-no-finding: upgrade-path\n# expect-finding: kubelet-skew\n# expect-first: rancher=2.12.0\n# expect-unknown: peer-compatibility\n";
     std::fs::write(&wrong, format!("{header}{snapshot}")).unwrap();
     let failures = judge(&wrong, "kubernetes", &catalog);
     let text = failures.join("\n");
@@ -286,10 +298,11 @@ fn the_harness_reports_wrong_expectations() {
         "expect-no-finding upgrade-path: found",
         "expect-finding kubelet-skew: none",
         "expect-first rancher=2.12.0",
+        "expect-unknown peer-compatibility",
     ] {
         assert!(text.contains(want), "missing '{want}' in:\n{text}");
     }
-    assert_eq!(failures.len(), 5, "{text}");
+    assert_eq!(failures.len(), 6, "{text}");
 
     let typo = dir.path().join("typo.yaml");
     std::fs::write(&typo, format!("# expect-componnent: kubernetes=1.30.4\n{snapshot}")).unwrap();
