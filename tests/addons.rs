@@ -198,13 +198,11 @@ fn judge(file: &Path, component: &str, catalog: &Catalog) -> Vec<String> {
     let k8s_target = expect.targets.iter().any(|t| t.starts_with("kubernetes="));
     let has_rows =
         catalog.matrices.get(component).is_some_and(|m| m.supported_peers.iter().any(|p| p.component == "kubernetes"));
-    if is_unknown && k8s_target && has_rows {
-        if !cne("peer-compatibility") || !unknown_in_step("peer-compatibility") {
-            fail(format!(
-                "{component} is unknown: its peer rule must be could not evaluate (plan step: {:?})",
-                step(component)
-            ));
-        }
+    if is_unknown && k8s_target && has_rows && (!cne("peer-compatibility") || !unknown_in_step("peer-compatibility")) {
+        fail(format!(
+            "{component} is unknown: its peer rule must be could not evaluate (plan step: {:?})",
+            step(component)
+        ));
     }
     bad
 }
