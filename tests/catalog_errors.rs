@@ -53,6 +53,21 @@ fn a_bad_last_verified_date_is_an_error_with_its_line() {
 }
 
 #[test]
+fn a_version_suffix_is_letters_and_digits_and_nothing_else() {
+    let bad = "id: extra\nname: Extra\ndetect:\n  - api-server: {suffix: \"rke2+\"}\n";
+    let typo = "id: typo\nname: Typo\ndetect:\n  - kubelet: {sufix: rke2}\n";
+    let dir = temp_tree(&[("extra.yaml", bad), ("typo.yaml", typo)]);
+    let out = run(&["validate", "--matrices", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    expect(&out.stderr, &dir, "extra.yaml", 4, 5, "suffix 'rke2+' must be letters and digits");
+    expect(&out.stderr, &dir, "typo.yaml", 4, 15, "unknown field `sufix`");
+    let good = "id: extra\nname: Extra\ndetect:\n  - api-server: {suffix: rke2}\n  - kubelet: {}\n";
+    let dir = temp_tree(&[("extra.yaml", good)]);
+    let out = run(&["validate", "--matrices", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
 fn a_good_extra_check_validates() {
     let (code, stderr, _d) = {
         let dir = temp_tree(&[("extra.yaml", GOOD_CHECK)]);
@@ -117,7 +132,7 @@ fn unknown_component_lists_the_known_ones() {
         "extra.yaml",
         6,
         12,
-        "unknown component 'nonexistent' (known: argo-cd, calico, cert-manager, cilium, coredns, external-dns, haraka, harvester, ingress-nginx, istio, keep, kubernetes, longhorn, metrics-server, prometheus-operator, rancher, traefik, velero)",
+        &format!("unknown component 'nonexistent' (known: {})", crate::util::builtin_components()),
     );
 }
 

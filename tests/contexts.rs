@@ -203,8 +203,13 @@ fn cluster_selection_errors() {
 fn a_planned_upgrade_is_resolved_in_each_cluster() {
     let f = fleet(false);
     let (_, r, _) = f.json(&["--all-contexts", "--target", "kubernetes=1.30"]);
-    let step = &r["clusters"]["healthy"]["plan"][0];
-    assert_eq!((step["component"].as_str(), step["target"].as_str()), (Some("kubernetes"), Some("1.30")));
+    let plan = r["clusters"]["healthy"]["plan"].as_array().unwrap();
+    let step = plan.iter().find(|s| s["component"] == "kubernetes").unwrap();
+    assert_eq!(step["target"].as_str(), Some("1.30"), "{r}");
+    // Its Rancher agent (2.8.5, Kubernetes below 1.29) does not support 1.30: it comes first, as a step of its own.
+    let first = &plan[0];
+    assert_eq!((first["component"].as_str(), first["order"].as_u64()), (Some("rancher"), Some(1)), "{r}");
+    assert_eq!(step["upgradeFirst"], serde_json::json!(["rancher"]), "{r}");
     assert!(r["clusters"]["incident"]["plan"].is_array(), "{r}");
     // A release neither cluster has: each says so, as a cluster that could not be checked.
     let (code, r, stderr) = f.json(&["--all-contexts", "--target", "release:shop/keep=0.42.0"]);

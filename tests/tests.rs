@@ -1,6 +1,7 @@
 //! One integration-test binary (faster to link than one per file), modules by area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod addons;
 mod api_requests;
 mod catalog_errors;
 mod change;

@@ -8,6 +8,21 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The date tests run on, as far as the data's age goes (`UPGRADE_PREFLIGHT_TODAY`).
+pub const TODAY: &str = "2026-11-30";
+
+/// The ids of the shipped matrices (`matrices/*.yaml`), sorted, comma-separated: the list
+/// messages name as the known components.
+pub fn builtin_components() -> String {
+    let mut ids: Vec<String> = std::fs::read_dir(root().join("matrices"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".yaml").map(ToString::to_string))
+        .collect();
+    ids.sort();
+    assert!(ids.len() >= 7, "{ids:?}");
+    ids.join(", ")
+}
+
 /// What a run produced.
 pub struct Out {
     pub code: i32,
@@ -22,6 +37,15 @@ pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
 
 /// [`run`] with extra environment variables.
 pub fn run_env<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Out {
+    run_cmd(args, env, true)
+}
+
+/// [`run`] with the system clock as the run's date (no `UPGRADE_PREFLIGHT_TODAY`).
+pub fn run_system_clock<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
+    run_cmd(args, &[], false)
+}
+
+fn run_cmd<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)], fixed_date: bool) -> Out {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrade-preflight"));
     cmd.args(args).current_dir(root()).env("KUBECONFIG", "/nonexistent").env_remove("NO_COLOR");
     // Tables are 120 columns wide unless a test sets COLUMNS.
@@ -29,6 +53,13 @@ pub fn run_env<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> O
     // Limits come from flags in tests unless a test sets them.
     for var in ["UPGRADE_PREFLIGHT_MAX_SNAPSHOT_MIB", "UPGRADE_PREFLIGHT_MAX_OBJECTS"] {
         cmd.env_remove(var);
+    }
+    // Matrices age against the run's date: a fixed one, so that reports do not change as time
+    // passes ([`run_system_clock`] where the clock is the point).
+    if fixed_date {
+        cmd.env("UPGRADE_PREFLIGHT_TODAY", TODAY);
+    } else {
+        cmd.env_remove("UPGRADE_PREFLIGHT_TODAY");
     }
     cmd.envs(env.iter().copied());
     let out = cmd.output().expect("binary runs");

@@ -131,11 +131,30 @@ pub enum DetectSource {
     /// A string field of a named object, e.g. `settings.harvesterhci.io/server-version`.
     Field(FieldSource),
     /// The API server's `/version` (`gitVersion`).
-    ApiServer {},
+    ApiServer(VersionSuffix),
     /// The oldest kubelet among the Nodes (`status.nodeInfo.kubeletVersion`).
-    Kubelet {},
+    Kubelet(VersionSuffix),
     /// A Helm release's chart: its last deployed revision (else its newest).
     HelmRelease(HelmReleaseSource),
+}
+
+/// Options of the `api-server` and `kubelet` sources.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VersionSuffix {
+    /// Only a version whose build metadata starts with this (`rke2` for `v1.30.7+rke2r1`,
+    /// `k3s` for `v1.30.7+k3s1`): the distribution that built Kubernetes. The component's
+    /// version is then the Kubernetes version; without a match it is not detected.
+    #[serde(default)]
+    pub suffix: Option<String>,
+}
+
+impl VersionSuffix {
+    /// True when `raw` (a `gitVersion` or `kubeletVersion`) is one this source reads.
+    #[must_use]
+    pub fn admits(&self, raw: &str) -> bool {
+        self.suffix.as_deref().is_none_or(|s| raw.split_once('+').is_some_and(|(_, build)| build.starts_with(s)))
+    }
 }
 
 /// A Helm release source.
@@ -492,6 +511,12 @@ pub(super) fn parse(text: &str, stem: &str, sink: &mut Sink<'_>) -> Option<Matri
             }
             DetectSource::HelmRelease(h) if h.chart.is_none() && h.release.is_none() => {
                 sink.spanned(d, "detect.helm-release: set chart or release (or both)");
+            }
+            DetectSource::ApiServer(VersionSuffix { suffix: Some(x) })
+            | DetectSource::Kubelet(VersionSuffix { suffix: Some(x) })
+                if x.is_empty() || !x.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                sink.spanned(d, format!("detect: suffix '{x}' must be letters and digits (e.g. rke2, k3s)"));
             }
             DetectSource::Field(fs) if fs.path.is_empty() || fs.path.split('.').any(str::is_empty) => {
                 sink.spanned(d, format!("detect.field.path: '{}' is not a dot path", fs.path));

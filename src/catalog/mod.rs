@@ -28,6 +28,7 @@ pub use describe::{RuleInfo, RuleKind};
 pub use matrix::{
     ApiRemoval, ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, KnownBad, Matrix,
     Pinning, RenamedKey, Replacement, RequiredKey, SupportedPeer, UpgradePath, UpgradePolicy, ValuesRules,
+    VersionSuffix,
 };
 
 mod builtin_files {

@@ -45,6 +45,10 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         },
         allow_incomplete: a.allow_incomplete,
     };
+    let today = match super::run_date() {
+        Ok(d) => d,
+        Err(s) => return s,
+    };
     let contexts = match contexts(a) {
         Ok(c) => c,
         Err(s) => return s,
@@ -58,8 +62,8 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         }
     };
     match contexts {
-        None => check_one(a, dest, &catalog, &sel, &req, policy, change.as_ref()),
-        Some(contexts) => check_many(a, dest, &catalog, &sel, &req, policy, &contexts, change.as_ref()),
+        None => check_one(a, dest, &catalog, &sel, &req, (policy, today), change.as_ref()),
+        Some(contexts) => check_many(a, dest, &catalog, &sel, &req, (policy, today), &contexts, change.as_ref()),
     }
 }
 
@@ -110,7 +114,7 @@ fn check_one(
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
-    policy: Policy,
+    (policy, today): (Policy, i64),
     change: Option<&ChangeInput>,
 ) -> ExitStatus {
     let started = std::time::Instant::now();
@@ -202,7 +206,8 @@ fn check_one(
     if a.stats {
         print_stats(None, &inv, &run_stats, collected, started.elapsed().saturating_sub(collected));
     }
-    let rep = Report::new(evaluation, &inv, policy);
+    let mut rep = Report::new(evaluation, &inv, policy);
+    rep.data_notices = report::data_notices(catalog, &rep.eval, today);
     drop(inv);
     emit(a, dest, &rep.headline(), |opts| report::render(&rep, a.output, opts), rep.exit)
 }
@@ -218,7 +223,7 @@ fn check_many(
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
-    policy: Policy,
+    (policy, today): (Policy, i64),
     contexts: &[String],
     change: Option<&ChangeInput>,
 ) -> ExitStatus {
@@ -286,7 +291,9 @@ fn check_many(
                     if a.stats {
                         print_stats(Some(&ctx), &inv, &RunStats::from(&*stats), collected, started.elapsed());
                     }
-                    results.insert(ctx, Ok(Report::new(evaluation, &inv, policy)));
+                    let mut rep = Report::new(evaluation, &inv, policy);
+                    rep.data_notices = report::data_notices(catalog, &rep.eval, today);
+                    results.insert(ctx, Ok(rep));
                 }
                 Err(e) => {
                     eprint(&format!("context {ctx}: {e}"));

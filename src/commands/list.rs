@@ -162,8 +162,8 @@ pub(super) fn explain(a: &ExplainArgs) -> ExitStatus {
                         i.repository.as_deref().map(|r| format!(" (image {r})")).unwrap_or_default()
                     ),
                     DetectSource::Field(f) => format!("{} of {}/{} {}", f.path, f.api_version, f.kind, f.name),
-                    DetectSource::ApiServer {} => "API server /version".to_string(),
-                    DetectSource::Kubelet {} => "oldest kubelet version among Nodes".to_string(),
+                    DetectSource::ApiServer(x) => format!("API server /version{}", suffix_note(x)),
+                    DetectSource::Kubelet(x) => format!("oldest kubelet version among Nodes{}", suffix_note(x)),
                     DetectSource::HelmRelease(h) => format!(
                         "chart {} of Helm release {}{}",
                         if h.version_from == crate::catalog::ChartVersionField::ChartVersion {
@@ -237,4 +237,9 @@ pub(super) fn explain(a: &ExplainArgs) -> ExitStatus {
         super::did_you_mean(&a.id, &ids)
     ));
     ExitStatus::Invalid
+}
+
+/// ` (a version with +rke2…)` for a source that reads only one distribution's versions.
+fn suffix_note(x: &crate::catalog::VersionSuffix) -> String {
+    x.suffix.as_deref().map(|s| format!(" (a version with +{s}…)")).unwrap_or_default()
 }

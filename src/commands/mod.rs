@@ -252,6 +252,25 @@ fn resolve_pending(req: &mut PlanRequest, inv: &crate::inventory::Inventory) -> 
     Ok(())
 }
 
+/// The environment variable that sets the date matrices age against (`YYYY-MM-DD`), for a
+/// reproducible report; without it, today's date by the system clock (UTC).
+pub const ENV_TODAY: &str = "UPGRADE_PREFLIGHT_TODAY";
+
+/// The run's date in days since 1970-01-01: [`ENV_TODAY`] when set, else the system clock.
+/// The data ages against the world, never against the snapshot's capture time. A value that
+/// is not a date is printed and is exit 2.
+fn run_date() -> Result<i64, ExitStatus> {
+    if let Some(v) = std::env::var_os(ENV_TODAY) {
+        let v = v.to_string_lossy();
+        return crate::civil::parse_date(&v).ok_or_else(|| {
+            eprint(&format!("{ENV_TODAY}: '{v}' is not a date (YYYY-MM-DD)"));
+            ExitStatus::Invalid
+        });
+    }
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Ok(i64::try_from(secs / 86_400).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;

@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::workloads::{self, ImageRef};
-use crate::catalog::{ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, Matrix};
+use crate::catalog::{
+    ChartVersionField, DetectSource, FieldSource, HelmReleaseSource, ImageSource, Matrix, VersionSuffix,
+};
 use crate::inventory::{Inventory, KindView, Object, str_at};
 use crate::resource::{GroupKind, ObjectRef};
 use crate::version::{self, Parsed};
@@ -88,8 +90,8 @@ pub fn detect(m: &Matrix, inv: &Inventory) -> Detected {
         let candidates = match src {
             DetectSource::Image(i) => image_candidates(i, inv, &mut failures),
             DetectSource::Field(f) => field_candidate(f, inv, &mut failures).into_iter().collect(),
-            DetectSource::ApiServer {} => api_server(inv).into_iter().collect(),
-            DetectSource::Kubelet {} => kubelet(inv, &mut failures).into_iter().collect(),
+            DetectSource::ApiServer(x) => api_server(inv).filter(|c| x.admits(&c.raw)).into_iter().collect(),
+            DetectSource::Kubelet(x) => kubelet(inv, x, &mut failures).into_iter().collect(),
             DetectSource::HelmRelease(h) => helm_candidates(h, inv, &mut failures),
         };
         // Lowest concrete version wins: a known-bad range most often has an upper bound.
@@ -162,7 +164,7 @@ fn limited_by_view(src: &DetectSource, inv: &Inventory) -> bool {
         DetectSource::HelmRelease(h) => namespaced(h.namespace.as_deref()),
         // A field source without a namespace names a cluster-scoped object.
         DetectSource::Field(f) => f.namespace.as_deref().is_some_and(|ns| inv.outside_view(Some(ns)).is_some()),
-        DetectSource::ApiServer {} | DetectSource::Kubelet {} => false,
+        DetectSource::ApiServer(_) | DetectSource::Kubelet(_) => false,
     }
 }
 
@@ -300,7 +302,7 @@ fn api_server(inv: &Inventory) -> Option<Candidate> {
     })
 }
 
-fn kubelet(inv: &Inventory, failures: &mut Vec<String>) -> Option<Candidate> {
+fn kubelet(inv: &Inventory, x: &VersionSuffix, failures: &mut Vec<String>) -> Option<Candidate> {
     let gk = GroupKind::new("", "Node");
     if let KindView::Failed(r) = inv.state(&gk) {
         failures.push(format!("cannot read Nodes: {r}"));
@@ -310,6 +312,9 @@ fn kubelet(inv: &Inventory, failures: &mut Vec<String>) -> Option<Candidate> {
         .iter()
         .filter_map(|n| {
             let raw = n.value().pointer("/status/nodeInfo/kubeletVersion")?.as_str()?.to_string();
+            if !x.admits(&raw) {
+                return None;
+            }
             let v = version::parse_version(&raw)?;
             Some((v, raw, n))
         })

@@ -118,10 +118,10 @@ pub fn needs_for(
                             .map(|(g, k)| unscoped(GroupKind::new(g, k), Keep::paths(&["spec"]))),
                     ),
                 },
-                DetectSource::Kubelet {} => {
+                DetectSource::Kubelet(_) => {
                     out.push(unscoped(GroupKind::new("", "Node"), Keep::paths(&["status.nodeInfo.kubeletVersion"])));
                 }
-                DetectSource::ApiServer {} => {}
+                DetectSource::ApiServer(_) => {}
                 DetectSource::HelmRelease(_) => {
                     out.push(unscoped(crate::inventory::helm::group_kind(), Keep::default()))
                 }

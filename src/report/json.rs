@@ -24,7 +24,16 @@
 //!   "plan": [{"component": "harvester", "name": "Harvester", "current": "v1.4.0", "target": "1.5.0",
 //!             "verdict": "blocked",      // ok | no-change | warning | blocked | unknown
 //!             "findings": ["upgrade-path"], "nextSteps": ["=1.4.1", ">=1.4.2, <1.5.0"],
-//!             "gates": [{"checkId": "nodes-not-ready", "result": "pass"}]}]   // pass | fail | n/a | unknown
+//!             "gates": [{"checkId": "nodes-not-ready", "result": "pass"}],   // pass | fail | n/a | unknown
+//!             "order": 2,                // carry steps out by ascending order
+//!             "upgradeFirst": ["cert-manager"]},   // steps that must be done before this one
+//!            // a component whose running version does not support a target, not itself targeted:
+//!            {"component": "cert-manager", "name": "cert-manager", "current": "v1.14.5", "verdict": "blocked",
+//!             "findings": ["peer-compatibility"], "order": 1, "requiredVersion": "1.16.0",
+//!             "upgradePath": ["1.15", "1.16.0"], "requiredBy": ["kubernetes"]}],
+//!   // Matrices of present or planned components last verified over 180 days before the run
+//!   // (the system clock); information only, never part of the verdict or exit code.
+//!   "dataNotices": [{"component": "rancher", "lastVerified": "2025-01-31", "ageDays": 668, "message": "…"}]
 //! }
 //! ```
 //! Fields may be added in a minor release; none is removed or changes meaning without a
@@ -66,6 +75,17 @@ struct Wire<'a> {
     could_not_evaluate: Vec<Skipped<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     plan: Vec<Step<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    data_notices: Vec<Notice<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Notice<'a> {
+    component: &'a str,
+    last_verified: &'a str,
+    age_days: i64,
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -83,6 +103,15 @@ struct Step<'a> {
     next_steps: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     gates: Vec<Gate<'a>>,
+    order: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    upgrade_path: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    required_by: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    upgrade_first: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -318,6 +347,21 @@ fn wire(r: &Report) -> Wire<'_> {
                 findings: &p.findings,
                 next_steps: &p.next_steps,
                 gates: p.gates.iter().map(|(g, s)| Gate { check_id: g, result: s }).collect(),
+                order: p.order,
+                required_version: p.required_version.as_deref(),
+                upgrade_path: &p.upgrade_path,
+                required_by: &p.required_by,
+                upgrade_first: &p.upgrade_first,
+            })
+            .collect(),
+        data_notices: r
+            .data_notices
+            .iter()
+            .map(|n| Notice {
+                component: &n.component,
+                last_verified: &n.last_verified,
+                age_days: n.age_days,
+                message: &n.message,
             })
             .collect(),
     }

@@ -109,10 +109,15 @@ fn body(out: &mut String, r: &Report) {
         let _ = writeln!(out, "| Component | Version | Detected from |\n|---|---|---|\n{}\n", rows.join("\n"));
     }
 
+    for n in &r.data_notices {
+        let _ = writeln!(out, "> Note: {}. This does not change the verdict.\n", escape(&n.message));
+    }
+
     if !r.eval.plan.is_empty() {
         let _ = writeln!(out, "| Plan | Current | Target | Verdict | Why |\n|---|---|---|---|---|");
         for p in &r.eval.plan {
             let mut why: Vec<String> = p.findings.iter().map(|f| format!("`{f}`")).collect();
+            why.extend(super::plan_order_notes(p).iter().map(|n| escape(n)));
             if !p.next_steps.is_empty() {
                 why.push(format!("allowed next steps: {}", escape(&p.next_steps.join(" | "))));
             }
@@ -121,7 +126,7 @@ fn body(out: &mut String, r: &Report) {
                 "| {} | {} | {} | {} | {} |",
                 escape(&p.name),
                 escape(p.current.as_deref().unwrap_or("unknown")),
-                escape(p.target.as_deref().unwrap_or("(values only)")),
+                escape(&super::plan_target(p)),
                 p.verdict.as_str(),
                 why.join(", ")
             );

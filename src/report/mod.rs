@@ -117,6 +117,54 @@ pub struct Report {
     pub eval: Evaluation,
     /// The policy applied.
     pub policy: Policy,
+    /// Matrices that matter in this run whose data may be stale (never part of the verdict).
+    pub data_notices: Vec<DataNotice>,
+}
+
+/// Days after a matrix's `last-verified` date from which a report says its data may be stale.
+pub const STALE_AFTER_DAYS: i64 = 180;
+
+/// A matrix that matters in this run (its component is present or planned) and was last
+/// checked against its source more than [`STALE_AFTER_DAYS`] before the run's date. It is
+/// information for the reader: it never changes the verdict or the exit code, so that a
+/// pipeline does not turn red because time passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataNotice {
+    /// Component (matrix) id.
+    pub component: String,
+    /// The matrix's `last-verified` date as written (`YYYY-MM-DD`).
+    pub last_verified: String,
+    /// Days from that date to the run's date.
+    pub age_days: i64,
+    /// One line for people.
+    pub message: String,
+}
+
+/// The data notices of a run on day `today` (days since 1970-01-01, UTC): one per matrix
+/// whose component was detected (a version or not) or is a step of the plan, and whose
+/// `last-verified` date is more than [`STALE_AFTER_DAYS`] days before `today`.
+#[must_use]
+pub fn data_notices(catalog: &crate::catalog::Catalog, eval: &Evaluation, today: i64) -> Vec<DataNotice> {
+    use crate::eval::detect::VersionState;
+    let present = eval.components.iter().filter(|d| d.state != VersionState::NotDetected).map(|d| d.component.as_str());
+    let planned = eval.plan.iter().map(|p| p.component.as_str());
+    let ids: std::collections::BTreeSet<&str> = present.chain(planned).collect();
+    ids.into_iter()
+        .filter_map(|id| catalog.matrices.get(id))
+        .filter_map(|m| {
+            let (days, date) = m.last_verified.as_ref()?;
+            let age = today - days;
+            (age > STALE_AFTER_DAYS).then(|| DataNotice {
+                component: m.id.clone(),
+                last_verified: date.clone(),
+                age_days: age,
+                message: format!(
+                    "the {} data ({}) was last verified on {date}, {age} days ago, and may be stale: newer releases, support ranges and known-bad versions may be missing",
+                    m.name, m.origin
+                ),
+            })
+        })
+        .collect()
 }
 
 impl Report {
@@ -156,6 +204,7 @@ impl Report {
             input: inv.input.clone(),
             eval,
             policy,
+            data_notices: Vec::new(),
         }
     }
 
@@ -194,6 +243,35 @@ impl Report {
             ns.join(", ")
         ))
     }
+}
+
+/// The TARGET cell of a plan step: its target; for a component that must move first, the
+/// lowest version that supports the plan (`>=1.16.0 first`); `(values only)` for a release.
+#[must_use]
+pub fn plan_target(p: &crate::eval::plan::PlanStep) -> String {
+    match (&p.target, &p.required_version) {
+        (Some(t), _) => t.clone(),
+        (None, Some(r)) => format!(">={r} first"),
+        (None, None) if !p.required_by.is_empty() => "(check first)".to_string(),
+        (None, None) => "(values only)".to_string(),
+    }
+}
+
+/// The order notes of a plan step, for people: the stops on the way to the required
+/// version, which targets it must precede, and which steps must come before it.
+#[must_use]
+pub fn plan_order_notes(p: &crate::eval::plan::PlanStep) -> Vec<String> {
+    let mut out = Vec::new();
+    if p.upgrade_path.len() > 1 {
+        out.push(format!("via {}", p.upgrade_path[..p.upgrade_path.len() - 1].join(", ")));
+    }
+    if !p.required_by.is_empty() {
+        out.push(format!("before {}", p.required_by.join(", ")));
+    }
+    if !p.upgrade_first.is_empty() {
+        out.push(format!("upgrade first: {}", p.upgrade_first.join(", ")));
+    }
+    out
 }
 
 /// What reading the input noticed, in a few lines for people: the layout, skipped files

@@ -174,6 +174,13 @@ fn run(context: Option<&str>, r: &Report) -> Value {
     if let Some(ns) = &r.namespaces {
         out["properties"]["source"]["namespaces"] = serde_json::json!(ns);
     }
+    if !r.data_notices.is_empty() {
+        out["properties"]["dataNotices"] = r
+            .data_notices
+            .iter()
+            .map(|n| json!({ "component": n.component, "lastVerified": n.last_verified, "ageDays": n.age_days, "message": n.message }))
+            .collect();
+    }
     if !r.eval.plan.is_empty() {
         out["properties"]["plan"] = r
             .eval
@@ -187,6 +194,13 @@ fn run(context: Option<&str>, r: &Report) -> Value {
                 }
                 if let Some(t) = &p.target {
                     step["target"] = json!(t);
+                }
+                step["order"] = json!(p.order);
+                if let Some(r) = &p.required_version {
+                    step["requiredVersion"] = json!(r);
+                }
+                if !p.required_by.is_empty() {
+                    step["requiredBy"] = json!(p.required_by);
                 }
                 step
             })

@@ -257,10 +257,18 @@ pub fn render(r: &Report, opts: RenderOptions) -> String {
         );
     }
 
+    for n in &r.data_notices {
+        indented(&mut out, &format!("Note: {}. This does not change the verdict.", n.message), opts.width, "", "  ");
+    }
+    if !r.data_notices.is_empty() {
+        let _ = writeln!(out);
+    }
+
     if !r.eval.plan.is_empty() {
         let mut rows: Vec<Vec<GridCell>> = Vec::new();
         for p in &r.eval.plan {
             let mut why: Vec<String> = p.findings.clone();
+            why.extend(super::plan_order_notes(p));
             if !p.next_steps.is_empty() {
                 why.push(format!("allowed next steps: {}", p.next_steps.join(" | ")));
             }
@@ -280,7 +288,7 @@ pub fn render(r: &Report, opts: RenderOptions) -> String {
             rows.push(vec![
                 (p.name.clone(), None),
                 (p.current.clone().unwrap_or_else(|| "unknown".to_string()), None),
-                (p.target.clone().unwrap_or_else(|| "(values only)".to_string()), None),
+                (super::plan_target(p), None),
                 (p.verdict.as_str().to_uppercase(), color.then_some(verdict_color)),
                 (why.join(", "), None),
             ]);

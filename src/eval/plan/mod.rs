@@ -7,8 +7,9 @@
 //! with the checks by [`crate::eval::evaluate_plan`].
 //!
 //! One module per rule family: [`request`] (parsing and resolving the plan), [`paths`]
-//! (upgrade paths, known-bad targets), [`peers`] (supported peers, kubelet skew),
-//! [`removed_apis`], [`values`] and [`gates`] (platform gates). This module owns the
+//! (upgrade paths, known-bad targets), [`peers`] (supported peers, kubelet skew), [`first`]
+//! (what must be upgraded before a target, and the order of the steps), [`removed_apis`],
+//! [`values`] and [`gates`] (platform gates). This module owns the
 //! evaluation context, the plan steps and their verdicts. Planning sits inside `eval`: it
 //! imports `eval`'s detection and finding types, the inventory, the catalog and the
 //! ground layer, and nothing above `eval`.
@@ -18,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use semver::Version;
 
 use crate::catalog::{Catalog, Matrix, Severity};
-use crate::eval::detect::Detected;
+use crate::eval::detect::{Detected, VersionState};
 use crate::eval::{Finding, Skipped};
 use crate::inventory::Inventory;
 use crate::resource::{GroupKind, ObjectRef};
@@ -26,6 +27,7 @@ use crate::version;
 
 pub use crate::catalog::planning::{FINDING_IDS, finding_ids};
 
+mod first;
 mod gates;
 mod paths;
 mod peers;
@@ -89,6 +91,18 @@ pub struct PlanStep {
     pub next_steps: Vec<String>,
     /// Platform gates evaluated for this step: (check id, "pass" | "fail" | "unknown").
     pub gates: Vec<(String, &'static str)>,
+    /// Where the step comes in the plan: after every step in `upgrade_first` (1 = first).
+    pub order: u32,
+    /// The lowest version that supports the targets in `required_by` (when the step's current
+    /// version does not and the matrix has one).
+    pub required_version: Option<String>,
+    /// The stops from the current version to `required_version`, ending with it, under the
+    /// component's own upgrade rule (every minor with `max-minor-step: 1`).
+    pub upgrade_path: Vec<String>,
+    /// Targeted components that need this one to move first.
+    pub required_by: Vec<String>,
+    /// Components that must move before this step.
+    pub upgrade_first: Vec<String>,
 }
 
 /// What a check found, for rules that depend on it: objects, or (not applicable?, reason).
@@ -116,6 +130,8 @@ struct Ctx<'a> {
     out: PlanOutcome,
     /// Per step key: finding ids attached.
     attached: BTreeMap<String, Vec<String>>,
+    /// Components that must move before a target, by component id.
+    prereqs: BTreeMap<String, first::Prereq>,
 }
 
 impl Ctx<'_> {
@@ -162,11 +178,34 @@ impl Ctx<'_> {
     }
 
     /// The version a component will run after the plan: its target, else its current version.
-    fn planned(&self, component: &str) -> Option<(Version, bool)> {
+    fn planned(&self, component: &str) -> Planned {
         if let Some(t) = self.plan.targets.get(component) {
-            return Some((t.version.clone(), true));
+            return Planned::Known(t.version.clone(), true);
         }
-        self.detected.get(component).and_then(|d| d.version().cloned()).map(|v| (v, false))
+        match self.detected.get(component).map(|d| &d.state) {
+            Some(VersionState::Known(v)) => Planned::Known(v.clone(), false),
+            Some(VersionState::Unknown(why)) => Planned::Unknown(why.clone()),
+            Some(VersionState::NotDetected) | None => Planned::Absent,
+        }
+    }
+}
+
+/// A component's version after the plan.
+enum Planned {
+    /// The version, and whether it is a target.
+    Known(Version, bool),
+    /// Present, version unknown (why).
+    Unknown(String),
+    /// Not in the cluster and not targeted.
+    Absent,
+}
+
+impl Planned {
+    fn version(self) -> Option<Version> {
+        match self {
+            Planned::Known(v, _) => Some(v),
+            _ => None,
+        }
     }
 }
 
@@ -198,7 +237,16 @@ pub fn evaluate(
     plan: &Plan,
     wants: &dyn Fn(&str) -> bool,
 ) -> PlanOutcome {
-    let mut cx = Ctx { catalog, inv, detected, plan, wants, out: PlanOutcome::default(), attached: BTreeMap::new() };
+    let mut cx = Ctx {
+        catalog,
+        inv,
+        detected,
+        plan,
+        wants,
+        out: PlanOutcome::default(),
+        attached: BTreeMap::new(),
+        prereqs: BTreeMap::new(),
+    };
     for t in plan.targets.values() {
         let Some(m) = catalog.matrices.get(&t.component) else { continue };
         paths::path_rules(&mut cx, m, t);
@@ -220,7 +268,7 @@ pub fn evaluate(
         ids.extend(gates.iter().filter(|(_, s)| *s == "fail" || *s == "unknown").map(|(g, _)| g.clone()));
         let no_change = det.version().is_some_and(|v| version::cmp_precedence(v, &t.version).is_eq());
         let next_steps = if ids.iter().any(|i| i == "upgrade-path") { next_steps(m, det) } else { Vec::new() };
-        steps.push(step(
+        let mut s = step(
             &cx.out,
             m.id.clone(),
             m.name.clone(),
@@ -230,7 +278,31 @@ pub fn evaluate(
             no_change,
             next_steps,
             gates,
-        ));
+        );
+        if let Some(p) = cx.prereqs.get(&m.id) {
+            must_move(&mut s, p, m, det);
+        }
+        steps.push(s);
+    }
+    // Components not targeted that must move before a target (or may have to: unknown).
+    for (id, p) in &cx.prereqs {
+        let (Some(m), Some(det)) = (catalog.matrices.get(id), detected.get(id)) else { continue };
+        if plan.targets.contains_key(id) {
+            continue;
+        }
+        let ids = cx.attached.remove(id).unwrap_or_default();
+        let mut s =
+            step(&cx.out, id.clone(), m.name.clone(), det.raw.clone(), None, ids, false, Vec::new(), Vec::new());
+        must_move(&mut s, p, m, det);
+        steps.push(s);
+    }
+    for s in &mut steps {
+        s.upgrade_first = cx
+            .prereqs
+            .iter()
+            .filter(|(_, p)| !p.unknown && p.required_by.contains(&s.component))
+            .map(|(c, _)| c.clone())
+            .collect();
     }
     for r in &plan.releases {
         let key = format!("release:{}", r.name);
@@ -240,8 +312,18 @@ pub fn evaluate(
         let name = format!("Helm release {} (chart {})", r.name, r.chart);
         steps.push(step(&cx.out, key, name, r.current.clone(), r.target.clone(), ids, false, Vec::new(), Vec::new()));
     }
+    first::order(&mut steps);
     cx.out.steps = steps;
     cx.out
+}
+
+/// Fills in what a step that must move first needs: the version, and the stops to it.
+fn must_move(s: &mut PlanStep, p: &first::Prereq, m: &Matrix, det: &Detected) {
+    s.required_by = p.required_by.iter().cloned().collect();
+    if let (Some(req), Some(cur)) = (&p.required, det.version()) {
+        s.required_version = Some(shown(req));
+        s.upgrade_path = first::stops(m, cur, req);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -270,7 +352,21 @@ fn step(
         _ if no_change => StepVerdict::NoChange,
         _ => StepVerdict::Ok,
     };
-    PlanStep { component, name, current, target, verdict, findings: ids, next_steps, gates }
+    PlanStep {
+        component,
+        name,
+        current,
+        target,
+        verdict,
+        findings: ids,
+        next_steps,
+        gates,
+        order: 1,
+        required_version: None,
+        upgrade_path: Vec::new(),
+        required_by: Vec::new(),
+        upgrade_first: Vec::new(),
+    }
 }
 
 /// Upgrade paths whose `from` admits the current version: where it can go next.

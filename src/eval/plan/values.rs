@@ -60,7 +60,7 @@ pub(super) fn values_rules(cx: &mut Ctx<'_>, rv: &ResolvedValues) {
                 .and_then(|p| at(&rv.spec.values, p))
                 .and_then(Value::as_str)
                 .and_then(version::parse_version);
-            let ver = from_file.or_else(|| cx.planned(&m.id).map(|(v, _)| v));
+            let ver = from_file.or_else(|| cx.planned(&m.id).version());
             for req in &rules.required {
                 const ID: &str = "values-required-key";
                 let applies = match (&req.when, &ver) {
