@@ -8,6 +8,8 @@
 //! | `floating-image-tags` | — | containers of components whose matrix demands pinning that run a floating tag |
 //! | `mounted-config-file` | `component`, `range`, `file`, `ini-section` | a component in `range` whose mounted ConfigMaps lack `file` (or its `[ini-section]`) |
 //! | `webhook-endpoints` | — | admission webhooks with `failurePolicy: Fail` whose Service has no ready endpoints |
+//! | `certificate-expiry` | `warn-days` | expired or soon-expiring certificates in `caBundle`s and TLS Secrets |
+//! | `backup-age` | `max-age-hours` | RKE2/K3s etcd snapshots and Velero backups older than `max-age-hours`, or none |
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,7 +18,14 @@ use crate::resource::{DETECT_KINDS, GroupKind, WORKLOAD_KINDS};
 use crate::version::Range;
 
 /// Names of the built-in evaluators.
-pub const NAMES: &[&str] = &["missing-references", "floating-image-tags", "mounted-config-file", "webhook-endpoints"];
+pub const NAMES: &[&str] = &[
+    "missing-references",
+    "floating-image-tags",
+    "mounted-config-file",
+    "webhook-endpoints",
+    "certificate-expiry",
+    "backup-age",
+];
 
 /// A configured built-in evaluator.
 #[derive(Debug, Clone)]
@@ -29,6 +38,37 @@ pub enum Builtin {
     MountedConfigFile(MountedConfig),
     /// See module docs.
     WebhookEndpoints,
+    /// See module docs.
+    CertificateExpiry(CertificateExpiry),
+    /// See module docs.
+    BackupAge(BackupAge),
+}
+
+/// Parameters of `certificate-expiry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateExpiry {
+    /// A certificate that expires within this many days of the capture time is a warning
+    /// (`check --cert-days` overrides it).
+    pub warn_days: u32,
+}
+
+/// Parameters of `backup-age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupAge {
+    /// The newest usable backup must be younger than this many hours at the capture time.
+    pub max_age_hours: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CertificateExpiryParams {
+    warn_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct BackupAgeParams {
+    max_age_hours: u32,
 }
 
 /// Parameters of `mounted-config-file`.
@@ -74,6 +114,19 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
                 file: p.file,
                 ini_section: p.ini_section,
             }))
+        }
+        "certificate-expiry" => {
+            let p: CertificateExpiryParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("'{name}' params: {e}"))?;
+            Ok(Builtin::CertificateExpiry(CertificateExpiry { warn_days: p.warn_days }))
+        }
+        "backup-age" => {
+            let p: BackupAgeParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("'{name}' params: {e}"))?;
+            if p.max_age_hours == 0 {
+                return Err(format!("'{name}' params.max-age-hours: must be at least 1"));
+            }
+            Ok(Builtin::BackupAge(BackupAge { max_age_hours: p.max_age_hours }))
         }
         other => Err(format!("unknown built-in '{other}' (known: {})", NAMES.join(", "))),
     }
@@ -145,7 +198,28 @@ impl Builtin {
                 at("", "Endpoints", &["subsets"]),
                 at("discovery.k8s.io", "EndpointSlice", &["endpoints"]),
             ],
+            Builtin::CertificateExpiry(_) => vec![
+                at("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", &["webhooks"]),
+                at("admissionregistration.k8s.io", "MutatingWebhookConfiguration", &["webhooks"]),
+                at("apiregistration.k8s.io", "APIService", &["spec.caBundle", "spec.insecureSkipTLSVerify"]),
+                at("apiextensions.k8s.io", "CustomResourceDefinition", &["spec.conversion"]),
+                // `data` reaches `normalise`, which summarises `tls.crt` and blanks every value;
+                // the summary field is kept when a snapshot this tool wrote is read back.
+                at("", "Secret", &["type", "data", "tlsCertificates"]),
+            ],
+            Builtin::BackupAge(_) => vec![
+                at("k3s.cattle.io", "ETCDSnapshotFile", &["spec.snapshotName", "spec.nodeName", "status"]),
+                at("velero.io", "Backup", &["status.phase", "status.completionTimestamp"]),
+            ],
         }
+    }
+
+    /// True when the evaluator itself decides what a kind that is not served, or cannot be
+    /// read, means (whether the check applies depends on the cluster's distribution, not on
+    /// the kinds alone); the engine then runs it whatever their state.
+    #[must_use]
+    pub fn judges_kind_states(&self) -> bool {
+        matches!(self, Builtin::BackupAge(_))
     }
 
     /// Groups of kinds of which one readable kind is enough: the evaluator judges from the
@@ -186,7 +260,21 @@ mod tests {
         );
         assert_eq!(
             err("nope", None),
-            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints)"
+            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, certificate-expiry, backup-age)"
+        );
+        assert!(matches!(
+            parse("certificate-expiry", Some(&serde_json::json!({"warn-days": 30}))),
+            Ok(Builtin::CertificateExpiry(CertificateExpiry { warn_days: 30 }))
+        ));
+        assert!(err("certificate-expiry", None).contains("'certificate-expiry' params: "));
+        assert!(err("certificate-expiry", Some(serde_json::json!({"warn-days": -1}))).contains("invalid value"));
+        assert!(matches!(
+            parse("backup-age", Some(&serde_json::json!({"max-age-hours": 24}))),
+            Ok(Builtin::BackupAge(BackupAge { max_age_hours: 24 }))
+        ));
+        assert_eq!(
+            err("backup-age", Some(serde_json::json!({"max-age-hours": 0}))),
+            "'backup-age' params.max-age-hours: must be at least 1"
         );
         let ok = parse(
             "mounted-config-file",

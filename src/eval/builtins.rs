@@ -49,6 +49,19 @@ pub fn evaluate(
         Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog)),
         Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
         Builtin::WebhookEndpoints => webhook_endpoints(inv),
+        Builtin::CertificateExpiry(p) => super::certs::evaluate(*p, inv),
+        Builtin::BackupAge(p) => super::backups::evaluate(*p, inv),
+    }
+}
+
+/// Why `b` does not apply to this cluster, for an evaluator that judges the state of the
+/// kinds it reads itself ([`Builtin::judges_kind_states`]); `None` when it applies or
+/// cannot tell (then `evaluate` says which).
+#[must_use]
+pub fn not_applicable(b: &Builtin, inv: &Inventory) -> Option<String> {
+    match b {
+        Builtin::BackupAge(_) => super::backups::not_applicable(inv),
+        _ => None,
     }
 }
 
