@@ -147,7 +147,7 @@ fn markdown_is_a_compact_comment() {
     );
     assert!(md.contains("| Rancher | 2.7.5 | image rancher/rancher-agent:v2.7.5 of Deployment"), "{md}");
     assert!(md.contains("| blocker | `rancher-agent-ingress-panic` | Ingress higress-system/httpbin |"), "{md}");
-    assert!(md.contains("<details><summary>Could not evaluate (1)</summary>"), "{md}");
+    assert!(md.contains("<details><summary>Could not evaluate (2)</summary>"), "{md}");
     let (_, r) = check_json(DEMO, &[]);
     let rows = md
         .lines()
