@@ -99,7 +99,9 @@ fn places(inv: &Inventory) -> Result<Vec<Place<'_>>, String> {
                 obj: secret,
                 what: "tls.crt".to_string(),
                 call_path: false,
-                certs: certs::from_json(summary),
+                // The summary's reasons start with `tls.crt `, which `what` says already.
+                certs: certs::from_json(summary)
+                    .map_err(|e| e.strip_prefix("tls.crt ").map_or(e.clone(), String::from)),
             });
         }
     }

@@ -4,7 +4,8 @@
 //! webhooks) is a public CA bundle: it stays in the object as read, and the
 //! `certificate-expiry` check parses it when it runs. The `tls.crt` of a TLS Secret is a
 //! public certificate too, but it sits beside `tls.key`, and every Secret value is blanked as
-//! the object is loaded (`normalise`). So the certificate is summarised at that moment, before
+//! the object is loaded (`normalise`). So the certificate (of any Secret with a `tls.crt`
+//! value) is summarised at that moment, before
 //! the blanking, into a field of our own, [`TLS_FIELD`] (`tlsCertificates`: subject,
 //! notBefore, notAfter per certificate, or the reason it could not be read), and then its value
 //! is blanked like every other one. Only that summary reaches a check, a report or a snapshot
@@ -174,18 +175,17 @@ fn is_our_reason(e: &str) -> bool {
     rest.len() < 80 && REASONS.contains(&shape.as_str())
 }
 
-/// Called by `normalise` on a Secret, before its values are blanked: a TLS Secret gets the
-/// summary of its `tls.crt` (from `data`, base64, or `stringData`, PEM text) in
-/// [`TLS_FIELD`]. Without a `tls.crt` value, a summary already there (a snapshot this tool
-/// wrote) is kept only in the summary's shape; any other Secret loses the field.
+/// Called by `normalise` on a Secret, before its values are blanked: a Secret with a
+/// `tls.crt` value (from `data`, base64, or `stringData`, PEM text) gets its summary in
+/// [`TLS_FIELD`]. Whatever the Secret's `type` (a projection that keeps only the fields a
+/// rule reads may have dropped it; `certificate-expiry` judges `kubernetes.io/tls` ones).
+/// Without a `tls.crt` value, a summary already there (a snapshot this tool wrote) is kept
+/// only in the summary's shape; a Secret with neither has no such field.
 pub(super) fn summarise_secret(obj: &mut Map<String, Value>) {
-    let is_tls = obj.get("type").and_then(Value::as_str) == Some("kubernetes.io/tls");
     let value = |field: &str| {
         obj.get(field).and_then(|d| d.get("tls.crt")).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
     };
-    let derived = if !is_tls {
-        None
-    } else if let Some(b64) = value("data") {
+    let derived = if let Some(b64) = value("data") {
         Some(to_json(&read_base64(b64)))
     } else if let Some(pem) = value("stringData") {
         Some(to_json(&read(pem.as_bytes())))
@@ -275,8 +275,8 @@ mod tests {
         secret[TLS_FIELD] = serde_json::json!("free text");
         summarise_secret(secret.as_object_mut().unwrap());
         assert_eq!(secret[TLS_FIELD][0]["error"], "tls.crt summary in the input is not of this tool's shape");
-        // Not a TLS Secret: no summary.
-        let mut opaque = serde_json::json!({"type": "Opaque", "data": {"tls.crt": b64}, TLS_FIELD: []});
+        // No tls.crt and no summary: nothing added.
+        let mut opaque = serde_json::json!({"type": "Opaque", "data": {"password": "c2VjcmV0"}});
         summarise_secret(opaque.as_object_mut().unwrap());
         assert!(opaque.get(TLS_FIELD).is_none());
         // stringData holds PEM text.
