@@ -147,7 +147,7 @@ fn markdown_is_a_compact_comment() {
     );
     assert!(md.contains("| Rancher | 2.7.5 | image rancher/rancher-agent:v2.7.5 of Deployment"), "{md}");
     assert!(md.contains("| blocker | `rancher-agent-ingress-panic` | Ingress higress-system/httpbin |"), "{md}");
-    assert!(md.contains("<details><summary>Could not evaluate (1)</summary>"), "{md}");
+    assert!(md.contains("<details><summary>Could not evaluate (2)</summary>"), "{md}");
     let (_, r) = check_json(DEMO, &[]);
     let rows = md
         .lines()
@@ -241,7 +241,7 @@ fn every_format_honours_the_output_file_and_quiet() {
         assert_eq!(std::fs::read_to_string(&file).unwrap(), demo(format), "{format}");
         let out = run(&["check", "--snapshot", DEMO, "-o", format, "-q"]);
         assert_eq!(out.code, 1);
-        assert_eq!(out.stdout, "NO-GO: 10 blocker(s), 4 warning(s), 1 check(s) could not be evaluated\n", "{format}");
+        assert_eq!(out.stdout, "NO-GO: 10 blocker(s), 4 warning(s), 2 check(s) could not be evaluated\n", "{format}");
     }
 }
 

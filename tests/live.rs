@@ -11,21 +11,36 @@ use crate::fake_api::{FakeApi, Fault};
 use crate::util::{finding_ids, root, run};
 
 /// Objects of a fixture file (Lists expanded, SnapshotInfo dropped) and its server version.
+/// A live run measures ages against now, a snapshot against its `capturedAt`: the times of
+/// etcd snapshots (ETCDSnapshotFile `status.creationTime`) move by the time since then, so a
+/// cluster whose snapshot was recent at capture still has a recent one served live.
 fn fixture(rel: &str) -> (Vec<Value>, Option<String>) {
+    use upgrade_preflight::inventory::{epoch_seconds, rfc3339_signed};
     let text = std::fs::read_to_string(root().join(rel)).unwrap();
     let docs = upgrade_preflight::inventory::snapshot::parse_documents(&text, rel).unwrap();
     let mut objects = Vec::new();
     let mut version = None;
+    let mut captured = None;
     for (_, d) in docs {
         if d.is_null() {
             continue;
         }
         if d["kind"] == "SnapshotInfo" {
             version = d["serverVersion"].as_str().map(ToString::to_string);
+            captured = d["capturedAt"].as_str().and_then(epoch_seconds);
         } else if let Some(items) = d.get("items").and_then(Value::as_array) {
             objects.extend(items.iter().cloned());
         } else {
             objects.push(d);
+        }
+    }
+    if let Some(captured) = captured {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let shift = i64::try_from(now).unwrap() - captured;
+        for o in objects.iter_mut().filter(|o| o["kind"] == "ETCDSnapshotFile") {
+            if let Some(t) = o.pointer("/status/creationTime").and_then(Value::as_str).and_then(epoch_seconds) {
+                o["status"]["creationTime"] = Value::String(rfc3339_signed(t + shift));
+            }
         }
     }
     (objects, version)

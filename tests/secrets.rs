@@ -39,7 +39,21 @@ fn needles() -> Vec<String> {
         }
     }
     n.push(b64(&format!("{{\"password\":\"{CANARY}\"}}")));
+    // A TLS Secret's key and an unreadable tls.crt, as the API holds them (base64 of PEM,
+    // the canary inside at an offset), and the PEM body itself.
+    n.push(tls_key()[..64].to_string());
     n
+}
+
+/// A TLS Secret's `tls.key` as the API holds it: base64 of a PEM private key whose body is
+/// the canary. It must never be read, kept or printed.
+fn tls_key() -> String {
+    b64(&format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", b64(CANARY)))
+}
+
+/// A real public certificate (Let's Encrypt R12; tests/fixtures/certs/README.md).
+fn r12() -> String {
+    std::fs::read_to_string(crate::util::root().join("tests/fixtures/certs/r12.pem")).unwrap()
 }
 
 /// A Helm release as Helm stores it, with the canary in user values, chart defaults and a
@@ -160,6 +174,19 @@ fn objects() -> Vec<Value> {
                "status": {"availableReplicas": 1}}),
         json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
                "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.30.7"}}}),
+        // TLS Secrets: a real certificate beside a key that is the canary; a tls.crt that is a
+        // PEM block of the canary, one that is the canary itself, and one in stringData.
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "web-tls", "namespace": "d"},
+               "data": {"tls.crt": b64(&r12()), "tls.key": tls_key()}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "odd-tls", "namespace": "d"},
+               "data": {"tls.crt": b64(&format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", b64(CANARY))),
+                        "tls.key": tls_key()}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "plain-tls", "namespace": "d"},
+               "data": {"tls.crt": b64(CANARY), "tls.key": tls_key()},
+               "stringData": {"tls.crt": CANARY, "tls.key": CANARY}}),
     ]
 }
 
@@ -275,11 +302,16 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
         "id: peek-secrets\ntitle: peek\nseverity: info\nresources:\n  - {api-version: v1, kind: Secret}\nrule:\n  cel: \"has(object.metadata.annotations) && type(object.metadata.annotations) == map\"\n  message-expression: \"'annotations of ' + object.metadata.name + ': ' + object.metadata.annotations.map(k, k + '=[' + object.metadata.annotations[k] + ']').join(',')\"\nremediation: none\n",
     )
     .unwrap();
+    std::fs::write(
+        peek.join("peek-tls.yaml"),
+        "id: peek-tls\ntitle: peek\nseverity: info\nresources:\n  - {api-version: v1, kind: Secret}\nrule:\n  cel: \"has(object.data) && type(object.data) == map && 'tls.key' in object.data\"\n  message-expression: \"'key of ' + object.metadata.name + ': [' + object.data['tls.key'] + '] crt: [' + object.data['tls.crt'] + '] summary: ' + (has(object.tlsCertificates) ? object.tlsCertificates.map(c, has(c.error) ? c.error : c.subject + ' ' + c.notAfter).join(',') : 'none')\"\nremediation: none\n",
+    )
+    .unwrap();
     let peek_s = peek.to_str().unwrap().to_string();
     for (source, src_args) in &sources {
         let mut args: Vec<&str> = vec!["check"];
         args.extend(src_args.iter().map(String::as_str));
-        args.extend(["-o", "json", "--checks", &peek_s, "--only", "peek-configmaps,peek-secrets"]);
+        args.extend(["-o", "json", "--checks", &peek_s, "--only", "peek-configmaps,peek-secrets,peek-tls"]);
         runs.push(capture(format!("check {source} with user checks that peek"), &args));
     }
     for f in &formats {
@@ -380,7 +412,20 @@ fn the_canary_appears_in_no_output_of_any_command_or_format() {
         "annotation keys kept, values not: {}",
         texts.iter().filter(|t| t.contains("peek")).cloned().collect::<Vec<_>>().join("\n")
     );
+    // TLS Secrets: the certificate's summary is there, the key and certificate values are not.
+    assert!(
+        all.contains("key of web-tls: [] crt: [] summary: C=US, O=Let's Encrypt, CN=R12 2027-03-12T23:59:59Z"),
+        "tls.crt summarised, both values blanked: {}",
+        all.lines().filter(|l| l.contains("key of")).take(6).collect::<Vec<_>>().join("\n")
+    );
+    assert!(all.contains("key of odd-tls: [] crt: [] summary: tls.crt certificate 1 is not valid X.509"));
+    assert!(all.contains("key of plain-tls: [] crt: [] summary: tls.crt holds neither PEM nor a DER certificate"));
+    assert!(all.contains("Secret d/odd-tls tls.crt certificate 1 is not valid X.509; its expiry cannot be judged"));
     let written_text = std::fs::read_to_string(&written).unwrap();
+    assert!(
+        written_text.contains("\"tls.key\":\"\"") && written_text.contains("\"tlsCertificates\""),
+        "{written_text}"
+    );
     assert!(written_text.contains("\"KEEP_PROVIDERS\":\"\""), "keys kept, values blanked: {written_text}");
     assert!(written_text.contains("HelmRelease") && written_text.contains("\"password\":\"\""), "values as shape only");
     // The values files were read and used: their key paths (not values) are in findings.

@@ -9,6 +9,8 @@
 //! | `mounted-config-file` | `component`, `range`, `file`, `ini-section` | a component in `range` whose mounted ConfigMaps lack `file` (or its `[ini-section]`) |
 //! | `webhook-endpoints` | — | admission webhooks with `failurePolicy: Fail` whose Service has no ready endpoints |
 //! | `deprecated-api-requests` | — | APIs clients still request (the API server's `apiserver_requested_deprecated_apis`) that are removed at the Kubernetes target |
+//! | `certificate-expiry` | `warn-days` | expired or soon-expiring certificates in `caBundle`s and TLS Secrets |
+//! | `backup-age` | `max-age-hours` | RKE2/K3s etcd snapshots and Velero backups older than `max-age-hours`, or none |
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,6 +25,8 @@ pub const NAMES: &[&str] = &[
     "mounted-config-file",
     "webhook-endpoints",
     "deprecated-api-requests",
+    "certificate-expiry",
+    "backup-age",
 ];
 
 /// A configured built-in evaluator.
@@ -38,6 +42,37 @@ pub enum Builtin {
     WebhookEndpoints,
     /// See module docs.
     DeprecatedApiRequests,
+    /// See module docs.
+    CertificateExpiry(CertificateExpiry),
+    /// See module docs.
+    BackupAge(BackupAge),
+}
+
+/// Parameters of `certificate-expiry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateExpiry {
+    /// A certificate that expires within this many days of the capture time is a warning
+    /// (`check --cert-days` overrides it).
+    pub warn_days: u32,
+}
+
+/// Parameters of `backup-age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupAge {
+    /// The newest usable backup must be younger than this many hours at the capture time.
+    pub max_age_hours: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CertificateExpiryParams {
+    warn_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct BackupAgeParams {
+    max_age_hours: u32,
 }
 
 /// Parameters of `mounted-config-file`.
@@ -84,6 +119,19 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
                 file: p.file,
                 ini_section: p.ini_section,
             }))
+        }
+        "certificate-expiry" => {
+            let p: CertificateExpiryParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("'{name}' params: {e}"))?;
+            Ok(Builtin::CertificateExpiry(CertificateExpiry { warn_days: p.warn_days }))
+        }
+        "backup-age" => {
+            let p: BackupAgeParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("'{name}' params: {e}"))?;
+            if p.max_age_hours == 0 {
+                return Err(format!("'{name}' params.max-age-hours: must be at least 1"));
+            }
+            Ok(Builtin::BackupAge(BackupAge { max_age_hours: p.max_age_hours }))
         }
         other => Err(format!("unknown built-in '{other}' (known: {})", NAMES.join(", "))),
     }
@@ -158,7 +206,28 @@ impl Builtin {
             Builtin::DeprecatedApiRequests => {
                 vec![at(DEPRECATED_API_REQUESTS.0, DEPRECATED_API_REQUESTS.1, &["metric", "series"])]
             }
+            Builtin::CertificateExpiry(_) => vec![
+                at("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", &["webhooks"]),
+                at("admissionregistration.k8s.io", "MutatingWebhookConfiguration", &["webhooks"]),
+                at("apiregistration.k8s.io", "APIService", &["spec.caBundle", "spec.insecureSkipTLSVerify"]),
+                at("apiextensions.k8s.io", "CustomResourceDefinition", &["spec.conversion"]),
+                // `data` reaches `normalise`, which summarises `tls.crt` and blanks every value;
+                // the summary field is kept when a snapshot this tool wrote is read back.
+                at("", "Secret", &["type", "data", "tlsCertificates"]),
+            ],
+            Builtin::BackupAge(_) => vec![
+                at("k3s.cattle.io", "ETCDSnapshotFile", &["spec.snapshotName", "spec.nodeName", "status"]),
+                at("velero.io", "Backup", &["status.phase", "status.completionTimestamp"]),
+            ],
         }
+    }
+
+    /// True when the evaluator itself decides what a kind that is not served, or cannot be
+    /// read, means (whether the check applies depends on the cluster's distribution, not on
+    /// the kinds alone); the engine then runs it whatever their state.
+    #[must_use]
+    pub fn judges_kind_states(&self) -> bool {
+        matches!(self, Builtin::BackupAge(_))
     }
 
     /// Groups of kinds of which one readable kind is enough: the evaluator judges from the
@@ -199,7 +268,21 @@ mod tests {
         );
         assert_eq!(
             err("nope", None),
-            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, deprecated-api-requests)"
+            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, deprecated-api-requests, certificate-expiry, backup-age)"
+        );
+        assert!(matches!(
+            parse("certificate-expiry", Some(&serde_json::json!({"warn-days": 30}))),
+            Ok(Builtin::CertificateExpiry(CertificateExpiry { warn_days: 30 }))
+        ));
+        assert!(err("certificate-expiry", None).contains("'certificate-expiry' params: "));
+        assert!(err("certificate-expiry", Some(serde_json::json!({"warn-days": -1}))).contains("invalid value"));
+        assert!(matches!(
+            parse("backup-age", Some(&serde_json::json!({"max-age-hours": 24}))),
+            Ok(Builtin::BackupAge(BackupAge { max_age_hours: 24 }))
+        ));
+        assert_eq!(
+            err("backup-age", Some(serde_json::json!({"max-age-hours": 0}))),
+            "'backup-age' params.max-age-hours: must be at least 1"
         );
         let ok = parse(
             "mounted-config-file",

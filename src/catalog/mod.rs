@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 
-pub use builtin_def::{Builtin, MountedConfig};
+pub use builtin_def::{BackupAge, Builtin, CertificateExpiry, MountedConfig};
 pub use check_def::{Check, ResourceSel, Rule, When, cel_depth, cel_env, compile_checked};
 pub use describe::{RuleInfo, RuleKind};
 pub use matrix::{
@@ -134,6 +134,16 @@ enum FileKind {
 }
 
 impl Catalog {
+    /// Sets the warning window of every `certificate-expiry` rule (`check --cert-days`),
+    /// replacing the `warn-days` of the check files.
+    pub fn set_certificate_warn_days(&mut self, days: u32) {
+        for check in self.checks.values_mut() {
+            if let Rule::Builtin(Builtin::CertificateExpiry(p)) = &mut check.rule {
+                p.warn_days = days;
+            }
+        }
+    }
+
     /// Loads the built-ins, then the user directories, and validates the result.
     pub fn load(sources: &Sources) -> Result<Self, CatalogError> {
         let mut files: Vec<(FileKind, String, String, bool)> = Vec::new();

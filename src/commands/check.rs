@@ -21,10 +21,13 @@ use crate::report::{self, ExitStatus, Format, Policy, RenderOptions, Report, Sec
 
 /// The `check` subcommand.
 pub(super) fn check(a: &CheckArgs) -> ExitStatus {
-    let (catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
+    let (mut catalog, sel) = match catalog_and_selection(&a.data, &a.select) {
         Ok(cs) => cs,
         Err(s) => return s,
     };
+    if let Some(days) = a.cert_days {
+        catalog.set_certificate_warn_days(days);
+    }
     let mut req = match plan_request(&a.plan.targets, &a.plan.values, a.plan.reuse_values, &catalog) {
         Ok(r) => PlanRequest { applied_annotations: a.plan.additional_annotations.clone(), ..r },
         Err(s) => return s,

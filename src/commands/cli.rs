@@ -230,6 +230,10 @@ pub struct CheckArgs {
     /// Checks that could not be evaluated make the verdict GO with warnings, not NO-GO (incomplete).
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// certificate-expiry: warn about certificates that expire within this many days of the
+    /// capture time (a whole number, 0 or more; default: the check's warn-days, 30).
+    #[arg(long, value_name = "DAYS", value_parser = super::duration::cert_days, allow_negative_numbers = true)]
+    pub cert_days: Option<u32>,
     /// Print collection and evaluation figures on stderr (wall time, requests, bytes, peak RSS).
     #[arg(long)]
     pub stats: bool,

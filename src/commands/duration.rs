@@ -72,6 +72,18 @@ pub fn request_timeout(text: &str) -> Result<Duration, String> {
     at_most(parse(text)?, Duration::from_secs(3_600), "1h")
 }
 
+/// `--cert-days`: a whole number of days, 0 (only expired certificates) to 36,500.
+pub fn cert_days(text: &str) -> Result<u32, String> {
+    let s = text.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{s}' is not a whole number of days (0 or more, e.g. 30)"));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n <= 36_500 => Ok(n),
+        _ => Err(format!("'{s}' days is more than 36500 (100 years)")),
+    }
+}
+
 fn at_most(d: Duration, max: Duration, shown: &str) -> Result<Duration, String> {
     if d > max { Err(format!("{d:?} is longer than {shown}")) } else { Ok(d) }
 }
@@ -80,7 +92,19 @@ fn at_most(d: Duration, max: Duration, shown: &str) -> Result<Duration, String> 
 mod tests {
     use std::time::Duration;
 
-    use super::{parse, request_timeout, timeout};
+    use super::{cert_days, parse, request_timeout, timeout};
+
+    #[test]
+    fn certificate_days() {
+        assert_eq!(cert_days("30"), Ok(30));
+        assert_eq!(cert_days("0"), Ok(0));
+        assert_eq!(cert_days("36500"), Ok(36_500));
+        assert_eq!(cert_days("-1").unwrap_err(), "'-1' is not a whole number of days (0 or more, e.g. 30)");
+        assert_eq!(cert_days("30d").unwrap_err(), "'30d' is not a whole number of days (0 or more, e.g. 30)");
+        assert_eq!(cert_days("").unwrap_err(), "'' is not a whole number of days (0 or more, e.g. 30)");
+        assert_eq!(cert_days("36501").unwrap_err(), "'36501' days is more than 36500 (100 years)");
+        assert_eq!(cert_days("99999999999").unwrap_err(), "'99999999999' days is more than 36500 (100 years)");
+    }
 
     #[test]
     fn go_durations_and_bare_seconds() {

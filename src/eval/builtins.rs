@@ -52,6 +52,8 @@ pub fn evaluate(
         Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
         Builtin::WebhookEndpoints => webhook_endpoints(inv),
         Builtin::DeprecatedApiRequests => super::api_requests::evaluate(inv, catalog, targets),
+        Builtin::CertificateExpiry(p) => super::certs::evaluate(*p, inv),
+        Builtin::BackupAge(p) => super::backups::evaluate(*p, inv),
     }
 }
 
@@ -71,6 +73,17 @@ pub fn severity(b: &Builtin, check: Severity, targets: &BTreeMap<String, semver:
     match b {
         Builtin::DeprecatedApiRequests => super::api_requests::severity(check, targets),
         _ => check,
+    }
+}
+
+/// Why `b` does not apply to this cluster, for an evaluator that judges the state of the
+/// kinds it reads itself ([`Builtin::judges_kind_states`]); `None` when it applies or
+/// cannot tell (then `evaluate` says which).
+#[must_use]
+pub fn not_applicable(b: &Builtin, inv: &Inventory) -> Option<String> {
+    match b {
+        Builtin::BackupAge(_) => super::backups::not_applicable(inv),
+        _ => None,
     }
 }
 

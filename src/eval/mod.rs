@@ -14,8 +14,10 @@
 //! agree).
 
 mod api_requests;
+mod backups;
 pub mod builtins;
 mod cel_rule;
+mod certs;
 pub mod change;
 pub mod detect;
 mod needs;
@@ -380,7 +382,16 @@ fn run_check(
     }
     let reads = check.reads();
     let mut absent = Vec::new();
-    for gk in &reads {
+    let self_judged = match &check.rule {
+        Rule::Builtin(b) if b.judges_kind_states() => {
+            if let Some(why) = builtins::not_applicable(b, inv) {
+                return Outcome::NotApplicable(why);
+            }
+            true
+        }
+        _ => false,
+    };
+    for gk in reads.iter().filter(|_| !self_judged) {
         match inv.state(gk) {
             KindView::Failed(r) => {
                 // A built-in may judge from either of two sources (EndpointSlices or Endpoints).

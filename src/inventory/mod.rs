@@ -4,7 +4,7 @@
 //! Each kind is in one of three states: collected (possibly empty), absent (the cluster does
 //! not serve it — its checks are *not applicable*), or failed (could not be read — its
 //! checks *could not be evaluated*). Objects are normalised on the way in: Secret values are
-//! blanked (keys kept), `managedFields` entries keep only manager, apiVersion, time and
+//! blanked (keys kept; a TLS Secret's `tls.crt` is first summarised, see `certs`), `managedFields` entries keep only manager, apiVersion, time and
 //! subresource, and `last-applied-configuration` is removed from Secrets, so no later stage
 //! can leak them.
 //!
@@ -16,6 +16,7 @@
 
 pub mod archive;
 pub mod bundle;
+pub mod certs;
 pub mod connect;
 pub mod documents;
 pub mod helm;
@@ -34,7 +35,7 @@ use serde_json::Value;
 
 use crate::resource::{Change, GroupKind, ObjectRef};
 
-pub use notes::{InputNotes, SkippedInput, rfc3339};
+pub use notes::{InputNotes, SkippedInput, epoch_seconds, rfc3339, rfc3339_signed};
 use notes::{dedupe, latest_timestamp};
 pub use view::Lookup;
 
@@ -211,9 +212,13 @@ fn normalise(value: &mut Value, kind: &str) {
     }
     if secret_like {
         // Only the fields a Secret has; anything else a malformed one carries could be data.
+        // A TLS Secret's certificate is summarised first (subject and validity, never
+        // `tls.key`), into the one field of ours a Secret may carry.
         if kind == "Secret" {
+            certs::summarise_secret(obj);
             obj.retain(|k, _| {
                 matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "type" | "immutable" | "data" | "stringData")
+                    || k == certs::TLS_FIELD
             });
         }
         for field in ["data", "stringData", "binaryData"] {

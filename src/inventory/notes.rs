@@ -70,6 +70,77 @@ pub fn rfc3339(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// RFC 3339 UTC for seconds since the Unix epoch, before 1970 too (a certificate's
+/// notBefore may be).
+#[must_use]
+pub fn rfc3339_signed(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = crate::civil::from_days(days);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Seconds since the Unix epoch for an RFC 3339 timestamp as the API writes them
+/// (`2026-11-30T03:04:05Z`, also with fractional seconds or a `+01:00` offset); `None` for
+/// anything else.
+#[must_use]
+pub fn epoch_seconds(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            let (h, m) = (rest.get(1..3)?.parse::<i64>().ok()?, rest.get(4..6)?.parse::<i64>().ok()?);
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // Howard Hinnant's days_from_civil, the inverse of `civil::from_days`.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
 /// Keeps one copy of each object in a list sorted by namespace and name: the one with the
 /// highest `resourceVersion` (the latest; sonobuoy writes namespaced objects into every
 /// namespace's file, at different moments). Copies that differ are noted.
@@ -124,4 +195,33 @@ pub(super) fn dedupe(v: &mut Vec<Object>, notes: &mut InputNotes) {
     }
     flush(&mut group, &mut out, notes);
     *v = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{epoch_seconds, rfc3339, rfc3339_signed};
+
+    #[test]
+    fn timestamps_round_trip() {
+        for secs in [0_i64, 951_782_400, 1_700_000_000, 1_805_241_599, 4_102_444_800] {
+            assert_eq!(epoch_seconds(&rfc3339_signed(secs)), Some(secs), "{secs}");
+            assert_eq!(rfc3339_signed(secs), rfc3339(secs.cast_unsigned()));
+        }
+        assert_eq!(rfc3339_signed(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(epoch_seconds("1969-12-31T23:59:59Z"), Some(-1));
+        assert_eq!(epoch_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(epoch_seconds("2000-02-29T01:00:00.123456+01:00"), Some(951_782_400));
+        assert_eq!(epoch_seconds("2000-02-28T23:00:00-01:00"), Some(951_782_400));
+        for bad in [
+            "",
+            "2000-02-29",
+            "2000-02-29T00:00:00",
+            "2000-13-01T00:00:00Z",
+            "2000-02-29T00:00:00.Z",
+            "x000-02-29T00:00:00Z",
+            "2000-02-29T00:00:00+0100",
+        ] {
+            assert_eq!(epoch_seconds(bad), None, "{bad}");
+        }
+    }
 }

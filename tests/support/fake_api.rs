@@ -14,7 +14,7 @@
 //!   the process-wide default crypto provider.
 //! * Bearer-token authentication: a request without the exact
 //!   `Authorization: Bearer <token>` header gets `401` with a `Status` body.
-//! * `GET /version` (default `gitVersion` `v1.30.7+rke2r1`), `/healthz`,
+//! * `GET /version` (default `gitVersion` `v1.30.7`), `/healthz`,
 //!   `/readyz`, `/livez`.
 //! * `GET /metrics` in the Prometheus text format (`text/plain; version=0.0.4`): by default
 //!   a few API server metrics with no deprecated API requested
@@ -146,8 +146,10 @@ use tokio_rustls::TlsAcceptor;
 /// Count meaning "apply this fault to every matching request".
 pub const ALWAYS: u32 = u32::MAX;
 
-/// `gitVersion` reported by `/version` unless the builder sets another.
-pub const DEFAULT_GIT_VERSION: &str = "v1.30.7+rke2r1";
+/// `gitVersion` reported by `/version` unless the builder sets another. A vanilla version:
+/// an RKE2/K3s one (`+rke2r1`) makes `etcd-backup-age` look for ETCDSnapshotFiles, which a
+/// real RKE2 serves and this fake serves only when a test loads some.
+pub const DEFAULT_GIT_VERSION: &str = "v1.30.7";
 
 /// User named in injected `403 Forbidden` messages unless the builder sets another.
 pub const DEFAULT_USER: &str = "system:serviceaccount:default:upgrade-preflight";
