@@ -17,9 +17,11 @@ mod api_requests;
 pub mod builtins;
 mod cel_rule;
 pub mod change;
+pub mod chart_kube_version;
 pub mod detect;
 mod needs;
 pub mod plan;
+pub mod quantity;
 pub mod workloads;
 
 pub use cel_rule::{CelResult, eval_cel, eval_cel_full, eval_cel_with_old};
@@ -275,8 +277,10 @@ pub fn evaluate_plan(
         plan::raise_to_blockers(catalog, plan, &mut out.findings, &mut out.could_not_evaluate);
         out.plan = planned.steps;
     }
-    if let Some(change) = &inv.change {
-        change::record_all(catalog, inv, change, plan, sel, &mut out);
+    let planned_kube_version =
+        inv.change.as_ref().and_then(|c| change::record_all(catalog, inv, c, plan, sel, &mut out));
+    if sel.wants(chart_kube_version::ID) {
+        chart_kube_version::record(inv, plan, planned_kube_version, &mut out);
     }
     if inv.no_cluster {
         // Without a cluster, what needs one is not applicable, never unknown (exit 3).
