@@ -10,6 +10,7 @@ mod connect;
 mod contexts;
 mod deploy;
 mod dist;
+mod drain;
 #[path = "support/fake_api.rs"]
 mod fake_api;
 mod faults;

@@ -9,6 +9,8 @@
 //! | `mounted-config-file` | `component`, `range`, `file`, `ini-section` | a component in `range` whose mounted ConfigMaps lack `file` (or its `[ini-section]`) |
 //! | `webhook-endpoints` | — | admission webhooks with `failurePolicy: Fail` whose Service has no ready endpoints |
 //! | `deprecated-api-requests` | — | APIs clients still request (the API server's `apiserver_requested_deprecated_apis`) that are removed at the Kubernetes target |
+//! | `pdb-blocks-drain` | — | PodDisruptionBudgets that allow no eviction, with the workloads they cover |
+//! | `drain-capacity` | — | the busiest node whose evictable pods' requests exceed the free allocatable of the other schedulable nodes |
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,6 +25,8 @@ pub const NAMES: &[&str] = &[
     "mounted-config-file",
     "webhook-endpoints",
     "deprecated-api-requests",
+    "pdb-blocks-drain",
+    "drain-capacity",
 ];
 
 /// A configured built-in evaluator.
@@ -38,6 +42,10 @@ pub enum Builtin {
     WebhookEndpoints,
     /// See module docs.
     DeprecatedApiRequests,
+    /// See module docs.
+    PdbBlocksDrain,
+    /// See module docs.
+    DrainCapacity,
 }
 
 /// Parameters of `mounted-config-file`.
@@ -74,6 +82,8 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
         "floating-image-tags" => no_params(Builtin::FloatingImageTags),
         "webhook-endpoints" => no_params(Builtin::WebhookEndpoints),
         "deprecated-api-requests" => no_params(Builtin::DeprecatedApiRequests),
+        "pdb-blocks-drain" => no_params(Builtin::PdbBlocksDrain),
+        "drain-capacity" => no_params(Builtin::DrainCapacity),
         "mounted-config-file" => {
             let p: MountedConfigParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
                 .map_err(|e| format!("'{name}' params: {e}"))?;
@@ -94,7 +104,7 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
 pub struct Reads {
     /// The kind.
     pub kind: GroupKind,
-    /// Dot paths below the object root it reads.
+    /// Dot paths below the object root it reads (`[]` after a list: each of its items).
     pub paths: &'static [&'static str],
     /// The paths are read only for objects without an owner (owned Pods and Jobs are
     /// judged through their owner).
@@ -158,6 +168,27 @@ impl Builtin {
             Builtin::DeprecatedApiRequests => {
                 vec![at(DEPRECATED_API_REQUESTS.0, DEPRECATED_API_REQUESTS.1, &["metric", "series"])]
             }
+            // Labels and owners (in `metadata`, always kept) match budgets to pods and pods to
+            // their workloads.
+            Builtin::PdbBlocksDrain => {
+                vec![at("policy", "PodDisruptionBudget", &["spec", "status"]), at("", "Pod", &["status.phase"])]
+            }
+            Builtin::DrainCapacity => vec![
+                at("", "Node", &["spec.unschedulable", "spec.taints", "status.allocatable", "status.conditions"]),
+                // Of each container only its requests (`[]`: every item of the list).
+                at(
+                    "",
+                    "Pod",
+                    &[
+                        "spec.nodeName",
+                        "spec.containers.[].resources.requests",
+                        "spec.initContainers.[].resources.requests",
+                        "spec.initContainers.[].restartPolicy",
+                        "spec.overhead",
+                        "status.phase",
+                    ],
+                ),
+            ],
         }
     }
 
@@ -170,6 +201,17 @@ impl Builtin {
             Builtin::WebhookEndpoints => {
                 vec![vec![GroupKind::new("discovery.k8s.io", "EndpointSlice"), GroupKind::new("", "Endpoints")]]
             }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Kinds it reads that it can do without: when one cannot be read, the evaluator says
+    /// what that leaves unknown itself.
+    #[must_use]
+    pub fn optional_reads(&self) -> Vec<GroupKind> {
+        match self {
+            // Budgets are judged from their status without Pods; the workload is then not named.
+            Builtin::PdbBlocksDrain => vec![GroupKind::new("", "Pod")],
             _ => Vec::new(),
         }
     }
@@ -199,7 +241,7 @@ mod tests {
         );
         assert_eq!(
             err("nope", None),
-            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, deprecated-api-requests)"
+            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, deprecated-api-requests, pdb-blocks-drain, drain-capacity)"
         );
         let ok = parse(
             "mounted-config-file",

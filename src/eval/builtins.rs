@@ -15,6 +15,24 @@ use crate::inventory::{Inventory, KindView, Lookup, Object};
 use crate::resource::{GroupKind, ObjectRef};
 use crate::version::{self, Parsed};
 
+/// What a built-in concluded: its findings, what it could not judge, and notes on what it
+/// left out by design (for the "found nothing" line).
+#[derive(Default)]
+pub struct Judged {
+    /// Findings.
+    pub hits: Vec<Hit>,
+    /// Objects it could not judge, with why: the check is also *could not evaluate*.
+    pub unknown: Vec<String>,
+    /// What it did not judge on purpose.
+    pub notes: Vec<String>,
+}
+
+impl From<Vec<Hit>> for Judged {
+    fn from(hits: Vec<Hit>) -> Self {
+        Self { hits, ..Self::default() }
+    }
+}
+
 /// What a built-in found: objects, a message, and optionally a different severity.
 pub struct Hit {
     /// Evidence objects, the offending one first.
@@ -37,21 +55,23 @@ pub fn keeps(b: &Builtin) -> Vec<(GroupKind, Keep)> {
         .collect()
 }
 
-/// Runs the evaluator. `Err` means it could not be evaluated, with the reason. `targets`
-/// are the planned versions (`--target`), by component.
+/// Runs the evaluator. `Err` means it could not be evaluated at all, with the reason.
+/// `targets` are the planned versions (`--target`), by component.
 pub fn evaluate(
     b: &Builtin,
     inv: &Inventory,
     catalog: &Catalog,
     detected: &BTreeMap<String, Detected>,
     targets: &BTreeMap<String, semver::Version>,
-) -> Result<Vec<Hit>, String> {
+) -> Result<Judged, String> {
     match b {
-        Builtin::MissingReferences => missing_references(inv),
-        Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog)),
-        Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
-        Builtin::WebhookEndpoints => webhook_endpoints(inv),
-        Builtin::DeprecatedApiRequests => super::api_requests::evaluate(inv, catalog, targets),
+        Builtin::MissingReferences => missing_references(inv).map(Judged::from),
+        Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog).into()),
+        Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected).map(Judged::from),
+        Builtin::WebhookEndpoints => webhook_endpoints(inv).map(Judged::from),
+        Builtin::DeprecatedApiRequests => super::api_requests::evaluate(inv, catalog, targets).map(Judged::from),
+        Builtin::PdbBlocksDrain => super::drain::pdb_blocks_drain(inv),
+        Builtin::DrainCapacity => super::drain::drain_capacity(inv),
     }
 }
 
