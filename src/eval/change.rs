@@ -801,10 +801,6 @@ fn deleted_still_referenced(inv: &Inventory, change: &ChangeSet, t: &FindingTemp
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> semver::Version {
-        semver::Version::parse(s).unwrap()
-    }
-
     #[test]
     fn differences_ignore_server_defaults_only_in_subset_mode() {
         let live = serde_json::json!({"spec": {"containers": [{"image": "a:1", "terminationMessagePath": "/dev/x"}]}});
