@@ -153,6 +153,29 @@ fn drain_capacity_names_the_node_and_what_does_not_fit() {
     );
 }
 
+#[test]
+fn a_namespace_view_judges_budgets_inside_it_but_not_node_capacity() {
+    let dir = temp_tree(&[("cluster.yaml", CLUSTER)]);
+    let snap = dir.path().join("cluster.yaml");
+    // Budgets select Pods of their own namespace: a view of it is enough.
+    let (_, r) = check_json(snap.to_str().unwrap(), &["-n", "kube-system"]);
+    assert_eq!(findings(&r, "pdb-blocks-drain").len(), 1, "{r:#}");
+    // A node's free room depends on the Pods of every namespace.
+    let why: Vec<&str> = r["couldNotEvaluate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["checkId"] == "drain-capacity")
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        why,
+        ["it weighs the Pods of every namespace, and this run reads only namespace(s) kube-system"],
+        "{r:#}"
+    );
+    assert!(findings(&r, "drain-capacity").is_empty());
+}
+
 fn objects(yaml: &str) -> Vec<Value> {
     upgrade_preflight::inventory::snapshot::parse_documents(yaml, "cluster.yaml")
         .unwrap()

@@ -300,13 +300,14 @@ fn installed(inv: &Inventory, target: Option<&semver::Version>, change: Option<&
         ));
     }
     let versions: Vec<String> = current.iter().chain(&target).map(HelmKubeVersion::display).collect();
+    let scope = super::view_note(inv, std::iter::once(&gk));
     let why = if revisions.is_empty() {
-        "no installed Helm releases to evaluate".to_string()
+        format!("no installed Helm releases{scope} to evaluate")
     } else if constrained == 0 {
-        format!("{} installed release(s), none with a kubeVersion", revisions.len())
+        format!("{} installed release(s){scope}, none with a kubeVersion", revisions.len())
     } else {
         format!(
-            "{} installed release(s), {constrained} with a kubeVersion, checked against {}",
+            "{} installed release(s){scope}, {constrained} with a kubeVersion, checked against {}",
             revisions.len(),
             if versions.is_empty() { "no version".to_string() } else { versions.join(" and ") }
         )

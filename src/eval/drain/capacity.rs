@@ -126,6 +126,13 @@ pub(crate) fn drain_capacity(inv: &Inventory) -> Result<Judged, String> {
         // judge, as for every node check.
         KindView::Collected(_) | KindView::Absent => return Ok(Judged::default()),
     };
+    // Every node's free room depends on every pod bound to it, whatever its namespace.
+    if inv.is_partial() {
+        return Err(format!(
+            "it weighs the Pods of every namespace, and this run reads only namespace(s) {}",
+            inv.view_label()
+        ));
+    }
     let pods = pods(inv)?;
     struct NodeUse {
         allocatable: Resources,
