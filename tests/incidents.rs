@@ -114,7 +114,11 @@ fn harvester_addon_stuck_enabling_is_no_go() {
     // The managed-chart kinds are not in this cluster: not applicable, never failed.
     let na: Vec<&str> = r["notApplicable"].as_array().unwrap().iter().map(|s| s["checkId"].as_str().unwrap()).collect();
     assert!(na.contains(&"managed-charts-not-ready"), "{na:?}");
-    assert_eq!(r["couldNotEvaluate"], serde_json::json!([]));
+    // The fixture holds no Pods: only drain-capacity, which weighs every pod, cannot say.
+    assert_eq!(
+        r["couldNotEvaluate"],
+        serde_json::json!([{"checkId": "drain-capacity", "severity": "warning", "reason": "the input holds no Pods: they were not captured"}])
+    );
 }
 
 #[test]
@@ -142,5 +146,11 @@ fn resource_backend_ingress_alone_is_only_info() {
     let path = dir.path().join("c.yaml");
     let (code, r) = check_json(path.to_str().unwrap(), &[]);
     assert_eq!(finding_ids(&r), ["ingress-resource-backend"]);
-    assert_eq!((code, r["verdict"].as_str().unwrap()), (0, "GO"));
+    // GO: the only reason it is not a clean GO is drain-capacity, which this Pod-less
+    // fixture cannot feed.
+    assert_eq!((code, r["verdict"].as_str().unwrap()), (0, "GO-WITH-WARNINGS"));
+    let unknown: Vec<&str> =
+        r["couldNotEvaluate"].as_array().unwrap().iter().map(|s| s["checkId"].as_str().unwrap()).collect();
+    assert_eq!(unknown, ["drain-capacity"]);
+    assert_eq!(r["summary"]["warning"], 0);
 }

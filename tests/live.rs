@@ -321,15 +321,23 @@ fn snapshot_round_trip_gives_the_same_findings_and_no_secret_values() {
             }
         }
     }
-    // Only what the checks read is captured: an owned Pod keeps metadata and the status
-    // fields unstable-pods reads, not its spec (only bare Pods' specs are read).
+    // Only what the checks read is captured: an owned Pod keeps metadata, the status fields
+    // unstable-pods reads, and of its spec only the node and each container's requests
+    // (drain-capacity); only bare Pods' specs are read whole.
     let docs = upgrade_preflight::inventory::snapshot::parse_documents(&text, "snap.json").unwrap();
     let items = docs.iter().find_map(|(_, d)| d.get("items").and_then(Value::as_array)).unwrap();
     let owned_pod = items
         .iter()
         .find(|o| o["kind"] == "Pod" && o["metadata"]["ownerReferences"].is_array())
         .expect("the demo has owned Pods");
-    assert!(owned_pod.get("spec").is_none(), "{owned_pod}");
+    let spec = owned_pod["spec"].as_object().unwrap();
+    assert!(
+        spec.keys().all(|k| ["nodeName", "containers", "initContainers", "overhead"].contains(&k.as_str())),
+        "{owned_pod}"
+    );
+    for c in spec["containers"].as_array().unwrap() {
+        assert!(c.as_object().unwrap().keys().all(|k| k == "resources"), "{owned_pod}");
+    }
     assert!(owned_pod["status"].get("containerStatuses").is_some(), "{owned_pod}");
     assert!(owned_pod["status"].get("conditions").is_none(), "{owned_pod}");
     let (live_code, live_r, _) = l.check(&[]);

@@ -87,7 +87,8 @@ fn harvester_gates_are_reported_together_with_the_path() {
         .iter()
         .map(|g| (g["checkId"].as_str().unwrap().to_string(), g["result"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(gates.len(), 11, "{gates:?}");
+    assert_eq!(gates.len(), 12, "{gates:?}");
+    assert!(gates.contains(&("pdb-blocks-drain".into(), "pass".into())), "{gates:?}");
     assert!(gates.contains(&("managed-charts-not-ready".into(), "fail".into())), "{gates:?}");
     assert!(gates.contains(&("unschedulable-pods".into(), "pass".into())), "an upgrade drains nodes: {gates:?}");
     assert!(gates.contains(&("nodes-not-ready".into(), "pass".into())), "{gates:?}");

@@ -11,6 +11,7 @@ mod connect;
 mod contexts;
 mod deploy;
 mod dist;
+mod drain;
 mod expiry;
 #[path = "support/fake_api.rs"]
 mod fake_api;

@@ -11,6 +11,8 @@
 //! | `deprecated-api-requests` | — | APIs clients still request (the API server's `apiserver_requested_deprecated_apis`) that are removed at the Kubernetes target |
 //! | `certificate-expiry` | `warn-days` | expired or soon-expiring certificates in `caBundle`s and TLS Secrets |
 //! | `backup-age` | `max-age-hours` | RKE2/K3s etcd snapshots and Velero backups older than `max-age-hours`, or none |
+//! | `pdb-blocks-drain` | — | PodDisruptionBudgets that allow no eviction, with the workloads they cover |
+//! | `drain-capacity` | — | the busiest node whose evictable pods' requests exceed the free allocatable of the other schedulable nodes |
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -27,6 +29,8 @@ pub const NAMES: &[&str] = &[
     "deprecated-api-requests",
     "certificate-expiry",
     "backup-age",
+    "pdb-blocks-drain",
+    "drain-capacity",
 ];
 
 /// A configured built-in evaluator.
@@ -42,6 +46,10 @@ pub enum Builtin {
     WebhookEndpoints,
     /// See module docs.
     DeprecatedApiRequests,
+    /// See module docs.
+    PdbBlocksDrain,
+    /// See module docs.
+    DrainCapacity,
     /// See module docs.
     CertificateExpiry(CertificateExpiry),
     /// See module docs.
@@ -109,6 +117,8 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
         "floating-image-tags" => no_params(Builtin::FloatingImageTags),
         "webhook-endpoints" => no_params(Builtin::WebhookEndpoints),
         "deprecated-api-requests" => no_params(Builtin::DeprecatedApiRequests),
+        "pdb-blocks-drain" => no_params(Builtin::PdbBlocksDrain),
+        "drain-capacity" => no_params(Builtin::DrainCapacity),
         "mounted-config-file" => {
             let p: MountedConfigParams = serde_json::from_value(params.cloned().unwrap_or(Value::Null))
                 .map_err(|e| format!("'{name}' params: {e}"))?;
@@ -142,7 +152,7 @@ pub fn parse(name: &str, params: Option<&Value>) -> Result<Builtin, String> {
 pub struct Reads {
     /// The kind.
     pub kind: GroupKind,
-    /// Dot paths below the object root it reads.
+    /// Dot paths below the object root it reads (`[]` after a list: each of its items).
     pub paths: &'static [&'static str],
     /// The paths are read only for objects without an owner (owned Pods and Jobs are
     /// judged through their owner).
@@ -219,6 +229,27 @@ impl Builtin {
                 at("k3s.cattle.io", "ETCDSnapshotFile", &["spec.snapshotName", "spec.nodeName", "status"]),
                 at("velero.io", "Backup", &["status.phase", "status.completionTimestamp"]),
             ],
+            // Labels and owners (in `metadata`, always kept) match budgets to pods and pods to
+            // their workloads.
+            Builtin::PdbBlocksDrain => {
+                vec![at("policy", "PodDisruptionBudget", &["spec", "status"]), at("", "Pod", &["status.phase"])]
+            }
+            Builtin::DrainCapacity => vec![
+                at("", "Node", &["spec.unschedulable", "spec.taints", "status.allocatable", "status.conditions"]),
+                // Of each container only its requests (`[]`: every item of the list).
+                at(
+                    "",
+                    "Pod",
+                    &[
+                        "spec.nodeName",
+                        "spec.containers.[].resources.requests",
+                        "spec.initContainers.[].resources.requests",
+                        "spec.initContainers.[].restartPolicy",
+                        "spec.overhead",
+                        "status.phase",
+                    ],
+                ),
+            ],
         }
     }
 
@@ -239,6 +270,17 @@ impl Builtin {
             Builtin::WebhookEndpoints => {
                 vec![vec![GroupKind::new("discovery.k8s.io", "EndpointSlice"), GroupKind::new("", "Endpoints")]]
             }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Kinds it reads that it can do without: when one cannot be read, the evaluator says
+    /// what that leaves unknown itself.
+    #[must_use]
+    pub fn optional_reads(&self) -> Vec<GroupKind> {
+        match self {
+            // Budgets are judged from their status without Pods; the workload is then not named.
+            Builtin::PdbBlocksDrain => vec![GroupKind::new("", "Pod")],
             _ => Vec::new(),
         }
     }
@@ -268,7 +310,7 @@ mod tests {
         );
         assert_eq!(
             err("nope", None),
-            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, deprecated-api-requests, certificate-expiry, backup-age)"
+            "unknown built-in 'nope' (known: missing-references, floating-image-tags, mounted-config-file, webhook-endpoints, deprecated-api-requests, certificate-expiry, backup-age, pdb-blocks-drain, drain-capacity)"
         );
         assert!(matches!(
             parse("certificate-expiry", Some(&serde_json::json!({"warn-days": 30}))),

@@ -30,7 +30,11 @@ pub const FINDING_IDS: [(&str, Severity, &str); 17] = [
         Severity::Warning,
         "the chart's crds/ is newer than the cluster's CRDs; Helm never upgrades it",
     ),
-    ("chart-kube-version", Severity::Blocker, "the chart's kubeVersion excludes the cluster or target Kubernetes"),
+    (
+        "chart-kube-version",
+        Severity::Blocker,
+        "a chart's kubeVersion (--chart, or an installed release's) excludes the target or cluster Kubernetes",
+    ),
     ("values-schema", Severity::Blocker, "the merged values violate the chart's values.schema.json"),
     (
         "deleted-still-referenced",

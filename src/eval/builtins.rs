@@ -15,6 +15,24 @@ use crate::inventory::{Inventory, KindView, Lookup, Object};
 use crate::resource::{GroupKind, ObjectRef};
 use crate::version::{self, Parsed};
 
+/// What a built-in concluded: its findings, what it could not judge, and notes on what it
+/// left out by design (for the "found nothing" line).
+#[derive(Default)]
+pub struct Judged {
+    /// Findings.
+    pub hits: Vec<Hit>,
+    /// Objects it could not judge, with why: the check is also *could not evaluate*.
+    pub unknown: Vec<String>,
+    /// What it did not judge on purpose.
+    pub notes: Vec<String>,
+}
+
+impl From<Vec<Hit>> for Judged {
+    fn from(hits: Vec<Hit>) -> Self {
+        Self { hits, ..Self::default() }
+    }
+}
+
 /// What a built-in found: objects, a message, and optionally a different severity.
 pub struct Hit {
     /// Evidence objects, the offending one first.
@@ -37,23 +55,25 @@ pub fn keeps(b: &Builtin) -> Vec<(GroupKind, Keep)> {
         .collect()
 }
 
-/// Runs the evaluator. `Err` means it could not be evaluated, with the reason. `targets`
-/// are the planned versions (`--target`), by component.
+/// Runs the evaluator. `Err` means it could not be evaluated at all, with the reason.
+/// `targets` are the planned versions (`--target`), by component.
 pub fn evaluate(
     b: &Builtin,
     inv: &Inventory,
     catalog: &Catalog,
     detected: &BTreeMap<String, Detected>,
     targets: &BTreeMap<String, semver::Version>,
-) -> Result<Vec<Hit>, String> {
+) -> Result<Judged, String> {
     match b {
-        Builtin::MissingReferences => missing_references(inv),
-        Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog)),
-        Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected),
-        Builtin::WebhookEndpoints => webhook_endpoints(inv),
-        Builtin::DeprecatedApiRequests => super::api_requests::evaluate(inv, catalog, targets),
-        Builtin::CertificateExpiry(p) => super::certs::evaluate(*p, inv),
-        Builtin::BackupAge(p) => super::backups::evaluate(*p, inv),
+        Builtin::MissingReferences => missing_references(inv).map(Judged::from),
+        Builtin::FloatingImageTags => Ok(floating_tags(inv, catalog).into()),
+        Builtin::MountedConfigFile(p) => mounted_config(p, inv, catalog, detected).map(Judged::from),
+        Builtin::WebhookEndpoints => super::webhooks::webhook_endpoints(inv).map(Judged::from),
+        Builtin::DeprecatedApiRequests => super::api_requests::evaluate(inv, catalog, targets).map(Judged::from),
+        Builtin::PdbBlocksDrain => super::drain::pdb_blocks_drain(inv),
+        Builtin::DrainCapacity => super::drain::drain_capacity(inv),
+        Builtin::CertificateExpiry(p) => super::certs::evaluate(*p, inv).map(Judged::from),
+        Builtin::BackupAge(p) => super::backups::evaluate(*p, inv).map(Judged::from),
     }
 }
 
@@ -88,7 +108,7 @@ pub fn not_applicable(b: &Builtin, inv: &Inventory) -> Option<String> {
 }
 
 /// Fails when a kind the evaluator cannot do without was not collected.
-fn require(inv: &Inventory, kinds: &[(&str, &str)]) -> Result<(), String> {
+pub(super) fn require(inv: &Inventory, kinds: &[(&str, &str)]) -> Result<(), String> {
     for (g, k) in kinds {
         if let KindView::Failed(r) = inv.state(&GroupKind::new(g, k)) {
             return Err(format!("cannot read {}: {r}", GroupKind::new(g, k)));
@@ -100,7 +120,7 @@ fn require(inv: &Inventory, kinds: &[(&str, &str)]) -> Result<(), String> {
 /// Why a check that found nothing still has no verdict: what it would look up (`what`,
 /// e.g. "references into") lies in namespaces outside the run's view (`reasons` from
 /// [`Inventory::outside_view`]).
-fn unjudged(what: &str, reasons: &BTreeSet<String>) -> String {
+pub(super) fn unjudged(what: &str, reasons: &BTreeSet<String>) -> String {
     let first = reasons.iter().next().map(String::as_str).unwrap_or_default();
     let more =
         if reasons.len() > 1 { format!(" (and {} more namespace(s))", reasons.len() - 1) } else { String::new() };
@@ -121,7 +141,7 @@ fn optional(v: &Value) -> bool {
     v.get("optional").and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn name_of<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
+pub(super) fn name_of<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
     v.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
@@ -425,118 +445,6 @@ fn mounted_config(
     }
     if hits.is_empty() && !outside.is_empty() {
         return Err(unjudged("ConfigMaps mounted by workloads in", &outside));
-    }
-    Ok(hits)
-}
-
-// ---------- webhook-endpoints ----------
-
-fn webhook_endpoints(inv: &Inventory) -> Result<Vec<Hit>, String> {
-    let svc_gk = GroupKind::new("", "Service");
-    require(inv, &[("", "Service")])?;
-    let slices_gk = GroupKind::new("discovery.k8s.io", "EndpointSlice");
-    let eps_gk = GroupKind::new("", "Endpoints");
-    let slices = match inv.state(&slices_gk) {
-        KindView::Collected(v) => Some(v),
-        _ => None,
-    };
-    let eps = match inv.state(&eps_gk) {
-        KindView::Collected(v) => Some(v),
-        _ => None,
-    };
-    if slices.is_none() && eps.is_none() {
-        return Err("cannot read EndpointSlices or Endpoints".to_string());
-    }
-    // A snapshot without any endpoint objects cannot tell "no endpoints" from "not captured".
-    let no_endpoint_data = inv.unknown_if_empty(&slices_gk) && inv.unknown_if_empty(&eps_gk);
-    // EndpointSlices are the complete view (Services without a selector may have slices and no
-    // Endpoints): when only Endpoints could be read, ready Endpoints prove a backend, but their
-    // absence proves nothing.
-    let slices_unread = match inv.state(&slices_gk) {
-        KindView::Failed(r) => Some(r),
-        _ => None,
-    };
-    let ready = |ns: &str, name: &str| -> bool {
-        let from_slices = slices.into_iter().flatten().any(|s| {
-            s.namespace.as_deref() == Some(ns)
-                && s.labels().is_some_and(|l| l.get("kubernetes.io/service-name").map(String::as_str) == Some(name))
-                && s.value().get("endpoints").and_then(Value::as_array).into_iter().flatten().any(|e| {
-                    // API contract: a nil `ready` is interpreted as ready.
-                    e.pointer("/conditions/ready").and_then(Value::as_bool).unwrap_or(true)
-                })
-        });
-        let from_endpoints = eps.into_iter().flatten().any(|e| {
-            e.namespace.as_deref() == Some(ns)
-                && e.name == name
-                && e.value()
-                    .get("subsets")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .any(|s| s.get("addresses").and_then(Value::as_array).is_some_and(|a| !a.is_empty()))
-        });
-        from_slices || from_endpoints
-    };
-    let mut hits = Vec::new();
-    let mut outside: BTreeSet<String> = BTreeSet::new();
-    for kind in ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"] {
-        let gk = GroupKind::new("admissionregistration.k8s.io", kind);
-        if let KindView::Failed(r) = inv.state(&gk) {
-            return Err(format!("cannot read {gk}: {r}"));
-        }
-        for cfg in inv.objects(&gk) {
-            for wh in cfg.value().get("webhooks").and_then(Value::as_array).into_iter().flatten() {
-                // admissionregistration.k8s.io/v1 defaults failurePolicy to Fail.
-                let policy = wh.get("failurePolicy").and_then(Value::as_str).unwrap_or("Fail");
-                if policy != "Fail" {
-                    continue;
-                }
-                let Some(svc) = wh.pointer("/clientConfig/service") else { continue };
-                let (Some(ns), Some(name)) = (name_of(svc, "namespace"), name_of(svc, "name")) else { continue };
-                let whname = wh.get("name").and_then(Value::as_str).unwrap_or("?");
-                let svc_ref = ObjectRef::named("Service", Some(ns), name, "v1");
-                let problem = match inv.lookup(&svc_gk, Some(ns), name) {
-                    Lookup::NotCaptured => {
-                        return Err("the snapshot holds no Services, so webhook backends cannot be checked".to_string());
-                    }
-                    // Neither the Service nor its endpoints were read: this webhook is not judged.
-                    Lookup::OutsideView(why) => {
-                        outside.insert(why);
-                        continue;
-                    }
-                    Lookup::Missing => "which does not exist",
-                    Lookup::Found(s)
-                        if s.value().pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") =>
-                    {
-                        continue;
-                    }
-                    Lookup::Found(_) if ready(ns, name) => continue,
-                    Lookup::Found(_) if no_endpoint_data => {
-                        return Err(
-                            "the snapshot holds no EndpointSlices or Endpoints, so webhook backends cannot be checked"
-                                .to_string(),
-                        );
-                    }
-                    Lookup::Found(_) if let Some(r) = slices_unread => {
-                        return Err(format!(
-                            "Service {ns}/{name} has no ready Endpoints, and EndpointSlices, which alone show every backend, could not be read: {r}"
-                        ));
-                    }
-                    Lookup::Found(_) => "which has no ready endpoints",
-                };
-                hits.push(Hit {
-                    objects: vec![cfg.obj_ref(), svc_ref],
-                    message: format!(
-                        "{} webhook {whname} (failurePolicy Fail) calls Service {ns}/{name} {problem}: matching API requests, the upgrade's own included, will be rejected",
-                        cfg.obj_ref()
-                    ),
-                    severity: None,
-                });
-            }
-        }
-    }
-    if hits.is_empty() && !outside.is_empty() {
-        return Err(unjudged("webhook Services in", &outside));
     }
     Ok(hits)
 }

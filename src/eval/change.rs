@@ -66,7 +66,9 @@ pub fn evaluate(
     ]
 }
 
-/// Runs every selected change check and records its outcome in `out`.
+/// Runs every selected change check and records its outcome in `out`, except
+/// `chart-kube-version`'s, which is returned: it is recorded together with the installed
+/// releases' verdict (`eval::chart_kube_version`).
 pub(super) fn record_all(
     catalog: &Catalog,
     inv: &Inventory,
@@ -74,11 +76,16 @@ pub(super) fn record_all(
     plan: &crate::eval::plan::Plan,
     sel: &crate::eval::Selection,
     out: &mut crate::eval::Evaluation,
-) {
+) -> Option<Verdict> {
     use crate::eval::Outcome;
     let k8s = plan.targets.get("kubernetes").map(|t| &t.version);
+    let mut kube_version = None;
     for (id, verdict) in evaluate(catalog, inv, change, k8s) {
         if !sel.wants(id) {
+            continue;
+        }
+        if id == crate::eval::chart_kube_version::ID {
+            kube_version = Some(verdict);
             continue;
         }
         let outcome = match verdict {
@@ -89,6 +96,7 @@ pub(super) fn record_all(
         };
         crate::eval::record(out, id, severity_of(id), outcome);
     }
+    kube_version
 }
 
 fn severity_of(id: &str) -> Severity {
@@ -206,27 +214,9 @@ fn pointer_to_path(p: &str) -> String {
     p.trim_start_matches('/').replace('/', ".")
 }
 
-/// Parses a Kubernetes quantity (`10Gi`, `500M`, `1e3`) to bytes, roughly; `None` if odd.
-fn quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let m = match unit {
-        "" => 1.0,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        _ => return None,
-    };
-    Some(n * m)
+/// A Kubernetes quantity (`10Gi`, `500M`, `1e3`) in thousandths of its unit; `None` if odd.
+fn quantity(s: &str) -> Option<crate::eval::quantity::Milli> {
+    crate::eval::quantity::parse(s)
 }
 
 fn immutable(change: &ChangeSet, t: &FindingTemplate) -> Verdict {
@@ -629,131 +619,26 @@ fn crds_not_upgraded(inv: &Inventory, change: &ChangeSet, t: &FindingTemplate) -
 
 // ---------- chart-kube-version ----------
 
-/// A Helm `kubeVersion` constraint (Masterminds semver): `||` alternatives of comparators
-/// (`>=`, `>`, `<=`, `<`, `=`, `!=`, `~`, `^`, `x` wildcards, `a - b` ranges). A `-0`
-/// pre-release suffix (include pre-releases) is ignored: cluster versions are compared
-/// without their vendor suffix. `Err` says what does not parse.
-fn kube_version_matches(constraint: &str, v: &semver::Version) -> Result<bool, String> {
-    let v = semver::Version::new(v.major, v.minor, v.patch);
-    let parse = |s: &str| -> Result<(Vec<Option<u64>>, usize), String> {
-        let s = s.trim().trim_start_matches('v');
-        let s = s.split(['-', '+']).next().unwrap_or(s);
-        let parts: Vec<Option<u64>> = s
-            .split('.')
-            .map(|p| if matches!(p, "x" | "X" | "*") { Ok(None) } else { p.parse::<u64>().map(Some) })
-            .collect::<Result<_, _>>()
-            .map_err(|_| format!("'{s}' is not a version"))?;
-        if parts.is_empty() || parts.len() > 3 {
-            return Err(format!("'{s}' is not a version"));
-        }
-        let given = parts.iter().take_while(|p| p.is_some()).count();
-        Ok((parts, given))
-    };
-    let ver = |p: &[Option<u64>]| {
-        semver::Version::new(
-            p.first().copied().flatten().unwrap_or(0),
-            p.get(1).copied().flatten().unwrap_or(0),
-            p.get(2).copied().flatten().unwrap_or(0),
-        )
-    };
-    let bump = |p: &[Option<u64>], given: usize| -> Option<semver::Version> {
-        let b = ver(p);
-        match given {
-            0 => None,
-            1 => Some(semver::Version::new(b.major + 1, 0, 0)),
-            2 => Some(semver::Version::new(b.major, b.minor + 1, 0)),
-            _ => Some(semver::Version::new(b.major, b.minor, b.patch + 1)),
-        }
-    };
-    for alt in constraint.split("||") {
-        let alt = alt.trim();
-        if alt.is_empty() {
-            return Err("empty alternative".to_string());
-        }
-        let mut ok = true;
-        let tokens: Vec<&str> = alt.split([' ', ',']).filter(|t| !t.is_empty()).collect();
-        let mut i = 0;
-        while i < tokens.len() {
-            let mut tok = tokens[i].to_string();
-            // `>= 1.20` written with a space.
-            if matches!(tok.as_str(), ">=" | "<=" | ">" | "<" | "=" | "!=" | "~" | "^") && i + 1 < tokens.len() {
-                i += 1;
-                tok.push_str(tokens[i]);
-            }
-            // `1.2 - 1.4`
-            if i + 2 < tokens.len() && tokens[i + 1] == "-" {
-                let (lo, _) = parse(&tok)?;
-                let (hi, hg) = parse(tokens[i + 2])?;
-                ok &= v >= ver(&lo) && (if hg < 3 { bump(&hi, hg).is_none_or(|b| v < b) } else { v <= ver(&hi) });
-                i += 3;
-                continue;
-            }
-            let (op, rest) = [">=", "<=", "!=", ">", "<", "=", "~", "^"]
-                .iter()
-                .find_map(|op| tok.strip_prefix(op).map(|r| (*op, r.to_string())))
-                .unwrap_or(("=", tok.clone()));
-            let (p, given) = parse(&rest)?;
-            let b = ver(&p);
-            ok &= match op {
-                ">=" => v >= b,
-                ">" => {
-                    if given < 3 {
-                        bump(&p, given).is_none_or(|x| v >= x)
-                    } else {
-                        v > b
-                    }
-                }
-                "<=" => {
-                    if given < 3 {
-                        bump(&p, given).is_none_or(|x| v < x)
-                    } else {
-                        v <= b
-                    }
-                }
-                "<" => v < b,
-                "!=" => v != b,
-                "~" => {
-                    v >= b && v < bump(&p, given.clamp(1, 2)).unwrap_or_else(|| semver::Version::new(u64::MAX, 0, 0))
-                }
-                "^" => {
-                    v >= b
-                        && v < if b.major > 0 || given < 2 {
-                            semver::Version::new(b.major + 1, 0, 0)
-                        } else {
-                            semver::Version::new(0, b.minor + 1, 0)
-                        }
-                }
-                _ => bump(&p, given).is_none_or(|x| v >= b && (given == 3 && v == b || given < 3 && v < x)),
-            };
-            i += 1;
-        }
-        if ok {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 fn chart_kube_version(
     inv: &Inventory,
     change: &ChangeSet,
     target: Option<&semver::Version>,
     t: &FindingTemplate,
 ) -> Verdict {
+    use crate::eval::chart_kube_version::{HelmKubeVersion, exclusion, matches};
     let Some(chart) = &change.chart else {
         return Verdict::NotApplicable("needs --chart".to_string());
     };
     let Some(constraint) = &chart.kube_version else {
         return Verdict::Ran(Vec::new(), format!("chart {} sets no kubeVersion", chart.name));
     };
-    let mut versions: Vec<(String, semver::Version)> = Vec::new();
-    if let Some(sv) = inv.server_version.as_deref()
-        && let Some(v) = crate::version::parse_version(sv)
-    {
-        versions.push(("the cluster runs".to_string(), v));
+    let mut versions: Vec<(String, HelmKubeVersion)> = Vec::new();
+    let current = inv.server_version.as_deref().and_then(HelmKubeVersion::from_git_version);
+    if let Some(c) = &current {
+        versions.push(("the cluster runs".to_string(), c.clone()));
     }
     if let Some(tv) = target {
-        versions.push(("the --target is".to_string(), tv.clone()));
+        versions.push(("the --target is".to_string(), HelmKubeVersion::target(tv, current.as_ref())));
     }
     if versions.is_empty() {
         return if change.cluster {
@@ -765,15 +650,16 @@ fn chart_kube_version(
     let chart_ref = ObjectRef::named("Chart", None, &chart.name, "v2");
     let mut findings = Vec::new();
     for (what, v) in &versions {
-        match kube_version_matches(constraint, v) {
+        match matches(constraint, v) {
             Ok(true) => {}
             Ok(false) => findings.push(t.make(
                 vec![chart_ref.clone()],
                 format!(
-                    "chart {} {} requires Kubernetes {constraint}, but {what} {}; helm refuses (\"chart requires kubeVersion\")",
+                    "chart {} {} requires Kubernetes {constraint}, but {what} {}{}; helm refuses (\"chart requires kubeVersion\")",
                     chart.name,
                     chart.version.as_deref().unwrap_or(""),
-                    crate::version::display(v)
+                    crate::version::display(&v.version),
+                    exclusion(constraint, v, true)
                 ),
                 "Use a chart version whose kubeVersion includes the cluster, or upgrade Kubernetes first.".to_string(),
             )),
@@ -915,27 +801,6 @@ fn deleted_still_referenced(inv: &Inventory, change: &ChangeSet, t: &FindingTemp
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> semver::Version {
-        semver::Version::parse(s).unwrap()
-    }
-
-    #[test]
-    fn helm_kube_version_constraints() {
-        let m = |c: &str, x: &str| kube_version_matches(c, &v(x)).unwrap();
-        assert!(m(">=1.22.0-0", "1.30.2"));
-        assert!(!m(">=1.22.0-0", "1.21.9"));
-        assert!(m(">= 1.16.0-0 < 1.31.0-0", "1.30.9"));
-        assert!(!m(">=1.16.0-0, <1.31.0-0", "1.31.0"));
-        assert!(m("~1.29", "1.29.7"));
-        assert!(!m("~1.29", "1.30.0"));
-        assert!(m("^1.20", "1.33.1"));
-        assert!(m("1.28.x || 1.30.x", "1.30.1"));
-        assert!(!m("1.28.x || 1.30.x", "1.29.1"));
-        assert!(m("1.25 - 1.28", "1.28.4"));
-        assert!(!m("1.25 - 1.28", "1.29.0"));
-        assert!(kube_version_matches(">=banana", &v("1.0.0")).is_err());
-    }
-
     #[test]
     fn differences_ignore_server_defaults_only_in_subset_mode() {
         let live = serde_json::json!({"spec": {"containers": [{"image": "a:1", "terminationMessagePath": "/dev/x"}]}});
@@ -948,7 +813,7 @@ mod tests {
         let sel_live = serde_json::json!({"matchLabels": {"app": "x", "tier": "web"}});
         let sel_planned = serde_json::json!({"matchLabels": {"app": "x"}});
         assert!(difference(&sel_planned, Some(&sel_live), Cmp::Exact, "spec.selector").is_some());
-        assert_eq!(quantity("10Gi"), Some(10.0 * 1024f64.powi(3)));
+        assert_eq!(quantity("10Gi"), Some(10 * 1024i128.pow(3) * 1000));
         assert!(quantity("5Gi").unwrap() < quantity("6G").unwrap());
     }
 }

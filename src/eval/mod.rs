@@ -19,9 +19,13 @@ pub mod builtins;
 mod cel_rule;
 mod certs;
 pub mod change;
+pub mod chart_kube_version;
 pub mod detect;
+mod drain;
 mod needs;
 pub mod plan;
+pub mod quantity;
+mod webhooks;
 pub mod workloads;
 
 pub use cel_rule::{CelResult, eval_cel, eval_cel_full, eval_cel_with_old};
@@ -117,6 +121,8 @@ pub struct Evaluation {
 
 enum Outcome {
     Ran(Vec<Finding>),
+    /// Ran and found these, but could not judge everything, because of this.
+    Partial(Vec<Finding>, String),
     /// Ran and found nothing, because of this (one line).
     Passed(String),
     NotApplicable(String),
@@ -154,7 +160,9 @@ pub fn evaluate_plan(
     for check in catalog.checks.values().filter(|c| needed.contains(c.id.as_str())) {
         let outcome = run_check(check, catalog, inv, &detected, &targets, &env);
         let objs = match &outcome {
-            Outcome::Ran(f) => Ok(f.iter().filter_map(|f| f.objects.first().cloned()).collect()),
+            Outcome::Ran(f) | Outcome::Partial(f, _) => {
+                Ok(f.iter().filter_map(|f| f.objects.first().cloned()).collect())
+            }
             Outcome::Passed(_) => Ok(Vec::new()),
             Outcome::NotApplicable(r) => Err((true, r.clone())),
             Outcome::CouldNotEvaluate(r) => Err((false, r.clone())),
@@ -277,8 +285,10 @@ pub fn evaluate_plan(
         plan::raise_to_blockers(catalog, plan, &mut out.findings, &mut out.could_not_evaluate);
         out.plan = planned.steps;
     }
-    if let Some(change) = &inv.change {
-        change::record_all(catalog, inv, change, plan, sel, &mut out);
+    let planned_kube_version =
+        inv.change.as_ref().and_then(|c| change::record_all(catalog, inv, c, plan, sel, &mut out));
+    if sel.wants(chart_kube_version::ID) {
+        chart_kube_version::record(inv, plan, planned_kube_version, &mut out);
     }
     if inv.no_cluster {
         // Without a cluster, what needs one is not applicable, never unknown (exit 3).
@@ -315,6 +325,11 @@ fn record(out: &mut Evaluation, id: &str, severity: Severity, outcome: Outcome) 
         Outcome::Ran(f) => {
             out.evaluated.push(id.to_string());
             out.findings.extend(f);
+        }
+        Outcome::Partial(f, r) => {
+            out.evaluated.push(id.to_string());
+            out.findings.extend(f);
+            out.could_not_evaluate.push(skipped(r));
         }
         Outcome::Passed(why) => {
             out.evaluated.push(id.to_string());
@@ -396,10 +411,13 @@ fn run_check(
             KindView::Failed(r) => {
                 // A built-in may judge from either of two sources (EndpointSlices or Endpoints).
                 let other_read = match &check.rule {
-                    Rule::Builtin(b) => b.either_of().iter().any(|group| {
-                        group.contains(gk)
-                            && group.iter().any(|o| o != gk && matches!(inv.state(o), KindView::Collected(_)))
-                    }),
+                    Rule::Builtin(b) => {
+                        b.optional_reads().contains(gk)
+                            || b.either_of().iter().any(|group| {
+                                group.contains(gk)
+                                    && group.iter().any(|o| o != gk && matches!(inv.state(o), KindView::Collected(_)))
+                            })
+                    }
                     Rule::Cel { .. } => false,
                 };
                 if !other_read {
@@ -424,7 +442,23 @@ fn run_check(
     };
     match &check.rule {
         Rule::Builtin(b) => match builtins::evaluate(b, inv, catalog, detected, targets) {
-            Ok(hits) if hits.is_empty() => {
+            Ok(j) if !j.unknown.is_empty() => {
+                let why = if j.unknown.len() == 1 {
+                    j.unknown[0].clone()
+                } else {
+                    format!("{} not judged, first: {}", j.unknown.len(), j.unknown[0])
+                };
+                if j.hits.is_empty() {
+                    Outcome::CouldNotEvaluate(why)
+                } else {
+                    Outcome::Partial(
+                        j.hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect(),
+                        why,
+                    )
+                }
+            }
+            Ok(j) if j.hits.is_empty() => {
+                let notes = if j.notes.is_empty() { String::new() } else { format!(" ({})", j.notes.join("; ")) };
                 // What is judged, not what is looked up: Secrets read to resolve references
                 // are not something the check "found nothing" in.
                 let supporting = ["Secret", "ConfigMap", "Service", "Endpoints", "EndpointSlice"];
@@ -444,12 +478,12 @@ fn run_check(
                 let scope = view_note(inv, subjects.iter().copied());
                 if read.is_empty() {
                     let kinds: Vec<String> = subjects.iter().map(|gk| plural(&gk.kind, 0)).collect();
-                    Outcome::Passed(format!("no {}{scope} to evaluate", kinds.join(" or ")))
+                    Outcome::Passed(format!("no {}{scope} to evaluate{notes}", kinds.join(" or ")))
                 } else {
-                    Outcome::Passed(format!("read {}{scope}, found nothing", counted(&read)))
+                    Outcome::Passed(format!("read {}{scope}, found nothing{notes}", counted(&read)))
                 }
             }
-            Ok(hits) => Outcome::Ran(hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect()),
+            Ok(j) => Outcome::Ran(j.hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect()),
             Err(e) => Outcome::CouldNotEvaluate(e),
         },
         Rule::Cel { program, message, .. } => {

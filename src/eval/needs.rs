@@ -64,7 +64,8 @@ pub fn needs_for(
         keep,
     };
     let mut out = Vec::new();
-    if releases {
+    // `chart-kube-version` judges every installed release's chart.
+    if releases || sel.wants(crate::eval::chart_kube_version::ID) {
         out.push(unscoped(crate::inventory::helm::group_kind(), Keep::default()));
     }
     // What planning rules read only when one of them is selected (`--only nodes-not-ready`

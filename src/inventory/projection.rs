@@ -104,9 +104,37 @@ fn split(p: &str) -> Path {
     p.split('.').filter(|s| !s.is_empty()).map(ToString::to_string).collect()
 }
 
-/// Moves the subtree at `path` from `src` into `dst`, creating parents.
+/// Moves the subtree at `path` from `src` into `dst`, creating parents. A `[]` segment
+/// after a list keeps, of each item, what the rest of the path names
+/// (`spec.containers.[].resources` keeps every container's `resources` only); the list
+/// stays in `src` for shorter paths that keep it whole.
 fn copy_path(src: &mut Map<String, Value>, dst: &mut Map<String, Value>, path: &[String]) {
     let Some((head, rest)) = path.split_first() else { return };
+    if let Some((each, item_path)) = rest.split_first()
+        && each == "[]"
+    {
+        if let Some(Value::Array(items)) = src.get(head) {
+            let projected: Vec<Value> = items
+                .iter()
+                .map(|item| match item {
+                    Value::Object(m) if !item_path.is_empty() => {
+                        let mut m = m.clone();
+                        let mut kept = Map::new();
+                        copy_path(&mut m, &mut kept, item_path);
+                        Value::Object(kept)
+                    }
+                    other => other.clone(),
+                })
+                .collect();
+            match dst.get_mut(head) {
+                Some(existing) => merge_into(existing, Value::Array(projected)),
+                None => {
+                    dst.insert(head.clone(), Value::Array(projected));
+                }
+            }
+        }
+        return;
+    }
     if rest.is_empty() {
         if let Some(v) = src.remove(head) {
             match dst.get_mut(head) {
@@ -136,17 +164,26 @@ fn copy_path(src: &mut Map<String, Value>, dst: &mut Map<String, Value>, path: &
     }
 }
 
-/// Adds to `dst` what `src` has and `dst` lacks (both parts of the same original subtree).
+/// Adds to `dst` what `src` has and `dst` lacks (both parts of the same original subtree;
+/// lists item by item, as `[]` paths keep a part of every item).
 fn merge_into(dst: &mut Value, src: Value) {
-    if let (Value::Object(d), Value::Object(s)) = (dst, src) {
-        for (k, v) in s {
-            match d.get_mut(&k) {
-                Some(existing) => merge_into(existing, v),
-                None => {
-                    d.insert(k, v);
+    match (dst, src) {
+        (Value::Object(d), Value::Object(s)) => {
+            for (k, v) in s {
+                match d.get_mut(&k) {
+                    Some(existing) => merge_into(existing, v),
+                    None => {
+                        d.insert(k, v);
+                    }
                 }
             }
         }
+        (Value::Array(d), Value::Array(s)) if d.len() == s.len() => {
+            for (x, y) in d.iter_mut().zip(s) {
+                merge_into(x, y);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -288,5 +325,36 @@ mod tests {
         k.apply(&mut v, false);
         assert_eq!(v["status"], json!({"phase": "Running", "hostIP": "x"}));
         Keep::all().apply(&mut whole, true);
+    }
+
+    #[test]
+    fn list_items_keep_only_the_named_part() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"nodeName": "n1", "volumes": [{"name": "v"}], "containers": [
+                {"name": "a", "env": [{"name": "X", "value": "1"}], "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "2"}}},
+                {"name": "b", "image": "b:1"}]}});
+        let keep = Keep::paths(&["spec.nodeName", "spec.containers.[].resources.requests"]);
+        let mut owned = pod.clone();
+        keep.apply(&mut owned, true);
+        assert_eq!(
+            owned["spec"],
+            json!({"nodeName": "n1", "containers": [{"resources": {"requests": {"cpu": "1"}}}, {}]})
+        );
+        // A shorter path kept for unowned objects brings the whole list back, item by item.
+        let mut k = keep.clone();
+        k.merge(&Keep::unowned(&["spec"]));
+        let mut bare = pod.clone();
+        k.apply(&mut bare, false);
+        assert_eq!(bare["spec"], pod["spec"]);
+        // And one kept for every object wins outright.
+        let mut k = keep.clone();
+        k.merge(&Keep::paths(&["spec.containers"]));
+        let mut v = pod.clone();
+        k.apply(&mut v, true);
+        assert_eq!(v["spec"]["containers"], pod["spec"]["containers"]);
+        // A `[]` over what is not a list keeps nothing of it.
+        let mut v = json!({"metadata": {}, "spec": {"containers": {"a": 1}}});
+        keep.apply(&mut v, true);
+        assert!(v["spec"].get("containers").is_none(), "{v}");
     }
 }
