@@ -87,7 +87,7 @@ pub(super) async fn read_pending(
     req: &PlanRequest,
     limits: &Limits,
 ) -> Result<ChangeInput, (ExitStatus, String)> {
-    use crate::inventory::helm::{self, PendingError};
+    use crate::inventory::pending::{PendingError, pending_revision};
     let shown = format!("{}/{}", rel.namespace, rel.name);
     // A Helm release name is a DNS subdomain: nothing that could change the selector.
     let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
@@ -105,7 +105,7 @@ pub(super) async fn read_pending(
         })?;
         storage.extend(items);
     }
-    let pending = helm::pending_revision(&storage, &rel.name).map_err(|e| match e {
+    let pending = pending_revision(&storage, &rel.name).map_err(|e| match e {
         PendingError::NoRelease => (
             ExitStatus::Invalid,
             format!(

@@ -148,7 +148,9 @@ fn contexts(a: &CheckArgs) -> Result<Option<Vec<String>>, ExitStatus> {
     Ok(Some(names))
 }
 
-/// One cluster or snapshot: exactly the report of earlier releases.
+/// One cluster or snapshot: exactly the report of earlier releases. With `pending`
+/// (`--pending-release`) the change is read from the cluster, before it is collected.
+#[allow(clippy::too_many_arguments)] // the run's inputs, each used once, as in check_many
 fn check_one(
     a: &CheckArgs,
     dest: Option<Destination>,
