@@ -226,7 +226,8 @@ fn the_role_grants_the_kinds_charts_render_when_a_change_is_judged() {
     let grants = |args: &[&str]| run(&[&["rbac"][..], args].concat()).stdout;
     let core = |role: &str| role.lines().find(|l| l.contains("resources: [configmaps")).unwrap_or_default().to_string();
     // The hook's own ServiceAccount and a chart's PVCs are planned objects to compare.
-    for role in [grants(&[]), grants(&["--only", "immutable-field-change"]), grants(&["--only", "ownership-conflict"])] {
+    for role in [grants(&[]), grants(&["--only", "immutable-field-change"]), grants(&["--only", "ownership-conflict"])]
+    {
         let core = core(&role);
         assert!(core.contains("serviceaccounts") && core.contains("persistentvolumeclaims"), "{core}");
     }
