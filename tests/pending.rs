@@ -233,4 +233,13 @@ fn the_role_grants_the_kinds_charts_render_when_a_change_is_judged() {
     }
     let without = core(&grants(&["--skip", "immutable-field-change,ownership-conflict"]));
     assert!(!without.contains("serviceaccounts"), "{without}");
+    // Limited to namespaces: the namespaced ones in each namespace's Role, never a
+    // cluster-wide list of Namespaces or PersistentVolumes.
+    let limited = grants(&["-n", "apps"]);
+    let role = &limited[limited.find("kind: Role\n").unwrap()..];
+    assert!(role.contains("serviceaccounts") && role.contains("persistentvolumeclaims"), "{limited}");
+    assert!(!limited.contains("persistentvolumes,") && !limited.contains("persistentvolumes]"), "{limited}");
+    let ns_rules: Vec<&str> =
+        limited.lines().filter(|l| l.trim_start().starts_with("resources:") && l.contains("namespaces")).collect();
+    assert_eq!(ns_rules, ["  resources: [namespaces]"], "only the get by name of -n: {limited}");
 }

@@ -213,9 +213,13 @@ pub(super) fn command(a: &RbacArgs) -> ExitStatus {
     let judges_change = ["immutable-field-change", "ownership-conflict"]
         .iter()
         .any(|id| (sel.only.is_empty() || sel.only.contains(*id)) && !sel.skip.contains(*id));
+    let view = super::namespaces::view(&a.check_namespaces);
     if judges_change {
-        needs.extend(CHART_KINDS.iter().map(|(group, kind)| Need {
-            gk: crate::resource::GroupKind::new(group, kind),
+        let kinds = CHART_KINDS.iter().map(|(group, kind)| crate::resource::GroupKind::new(group, kind));
+        // With -n only the namespaced ones, in each namespace's Role: listing Namespaces or
+        // PersistentVolumes cluster-wide is what a namespace-limited role must not grant.
+        needs.extend(kinds.filter(|gk| view.is_none() || !crate::resource::known_cluster_scoped(gk)).map(|gk| Need {
+            gk,
             version_hint: None,
             namespace: None,
             label_selector: None,
@@ -223,7 +227,6 @@ pub(super) fn command(a: &RbacArgs) -> ExitStatus {
             keep: crate::inventory::projection::Keep::default(),
         }));
     }
-    let view = super::namespaces::view(&a.check_namespaces);
     out(&render(&needs, sa_namespace, view.as_ref()));
     ExitStatus::Go
 }
