@@ -7,14 +7,14 @@ use serde_json::{Value, json};
 use crate::fake_api::FakeApi;
 use crate::util::{finding_ids, root, run, temp_tree};
 
-const OLD: &str = "tests/fixtures/change/ingress-nginx/deploy-controller-v1.5.2.yaml";
-const NEW: &str = "tests/fixtures/change/ingress-nginx/deploy-controller-v1.7.0.yaml";
+pub(crate) const OLD: &str = "tests/fixtures/change/ingress-nginx/deploy-controller-v1.5.2.yaml";
+pub(crate) const NEW: &str = "tests/fixtures/change/ingress-nginx/deploy-controller-v1.7.0.yaml";
 /// Controller v1.7.0 is in the ranges of these known-bad rules of `matrices/ingress-nginx.yaml`
 /// (IngressNightmare and CVE-2026-24512); tests about judging a change itself skip them.
-const SKIP_CVES: &str = "ingress-nginx-cve-2025-1974,ingress-nginx-cve-2026-24512";
+pub(crate) const SKIP_CVES: &str = "ingress-nginx-cve-2025-1974,ingress-nginx-cve-2026-24512";
 
 /// Objects of a manifest fixture.
-fn docs(rel: &str) -> Vec<Value> {
+pub(crate) fn docs(rel: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(root().join(rel)).unwrap();
     upgrade_preflight::inventory::snapshot::parse_documents(&text, rel)
         .unwrap()
@@ -28,7 +28,7 @@ fn docs(rel: &str) -> Vec<Value> {
 /// sets (a Service's clusterIP, a Job's generated selector and template labels, defaults,
 /// status) is added, so only a real change can be a finding. (Invented, from the API's
 /// documented defaulting; the manifests themselves are real.)
-fn live_old() -> Vec<Value> {
+pub(crate) fn live_old() -> Vec<Value> {
     let mut out = docs(OLD);
     for (i, o) in out.iter_mut().enumerate() {
         match o["kind"].as_str().unwrap() {
@@ -73,16 +73,16 @@ fn snapshot_file(objects: &[Value], extra_info: Value) -> tempfile::TempDir {
     temp_tree(&[("snap.json", &text)])
 }
 
-fn json_of(out: &crate::util::Out) -> Value {
+pub(crate) fn json_of(out: &crate::util::Out) -> Value {
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", out.stdout, out.stderr))
 }
 
-fn findings<'a>(report: &'a Value, id: &str) -> Vec<&'a Value> {
+pub(crate) fn findings<'a>(report: &'a Value, id: &str) -> Vec<&'a Value> {
     report["findings"].as_array().unwrap().iter().filter(|f| f["checkId"] == id).collect()
 }
 
-fn validate_schema(report: &Value) {
+pub(crate) fn validate_schema(report: &Value) {
     let schema: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("schema/report.schema.json")).unwrap()).unwrap();
     let v = jsonschema::validator_for(&schema).unwrap();

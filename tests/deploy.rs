@@ -258,27 +258,33 @@ fn the_helm_hook_fails_the_upgrade_on_anything_but_go() {
     assert_eq!(binding["metadata"]["name"], "apps-web-upgrade-preflight", "unique per release");
     assert_eq!(job["metadata"]["name"], "web-preflight");
     let image = format!("ghcr.io/example/upgrade-preflight:{}", env!("CARGO_PKG_VERSION"));
-    // As Helm stores it while pre-upgrade hooks run: apps/web deployed at chart 15.0.0, the
-    // upgrade to 15.1.0 pending.
-    let pending = "tests/fixtures/checks/helm-release-in-progress/fail.pending-upgrade.yaml";
-    assert_hardened_check_job(job, sa_name, &image, (pending, 0));
-    // The planned change is read from the pending revision: no hand-written --target.
-    let out = crate::util::run(&[&job_args(job)[..], &["--snapshot", pending][..]].concat());
-    let report: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(report["plan"][0]["current"], "15.0.0", "{report}");
-    assert_eq!(report["plan"][0]["target"], "15.1.0", "{report}");
-    // Outside an upgrade (nothing pending) the hook's command line is refused, not passed.
-    let settled = "tests/fixtures/checks/helm-release-in-progress/pass.settled.yaml";
-    let out = crate::util::run(&[&job_args(job)[..], &["--snapshot", settled][..]].concat());
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("not pending-upgrade"), "{}", out.stderr);
     assert_eq!(job["spec"]["activeDeadlineSeconds"], 600);
-    // The release being upgraded is pending-upgrade while its pre-upgrade hooks run.
+    // The planned change is the revision Helm is upgrading to, read from its storage: no
+    // hand-written --manifest or --target. (The release being upgraded is pending-upgrade
+    // while its pre-upgrade hooks run.)
     let args = &job["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(
         args,
-        &json!(["check", "-o", "json", "--skip", "helm-release-in-progress", "--target", "release:apps/web=pending"])
+        &json!(["check", "-o", "json", "--skip", "helm-release-in-progress", "--pending-release", "apps/web"])
     );
+    // As Helm stores it while pre-upgrade hooks run: apps/web deployed at chart 15.0.0, the
+    // upgrade to 15.1.0 pending. A snapshot has no release payloads, so the hook's command
+    // line is refused on one; what it plans is what --target release:apps/web=pending plans there.
+    let pending = "tests/fixtures/checks/helm-release-in-progress/fail.pending-upgrade.yaml";
+    let out = crate::util::run(&[&job_args(job)[..], &["--snapshot", pending][..]].concat());
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--pending-release apps/web"), "{}", out.stderr);
+    let on_snapshot = as_on_a_snapshot(job);
+    assert_hardened_check_job(&on_snapshot, sa_name, &image, (pending, 0));
+    let out = crate::util::run(&[&job_args(&on_snapshot)[..], &["--snapshot", pending][..]].concat());
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["plan"][0]["current"], "15.0.0", "{report}");
+    assert_eq!(report["plan"][0]["target"], "15.1.0", "{report}");
+    // Outside an upgrade (nothing pending) the planned version is refused, not passed.
+    let settled = "tests/fixtures/checks/helm-release-in-progress/pass.settled.yaml";
+    let out = crate::util::run(&[&job_args(&on_snapshot)[..], &["--snapshot", settled][..]].concat());
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not pending-upgrade"), "{}", out.stderr);
 
     // extraArgs and an image tag are honoured.
     let mut v = values;
@@ -286,9 +292,128 @@ fn the_helm_hook_fails_the_upgrade_on_anything_but_go() {
     v["image"]["tag"] = json!("9.9.9");
     let scope = Scope { values: v, ..scope };
     let job = &yaml_docs(&scope.render(&read("deploy/helm-hook/templates/job.yaml")), "job.yaml")[0];
-    assert_hardened_check_job(job, sa_name, "ghcr.io/example/upgrade-preflight:9.9.9", (pending, 0));
+    assert_hardened_check_job(&as_on_a_snapshot(job), sa_name, "ghcr.io/example/upgrade-preflight:9.9.9", (pending, 0));
     let args = &job["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(args[5], "--fail-on");
     assert_eq!(args[6], "warning");
-    assert_eq!(args[8], "release:apps/web=pending");
+    assert_eq!((args[7].as_str(), args[8].as_str()), (Some("--pending-release"), Some("apps/web")));
+}
+
+/// The Job with `--pending-release NS/NAME` replaced by what a snapshot can judge of it,
+/// `--target release:NS/NAME=pending` (the chart version only: a snapshot has no payloads).
+fn as_on_a_snapshot(job: &Value) -> Value {
+    let mut job = job.clone();
+    let args = job["spec"]["template"]["spec"]["containers"][0]["args"].as_array_mut().unwrap();
+    let at = args.iter().position(|a| a == "--pending-release").unwrap();
+    let release = args[at + 1].as_str().unwrap().to_string();
+    args[at] = json!("--target");
+    args[at + 1] = json!(format!("release:{release}=pending"));
+    job
+}
+
+/// `(apiGroup, resource)` pairs the ClusterRole of deploy/rbac.yaml grants.
+fn granted_by_rbac() -> std::collections::BTreeSet<(String, String)> {
+    let docs = yaml_docs(&read("deploy/rbac.yaml"), "deploy/rbac.yaml");
+    let role = docs.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for rule in role["rules"].as_array().unwrap().iter().filter(|r| r.get("nonResourceURLs").is_none()) {
+        assert_eq!(rule["verbs"], json!(["get", "list"]), "{rule}");
+        for g in rule["apiGroups"].as_array().unwrap() {
+            for r in rule["resources"].as_array().unwrap() {
+                out.insert((g.as_str().unwrap().to_string(), r.as_str().unwrap().to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_helm_hook_judges_the_pending_revision_in_the_cluster_with_the_shipped_role() {
+    use crate::pending::{start, text, upgrading};
+    let chart: Value = serde_saphyr::from_str(&read("deploy/helm-hook/Chart.yaml")).unwrap();
+    let values: Value = serde_saphyr::from_str(&read("deploy/helm-hook/values.yaml")).unwrap();
+    let scope = |values: Value| Scope {
+        values,
+        release: json!({"Name": "ingress-nginx", "Namespace": "ingress-nginx"}),
+        chart: json!({"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"]}),
+    };
+    let render = |scope: &Scope| -> Vec<(String, Value)> {
+        let mut docs = Vec::new();
+        for name in ["serviceaccount.yaml", "job.yaml"] {
+            let path = format!("ingress-nginx/charts/upgrade-preflight-hook/templates/{name}");
+            docs.extend(
+                yaml_docs(&scope.render(&read(&format!("deploy/helm-hook/templates/{name}"))), name)
+                    .into_iter()
+                    .map(|d| (path.clone(), d)),
+            );
+        }
+        docs
+    };
+    // The hook chart is a subchart of the chart being upgraded: Helm stores its objects as the
+    // pending revision's pre-upgrade hooks, and has created them (ServiceAccount, binding,
+    // this Job) by the time the Job runs.
+    let cluster = |scope: &Scope, pending_manifest: &str| -> Vec<Value> {
+        let rendered = render(scope);
+        let hooks: Vec<Value> = rendered
+            .iter()
+            .map(|(path, d)| {
+                json!({"name": d["metadata"]["name"], "kind": d["kind"], "path": path,
+                                    "manifest": d.to_string(), "events": ["pre-upgrade"]})
+            })
+            .collect();
+        let mut objects = upgrading(pending_manifest, &json!({"hooks": hooks}));
+        for (_, mut d) in rendered {
+            if d["metadata"].get("namespace").is_none() && d["kind"] != "ClusterRoleBinding" {
+                d["metadata"]["namespace"] = json!("ingress-nginx");
+            }
+            objects.push(d);
+        }
+        objects
+    };
+
+    // The default values: the pending ingress-nginx v1.7.0 changes the admission Jobs'
+    // templates, which the API server refuses: the hook fails the upgrade.
+    let scope_default = scope(values.clone());
+    let job = render(&scope_default).into_iter().find(|(_, d)| d["kind"] == "Job").unwrap().1;
+    let (fake, _dir, kc) = start(cluster(&scope_default, &text(crate::change::NEW)));
+    let out = crate::util::run(&[&job_args(&job)[..], &["--kubeconfig", &kc, "--timeout", "30"][..]].concat());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(crate::change::findings(&r, "immutable-field-change").len(), 2, "{:#?}", r["findings"]);
+    // The hook's own objects (recreated hooks) are no finding, and nothing is unknown for
+    // want of permissions: everything the run listed, the shipped ClusterRole grants.
+    let own = ["ingress-nginx-preflight", "upgrade-preflight-hook", "ingress-nginx-ingress-nginx-upgrade-preflight"];
+    for f in r["findings"].as_array().unwrap() {
+        for o in f["objects"].as_array().unwrap() {
+            assert!(!own.contains(&o["name"].as_str().unwrap_or_default()), "{f}");
+        }
+    }
+    assert_eq!(r["couldNotEvaluate"], json!([]), "{:#?}", r["couldNotEvaluate"]);
+    let granted = granted_by_rbac();
+    let reqs = fake.requests();
+    assert!(reqs.iter().all(|q| q.method == "GET"));
+    for q in reqs.iter().filter(|q| q.query_param("limit").is_some()) {
+        let parts: Vec<&str> = q.path.trim_start_matches('/').split('/').collect();
+        let group = if parts[0] == "api" { String::new() } else { parts[1].to_string() };
+        let plural = parts.last().unwrap().to_string();
+        assert!(granted.contains(&(group.clone(), plural.clone())), "{group}/{plural} is listed but not granted");
+    }
+    assert!(reqs.iter().any(|q| q.path == "/api/v1/namespaces/ingress-nginx/secrets"), "the release storage is read");
+
+    // A clean revision (and the known-bad ranges of the running controller skipped through
+    // extraArgs) passes the gate.
+    let mut v = values;
+    v["extraArgs"] = json!(["--skip", crate::change::SKIP_CVES]);
+    let scope_clean = scope(v);
+    let job = render(&scope_clean).into_iter().find(|(_, d)| d["kind"] == "Job").unwrap().1;
+    let mut objects = cluster(&scope_clean, &text(crate::change::OLD));
+    objects.push(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "ingress-nginx-controller-admission-x7k2p", "namespace": "ingress-nginx",
+                     "labels": {"kubernetes.io/service-name": "ingress-nginx-controller-admission"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.42.0.17"], "conditions": {"ready": true}}],
+        "ports": [{"name": "https-webhook", "port": 8443, "protocol": "TCP"}]}));
+    let (_fake, _dir2, kc) = start(objects);
+    let out = crate::util::run(&[&job_args(&job)[..], &["--kubeconfig", &kc, "--timeout", "30"][..]].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
 }

@@ -28,6 +28,7 @@ mod limits;
 mod live;
 mod namespaces;
 mod peers;
+mod pending;
 mod people;
 mod planning;
 mod plugins;

@@ -7,7 +7,8 @@ use std::io::{IsTerminal, Write};
 use super::{catalog_and_selection, eprint, out, plan_request};
 
 use super::change::{
-    ChangeInput, apply_change, change_input, change_needs, request_for, with_change_targets, with_new_chart_values,
+    ChangeInput, apply_change, change_input, change_needs, live_status, read_pending, release_ref, request_for,
+    with_change_targets, with_new_chart_values,
 };
 use super::cli::{CheckArgs, FailOn, LiveArgs};
 use super::output::{Destination, write_file};
@@ -15,6 +16,7 @@ use crate::catalog::{Catalog, Severity};
 use crate::eval::plan::{self, PlanRequest};
 use crate::eval::{self, Selection};
 use crate::inventory::live::{self, LiveOptions};
+use crate::inventory::manifest::ReleaseRef;
 use crate::inventory::{Inventory, Origin, snapshot};
 use crate::limits::Limits;
 use crate::report::{self, ExitStatus, Format, Policy, RenderOptions, Report, Section};
@@ -28,7 +30,22 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
     if let Some(days) = a.cert_days {
         catalog.set_certificate_warn_days(days);
     }
-    let mut req = match plan_request(&a.plan.targets, &a.plan.values, a.plan.reuse_values, &catalog) {
+    let pending = match pending_release(a) {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    let mut targets = a.plan.targets.clone();
+    if let Some(rel) = &pending {
+        // The chart version Helm is upgrading to, unless a --target for the release says otherwise.
+        let given = targets.iter().any(|t| {
+            let key = t.trim().strip_prefix("release:").and_then(|t| t.split_once('=')).map(|(k, _)| k.trim());
+            key.is_some_and(|k| k == rel.name || k == format!("{}/{}", rel.namespace, rel.name))
+        });
+        if !given {
+            targets.push(format!("release:{}/{}=pending", rel.namespace, rel.name));
+        }
+    }
+    let mut req = match plan_request(&targets, &a.plan.values, a.plan.reuse_values, &catalog) {
         Ok(r) => PlanRequest { applied_annotations: a.plan.additional_annotations.clone(), ..r },
         Err(s) => return s,
     };
@@ -65,9 +82,37 @@ pub(super) fn check(a: &CheckArgs) -> ExitStatus {
         }
     };
     match contexts {
-        None => check_one(a, dest, &catalog, &sel, &req, (policy, today), change.as_ref()),
+        None => check_one(a, dest, &catalog, &sel, &req, (policy, today), change.as_ref(), pending.as_ref()),
         Some(contexts) => check_many(a, dest, &catalog, &sel, &req, (policy, today), &contexts, change.as_ref()),
     }
+}
+
+/// `--pending-release`, checked before anything is read: it needs one live cluster (a
+/// snapshot holds no release payloads: they are dropped, values and rendered Secrets being
+/// secrets). Exit 2 otherwise.
+fn pending_release(a: &CheckArgs) -> Result<Option<ReleaseRef>, ExitStatus> {
+    let Some(r) = a.change.pending_release.as_deref() else { return Ok(None) };
+    let refuse = |msg: String| {
+        eprint(&msg);
+        ExitStatus::Invalid
+    };
+    if a.snapshot.is_some() || a.change.no_cluster {
+        let why = if a.snapshot.is_some() {
+            "a snapshot has none (snapshots drop release payloads: values and rendered Secrets are secrets)"
+        } else {
+            "--no-cluster reads no cluster"
+        };
+        return Err(refuse(format!(
+            "--pending-release {r}: the revision Helm is upgrading to is read from the live cluster's Helm \
+             storage, and {why}; run it against the cluster, or give the change with --manifest FILE --release {r}"
+        )));
+    }
+    if a.all_contexts || a.live.context.len() > 1 {
+        return Err(refuse(format!(
+            "--pending-release {r}: judges the upgrade in progress in one cluster; give --context at most once"
+        )));
+    }
+    release_ref("--pending-release", r).map(Some).map_err(refuse)
 }
 
 /// The contexts to check when several clusters are asked for (`--context` more than once,
@@ -110,7 +155,9 @@ fn contexts(a: &CheckArgs) -> Result<Option<Vec<String>>, ExitStatus> {
     Ok(Some(names))
 }
 
-/// One cluster or snapshot: exactly the report of earlier releases.
+/// One cluster or snapshot: exactly the report of earlier releases. With `pending`
+/// (`--pending-release`) the change is read from the cluster, before it is collected.
+#[allow(clippy::too_many_arguments)] // the run's inputs, each used once, as in check_many
 fn check_one(
     a: &CheckArgs,
     dest: Option<Destination>,
@@ -119,8 +166,11 @@ fn check_one(
     req: &PlanRequest,
     (policy, today): (Policy, i64),
     change: Option<&ChangeInput>,
+    pending: Option<&ReleaseRef>,
 ) -> ExitStatus {
     let started = std::time::Instant::now();
+    // With --pending-release, the change is read from the cluster in the collection's first phase.
+    let mut pending_change = None;
     let (inv, run_stats) = match &a.snapshot {
         _ if change.is_some_and(|c| c.no_cluster) => {
             let mut inv =
@@ -176,11 +226,16 @@ fn check_one(
             sel,
             req,
             change,
+            pending.map(|rel| (rel, limits(a))),
         ) {
-            Ok(r) => r,
+            Ok((inv, stats, read)) => {
+                pending_change = read;
+                (inv, stats)
+            }
             Err(s) => return s,
         },
     };
+    let change = change.or(pending_change.as_ref());
     let before = change.map(|_| eval::detect_all(catalog, &inv)).unwrap_or_default();
     let inv = match change {
         None => inv,
@@ -436,7 +491,7 @@ pub(super) fn collect_live(
     req: &PlanRequest,
     change: Option<&ChangeInput>,
 ) -> Result<Inventory, ExitStatus> {
-    collect_live_stats(opts, catalog, sel, req, change).map(|(inv, _)| inv)
+    collect_live_stats(opts, catalog, sel, req, change, None).map(|(inv, _, _)| inv)
 }
 
 /// What to collect: checks gated on a target are always collected for; release targets add
@@ -461,23 +516,34 @@ fn live_needs(catalog: &Catalog, sel: &Selection, req: &PlanRequest, change: Opt
     needs
 }
 
+/// The live collection. With `pending` (`--pending-release`) it has two phases on one
+/// connection, under one deadline: the release's pending revision is read first (see
+/// [`read_pending`]), and becomes the change whose kinds the collection then lists; that
+/// change is returned beside the inventory. Failures are printed; their exit status returned.
 fn collect_live_stats(
     opts: &LiveOptions,
     catalog: &Catalog,
     sel: &Selection,
     req: &PlanRequest,
     change: Option<&ChangeInput>,
-) -> Result<(Inventory, RunStats), ExitStatus> {
-    let needs = live_needs(catalog, sel, req, change);
+    pending: Option<(&ReleaseRef, Limits)>,
+) -> Result<(Inventory, RunStats, Option<ChangeInput>), ExitStatus> {
     let runtime = runtime()?;
-    match runtime.block_on(live::collect(opts, &needs)) {
-        Ok((inv, stats)) => Ok((inv, RunStats::from(&*stats))),
-        Err(e) => {
-            eprint(&e.to_string());
-            // A context or namespace that does not exist is a usage error, not an unreachable cluster.
-            Err(if e.is_usage() { ExitStatus::Invalid } else { ExitStatus::Incomplete })
-        }
-    }
+    let failed = |e: live::LiveError| (live_status(&e), e.to_string());
+    let collected = runtime.block_on(async {
+        let session = live::Session::open(opts).await.map_err(failed)?;
+        let read = match pending {
+            Some((rel, limits)) => Some(read_pending(&session, rel, req, &limits).await?),
+            None => None,
+        };
+        let needs = live_needs(catalog, sel, req, change.or(read.as_ref()));
+        let (inv, stats) = session.collect(&needs).await.map_err(failed)?;
+        Ok((inv, RunStats::from(&*stats), read))
+    });
+    collected.map_err(|(status, msg): (ExitStatus, String)| {
+        eprint(&msg);
+        status
+    })
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), if the platform tells.

@@ -301,6 +301,12 @@ pub struct ChangeArgs {
     /// Judge the manifests (and chart) alone, without a cluster or snapshot.
     #[arg(long, requires = "manifests", conflicts_with_all = ["snapshot", "kubeconfig", "context", "all_contexts", "namespaces"])]
     pub no_cluster: bool,
+    /// The change is the revision Helm is upgrading this release ([NAMESPACE/]NAME) to right now,
+    /// as a pre-upgrade hook sees it: its pending-upgrade revision in Helm's storage is judged
+    /// like --manifest with --release (its chart's kubeVersion and crds/ like --chart) and
+    /// --target release:NS/NAME=pending. Live cluster only.
+    #[arg(long, value_name = "[NS/]NAME", conflicts_with_all = ["manifests", "release", "chart"])]
+    pub pending_release: Option<String>,
 }
 
 /// `list` arguments.

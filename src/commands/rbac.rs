@@ -209,13 +209,46 @@ pub(super) fn command(a: &RbacArgs) -> ExitStatus {
     let all_targets = catalog.matrices.keys().map(|c| (c.clone(), semver::Version::new(u64::MAX, 0, 0))).collect();
     let planning = crate::catalog::planning::finding_ids()
         .any(|id| (sel.only.is_empty() || sel.only.contains(id)) && !sel.skip.contains(id));
+    let mut needs = eval::needs_for(&catalog, &sel, &all_targets, planning);
+    let judges_change = ["immutable-field-change", "ownership-conflict"]
+        .iter()
+        .any(|id| (sel.only.is_empty() || sel.only.contains(*id)) && !sel.skip.contains(*id));
     let view = super::namespaces::view(&a.check_namespaces);
-    out(&render(&eval::needs_for(&catalog, &sel, &all_targets, planning), sa_namespace, view.as_ref()));
+    if judges_change {
+        let kinds = CHART_KINDS.iter().map(|(group, kind)| crate::resource::GroupKind::new(group, kind));
+        // With -n only the namespaced ones, in each namespace's Role: listing Namespaces or
+        // PersistentVolumes cluster-wide is what a namespace-limited role must not grant.
+        needs.extend(kinds.filter(|gk| view.is_none() || !crate::resource::known_cluster_scoped(gk)).map(|gk| Need {
+            gk,
+            version_hint: None,
+            namespace: None,
+            label_selector: None,
+            field_selector: None,
+            keep: crate::inventory::projection::Keep::default(),
+        }));
+    }
+    out(&render(&needs, sa_namespace, view.as_ref()));
     ExitStatus::Go
 }
 
 /// Where the ServiceAccount goes unless `--sa-namespace` says.
 const DEFAULT_SA_NAMESPACE: &str = "upgrade-preflight";
+
+/// Built-in kinds charts commonly render that no check reads otherwise. Judging a planned
+/// change (`check --manifest`, `--pending-release`, the pre-upgrade hook) lists every planned
+/// kind to compare the planned objects with the live ones; a kind the role cannot list makes
+/// `immutable-field-change` and `ownership-conflict` *could not evaluate*. A chart's custom
+/// resources need a rule of their own.
+const CHART_KINDS: &[(&str, &str)] = &[
+    ("", "LimitRange"),
+    ("", "Namespace"),
+    ("", "PersistentVolume"),
+    ("", "PersistentVolumeClaim"),
+    ("", "ResourceQuota"),
+    ("", "ServiceAccount"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+];
 
 #[cfg(test)]
 mod tests {

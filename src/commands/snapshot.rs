@@ -39,8 +39,13 @@ pub(super) fn snapshot_cmd(a: &SnapshotArgs) -> ExitStatus {
         Ok(r) => r,
         Err(s) => return s,
     };
-    let change_args =
-        ChangeArgs { manifests: a.manifests.clone(), release: a.release.clone(), chart: None, no_cluster: false };
+    let change_args = ChangeArgs {
+        manifests: a.manifests.clone(),
+        release: a.release.clone(),
+        chart: None,
+        no_cluster: false,
+        pending_release: None,
+    };
     let limits = crate::limits::Limits { max_objects: a.limits.max_objects, ..crate::limits::Limits::default() };
     let change = match change_input(&change_args, &req, &limits) {
         Ok(c) => c,

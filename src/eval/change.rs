@@ -677,6 +677,11 @@ fn values_schema(change: &ChangeSet, t: &FindingTemplate) -> Verdict {
     let Some(chart) = &change.chart else {
         return Verdict::NotApplicable("needs --chart".to_string());
     };
+    if let Some(revision) = &chart.from_release {
+        return Verdict::NotApplicable(format!(
+            "the chart of {revision}: Helm validated its values against values.schema.json before storing it"
+        ));
+    }
     let Some(schema) = &chart.schema else {
         return Verdict::Ran(Vec::new(), format!("chart {} has no values.schema.json", chart.name));
     };

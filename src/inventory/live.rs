@@ -131,6 +131,14 @@ pub enum LiveError {
         /// Server URL.
         url: String,
     },
+    /// A read the run cannot do without failed (the storage of `check --pending-release`).
+    #[error("cannot list {what}: {reason}")]
+    Read {
+        /// What was listed.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// The whole collection took longer than `--timeout`.
     #[error("timed out after {:?} collecting from the cluster (raise --timeout?)", .0)]
     Timeout(Duration),
@@ -477,15 +485,118 @@ struct Resolved {
 
 /// Collects every needed kind. Progress goes to stderr when `opts.progress` is set.
 pub async fn collect(opts: &LiveOptions, needs: &[Need]) -> Result<(Inventory, Arc<Stats>), LiveError> {
-    let deadline = Instant::now() + opts.timeout;
-    // Connecting runs the exec credential plugin, if any: under the same deadline.
-    let super::connect::Connected { client, url, context } = super::connect::connect(opts, deadline).await?;
-    let stats = Arc::new(Stats::default());
-    let http = Arc::new(Http { client, stats: Arc::clone(&stats), opts: opts.clone(), deadline });
-    match tokio::time::timeout_at(deadline.into(), run(http, needs, url, context)).await {
-        Ok(Ok(inv)) => Ok((inv, stats)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(LiveError::Timeout(opts.timeout)),
+    Session::open(opts).await?.collect(needs).await
+}
+
+/// One connection to one cluster under one `--timeout` deadline: what [`collect`] runs on,
+/// and what a caller uses first when what to collect depends on something it must read
+/// before (the pending revision of a Helm release, `check --pending-release`). The same
+/// client, limits, retries and counters serve both reads; every request is a GET.
+pub struct Session {
+    http: Arc<Http>,
+    url: String,
+    context: String,
+}
+
+impl Session {
+    /// Connects (running the exec credential plugin, if any, under the deadline, which
+    /// starts now). Nothing is requested from the API server yet.
+    pub async fn open(opts: &LiveOptions) -> Result<Self, LiveError> {
+        let deadline = Instant::now() + opts.timeout;
+        let super::connect::Connected { client, url, context } = super::connect::connect(opts, deadline).await?;
+        let stats = Arc::new(Stats::default());
+        Ok(Self { http: Arc::new(Http { client, stats, opts: opts.clone(), deadline }), url, context })
+    }
+
+    /// Collects every needed kind, within what is left of the deadline.
+    pub async fn collect(self, needs: &[Need]) -> Result<(Inventory, Arc<Stats>), LiveError> {
+        let Self { http, url, context } = self;
+        let (stats, deadline, timeout) = (Arc::clone(&http.stats), http.deadline, http.opts.timeout);
+        match tokio::time::timeout_at(deadline.into(), run(http, needs, url, context)).await {
+            Ok(Ok(inv)) => Ok((inv, stats)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(LiveError::Timeout(timeout)),
+        }
+    }
+
+    /// Every object of a core (`/api/v1`) resource in one namespace that matches
+    /// `label_selector`, **whole**: nothing projected, no value blanked. Only for a caller that
+    /// decodes what it needs at once and keeps none of it (the storage of one Helm release);
+    /// never put into an inventory. Paged like any list, within the object limit.
+    pub async fn list_whole(
+        &self,
+        kind: &str,
+        plural: &str,
+        namespace: &str,
+        label_selector: &str,
+    ) -> Result<Vec<Value>, LiveError> {
+        let list = self.list_whole_pages(kind, plural, namespace, label_selector);
+        match tokio::time::timeout_at(self.http.deadline.into(), list).await {
+            Ok(r) => r,
+            Err(_) => Err(LiveError::Timeout(self.http.opts.timeout)),
+        }
+    }
+
+    async fn list_whole_pages(
+        &self,
+        kind: &str,
+        plural: &str,
+        namespace: &str,
+        label_selector: &str,
+    ) -> Result<Vec<Value>, LiveError> {
+        let http = &self.http;
+        let what = format!("{plural} in namespace {namespace} ({label_selector})");
+        let read = |reason: String| LiveError::Read { what: what.clone(), reason };
+        let mut restarts = 0;
+        'restart: loop {
+            let mut items = Vec::new();
+            let mut cont: Option<String> = None;
+            loop {
+                let mut q =
+                    vec![format!("limit={}", http.opts.page_size), format!("labelSelector={}", enc(label_selector))];
+                if let Some(c) = &cont {
+                    q.push(format!("continue={}", enc(c)));
+                }
+                let path = format!("/api/v1/namespaces/{}/{plural}?{}", enc(namespace), q.join("&"));
+                let body = match http.get(&path).await {
+                    Ok(b) => b,
+                    Err(FetchError::Status(410, _)) if cont.is_some() && restarts < MAX_LIST_RESTARTS => {
+                        restarts += 1;
+                        continue 'restart;
+                    }
+                    Err(FetchError::Status(401, m)) => {
+                        return Err(LiveError::Auth { url: self.url.clone(), reason: m });
+                    }
+                    Err(FetchError::Status(403, m)) => return Err(read(format!("forbidden: {m}"))),
+                    Err(FetchError::Transport(m)) => {
+                        return Err(LiveError::Unreachable { url: self.url.clone(), reason: m });
+                    }
+                    Err(e) => return Err(read(e.describe())),
+                };
+                let page: ListPage<'_> =
+                    serde_json::from_slice(&body).map_err(|e| read(format!("invalid JSON: {e}")))?;
+                for raw in page.items {
+                    let mut item: Value =
+                        serde_json::from_str(raw.get()).map_err(|e| read(format!("invalid JSON: {e}")))?;
+                    if let Some(o) = item.as_object_mut() {
+                        // List items omit apiVersion and kind.
+                        o.entry("apiVersion").or_insert_with(|| Value::String("v1".into()));
+                        o.entry("kind").or_insert_with(|| Value::String(kind.into()));
+                    }
+                    items.push(item);
+                }
+                if items.len() > http.opts.max_objects {
+                    return Err(LiveError::TooManyObjects(crate::limits::Limits {
+                        max_objects: http.opts.max_objects,
+                        ..crate::limits::Limits::default()
+                    }));
+                }
+                match page.metadata.cont.filter(|c| !c.is_empty()) {
+                    Some(c) => cont = Some(c),
+                    None => return Ok(items),
+                }
+            }
+        }
     }
 }
 

@@ -218,6 +218,10 @@ pub struct Chart {
     pub schema: Option<Value>,
     /// Objects of `crds/`, each with its file as source.
     pub crds: Vec<PlannedDoc>,
+    /// Read from the revision Helm stored (`--pending-release`), not from files: names that
+    /// revision. `values` then holds only the shape of the defaults, and there is no
+    /// `schema`: Helm validated the values against it before it stored the revision.
+    pub from_release: Option<String>,
 }
 
 /// Reads a chart directory, or a `.tgz` as `helm package` and `helm pull` write it.
@@ -293,6 +297,7 @@ pub fn read_chart(path: &Path, limits: &Limits) -> Result<Chart, ManifestError> 
         values,
         schema,
         crds,
+        from_release: None,
     })
 }
 

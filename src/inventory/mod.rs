@@ -12,7 +12,8 @@
 //! is not in the inventory is unknown, not missing ([`Lookup`]).
 //!
 //! Layer: inventory. Owns the sources (`live`, `snapshot`), field projection, partial views and
-//! Helm release decoding (`helm`, part of ingestion). Imports the catalog and the ground layer.
+//! Helm release decoding (`helm`, part of ingestion; `pending`, the revision an upgrade in
+//! progress applies). Imports the catalog and the ground layer.
 
 pub mod archive;
 pub mod bundle;
@@ -24,6 +25,7 @@ pub mod live;
 pub mod manifest;
 pub mod metrics;
 mod notes;
+pub mod pending;
 pub mod projection;
 pub mod redact;
 pub mod snapshot;
