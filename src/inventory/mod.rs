@@ -239,6 +239,19 @@ fn blank(v: &Value) -> Value {
     }
 }
 
+/// One object made ready by [`Inventory::prepare`], to be added by [`Inventory::commit`].
+#[derive(Debug)]
+pub struct Prepared {
+    /// Read from a cluster (it has `status` or server-set metadata).
+    captured: bool,
+    /// Its latest timestamp, for a Pod, Node or Event.
+    latest: Option<String>,
+    /// The `HelmRelease` it stores, for a Helm release Secret or ConfigMap.
+    release: Option<Result<Object, String>>,
+    /// The object, projected and normalised; `Err` names the missing identity field.
+    object: Result<Object, String>,
+}
+
 /// What is known about one kind.
 #[derive(Debug, Clone)]
 pub enum KindState {
@@ -341,24 +354,23 @@ impl Inventory {
     /// Adds an object read from a source, plus the `HelmRelease` it stores when it is a Helm
     /// release Secret or ConfigMap (decoded here, before normalisation blanks its data).
     pub fn ingest(&mut self, value: Value) -> Result<(), String> {
-        if !self.captured
-            && (value.get("status").is_some()
-                || ["uid", "resourceVersion", "creationTimestamp"]
-                    .iter()
-                    .any(|k| value.get("metadata").and_then(|m| m.get(*k)).is_some()))
-        {
-            self.captured = true;
-        }
-        if let Some(t) = latest_timestamp(&value)
-            && self.latest_seen.as_ref().is_none_or(|l| t > l.as_str())
-        {
-            self.latest_seen = Some(t.to_string());
-        }
-        if let Some(rel) = crate::inventory::helm::release_object(&value) {
-            self.push(Object::from_value(rel)?);
-        }
+        let prepared = Self::prepare(self.projection.as_ref(), value);
+        self.commit(prepared)
+    }
+
+    /// The work of [`Inventory::ingest`] that does not touch the inventory (decoding a Helm
+    /// release, projecting with `projection`, normalising, serialising), so that a reader can
+    /// prepare many objects at once on several threads and [`Inventory::commit`] them in order.
+    #[must_use]
+    pub fn prepare(projection: Option<&BTreeMap<GroupKind, projection::Keep>>, value: Value) -> Prepared {
+        let captured = value.get("status").is_some()
+            || ["uid", "resourceVersion", "creationTimestamp"]
+                .iter()
+                .any(|k| value.get("metadata").and_then(|m| m.get(*k)).is_some());
+        let latest = latest_timestamp(&value).map(ToString::to_string);
+        let release = crate::inventory::helm::release_object(&value).map(Object::from_value);
         let mut value = value;
-        if let Some(p) = &self.projection {
+        if let Some(p) = projection {
             let gk = GroupKind::from_api_version(
                 str_at(&value, &["apiVersion"]).unwrap_or_default(),
                 str_at(&value, &["kind"]).unwrap_or_default(),
@@ -373,8 +385,30 @@ impl Inventory {
                 }
             }
         }
-        self.push(Object::from_value(value)?);
+        Prepared { captured, latest, release, object: Object::from_value(value) }
+    }
+
+    /// Adds what [`Inventory::prepare`] made of one object: exactly what
+    /// [`Inventory::ingest`] would have added.
+    pub fn commit(&mut self, prepared: Prepared) -> Result<(), String> {
+        let Prepared { captured, latest, release, object } = prepared;
+        self.captured |= captured;
+        if let Some(t) = latest
+            && self.latest_seen.as_ref().is_none_or(|l| t > *l)
+        {
+            self.latest_seen = Some(t);
+        }
+        if let Some(rel) = release {
+            self.push(rel?);
+        }
+        self.push(object?);
         Ok(())
+    }
+
+    /// The projection set by [`Inventory::project`], for [`Inventory::prepare`].
+    #[must_use]
+    pub fn projection(&self) -> Option<&BTreeMap<GroupKind, projection::Keep>> {
+        self.projection.as_ref()
     }
 
     /// Keeps only the fields `keeps` names of each object ingested from now on (as the live
