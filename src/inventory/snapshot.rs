@@ -107,9 +107,26 @@ pub fn load_projected(
     limits: &Limits,
     keeps: Option<std::collections::BTreeMap<GroupKind, super::projection::Keep>>,
 ) -> Result<Inventory, SnapshotError> {
+    load_from(path, limits, keeps, true)
+}
+
+/// [`load_with`] without the fast paths (the one-pass JSON scan, the block-YAML reader):
+/// every text read as it was before they existed. For tests that compare the two.
+#[doc(hidden)]
+pub fn load_reference(path: &Path, limits: &Limits) -> Result<Inventory, SnapshotError> {
+    load_from(path, limits, None, false)
+}
+
+fn load_from(
+    path: &Path,
+    limits: &Limits,
+    keeps: Option<std::collections::BTreeMap<GroupKind, super::projection::Keep>>,
+    fast: bool,
+) -> Result<Inventory, SnapshotError> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| plain_err(&name, format!("cannot read snapshot: {e}")))?;
     let mut sink = Sink::new(&name, limits);
+    sink.fast = fast;
     if let Some(k) = keeps {
         sink.inv.project(k);
     }

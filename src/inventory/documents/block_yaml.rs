@@ -31,6 +31,11 @@ pub(super) fn parse(text: &str) -> R<Option<(u64, Value)>> {
     }
     let mut p = Parser { s: text, pos: 0, line: 0, cur: None, depth: 0 };
     let Some(c) = p.peek()? else { return Ok(None) };
+    // A document that is one scalar is not an object; serde-saphyr places it differently.
+    let t = p.text(c);
+    if !is_seq_entry(t) && p.key(t)?.is_none() {
+        return Err(GiveUp);
+    }
     let v = p.node(c, None)?;
     if p.peek()?.is_some() {
         return Err(GiveUp);
@@ -641,3 +646,7 @@ fn int(s: &str) -> Option<u128> {
     }
     saw.then_some(val)
 }
+
+#[cfg(test)]
+#[path = "block_yaml_tests.rs"]
+mod tests;
