@@ -144,7 +144,7 @@ fn generated_dumps_larger_than_a_batch_read_the_same_fast() {
         pod_yaml(i, &mut yaml);
         // Now and then an item only serde-saphyr reads (flow style), and a Secret.
         if i % 997 == 0 {
-            let _ = write!(yaml, "- {{apiVersion: v1, kind: ConfigMap, metadata: {{name: flow-{i}, namespace: a}}}}\n");
+            let _ = writeln!(yaml, "- {{apiVersion: v1, kind: ConfigMap, metadata: {{name: flow-{i}, namespace: a}}}}");
             let _ = write!(
                 yaml,
                 "- apiVersion: v1\n  data:\n    url: czNjcjN0LXZhbHVl\n  kind: Secret\n  metadata:\n    name: db-{i}\n    namespace: team-0\n  type: Opaque\n"

@@ -526,7 +526,7 @@ struct YamlDocs<'s, 'a> {
 
 /// A YAML document made ready.
 enum YamlReady {
-    Object(Ready),
+    Object(Box<Ready>),
     Doc(Value),
 }
 
@@ -540,7 +540,7 @@ impl super::documents::Docs for YamlDocs<'_, '_> {
     fn prepare(&self, mut v: Value) -> YamlReady {
         if is_plain_object(&v) {
             fill_identity(&mut v, self.hint);
-            YamlReady::Object(ready(self.sink.inv.projection(), v))
+            YamlReady::Object(Box::new(ready(self.sink.inv.projection(), v)))
         } else {
             YamlReady::Doc(v)
         }
@@ -550,7 +550,7 @@ impl super::documents::Docs for YamlDocs<'_, '_> {
         self.i += 1;
         let what = format!("document {}", self.i);
         let result = match r {
-            YamlReady::Object(r) => self.sink.commit(r, &what),
+            YamlReady::Object(r) => self.sink.commit(*r, &what),
             YamlReady::Doc(doc) => load_doc(doc, &what, self.hint, self.sink),
         };
         result.map_err(|m| SnapshotError {

@@ -170,7 +170,7 @@ fn scalar() -> impl Strategy<Value = String> {
             0 => s.replace('\n', &format!("\n{pad}")),
             1 => format!("'{}'", s.replace('\'', "''").replace('\n', &format!("\n{pad}"))),
             2 => serde_json::to_string(&s).unwrap_or_default(),
-            3 => format!("\"{}\"", s.replace('\\', "").replace('"', "").replace('\n', &format!("\n{pad}"))),
+            3 => format!("\"{}\"", s.replace(['\\', '"'], "").replace('\n', &format!("\n{pad}"))),
             4 => format!("|\n{pad}{}", s.replace('\n', &format!("\n{pad}"))),
             _ => format!("|-\n{pad}{}\n", s.trim_end().replace('\n', &format!("\n{pad}"))),
         }

@@ -88,7 +88,7 @@ mod tests {
         let items: Vec<usize> = (0..10_000).collect();
         assert_eq!(par_map(&items, &|i| i * 2), items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert!(par_map(&[] as &[usize], &|i| *i).is_empty());
-        let big = vec![BATCH_BYTES / 3; 10];
+        let big = vec![BATCH_BYTES / 3 + 1; 10];
         let b = batches(&big, |n| *n);
         assert_eq!(b.iter().map(|s| s.len()).collect::<Vec<_>>(), [3, 3, 3, 1]);
         assert_eq!(batches(&[BATCH_BYTES * 2], |n| *n).len(), 1);

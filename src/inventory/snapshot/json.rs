@@ -274,7 +274,7 @@ fn read_docs(
                 j += 1;
                 let what = format!("object {j} of the {of}");
                 match parsed {
-                    Parsed::Ready(r) => sink.commit(r, &what).map_err(plain)?,
+                    Parsed::Ready(r) => sink.commit(*r, &what).map_err(plain)?,
                     Parsed::Skip { id, reason } => sink.skip_object(&what, &id, &reason, name),
                     Parsed::Failed(e) => return Err(json_err(e)),
                     // `parse_item` makes every item ready; were one not, it is added as before.
@@ -321,7 +321,7 @@ fn read_run(
     for (i, parsed) in numbers.into_iter().zip(done) {
         let what = what_doc(i);
         match parsed {
-            Parsed::Ready(r) => sink.commit(r, &what).map_err(RunError::Plain)?,
+            Parsed::Ready(r) => sink.commit(*r, &what).map_err(RunError::Plain)?,
             Parsed::Doc(v) => load_doc(v, &what, hint, sink).map_err(RunError::Plain)?,
             Parsed::Skip { id, reason } => sink.skip_object(&what, &id, &reason, name),
             Parsed::Failed(e) => return Err(RunError::Json(e)),
@@ -333,7 +333,7 @@ fn read_run(
 /// One object or document parsed (away from the sink).
 pub(super) enum Parsed {
     /// An object, ready to add.
-    Ready(Ready),
+    Ready(Box<Ready>),
     /// A document that is not one plain object (a list, the `SnapshotInfo`, not an object):
     /// added by `load_doc`.
     Doc(Value),
@@ -348,7 +348,7 @@ pub(super) fn parse_item(text: &str, projection: Option<&Projection>, defaults: 
     match parse_object(text) {
         Ok(Ok(mut v)) => {
             fill_identity(&mut v, defaults);
-            Parsed::Ready(ready(projection, v))
+            Parsed::Ready(Box::new(ready(projection, v)))
         }
         Ok(Err((id, reason))) => Parsed::Skip { id, reason },
         Err(e) => Parsed::Failed(e),
@@ -361,7 +361,7 @@ fn parse_doc(text: &str, projection: Option<&Projection>, hint: Hint) -> Parsed 
     match parse_object(text) {
         Ok(Ok(mut v)) if super::is_plain_object(&v) => {
             fill_identity(&mut v, hint);
-            Parsed::Ready(ready(projection, v))
+            Parsed::Ready(Box::new(ready(projection, v)))
         }
         Ok(Ok(v)) => Parsed::Doc(v),
         Ok(Err((id, reason))) => Parsed::Skip { id, reason },

@@ -79,13 +79,13 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
         let mut add = |sink: &mut Sink<'_>, batch: &[Box<RawValue>]| -> Result<(), A::Error> {
             let done = {
                 let projection = sink.inv.projection();
-                par_map(batch, &|raw: &Box<RawValue>| parse_item(raw.get(), projection, hint))
+                par_map(batch, &|raw| parse_item(raw.get(), projection, hint))
             };
             for parsed in done {
                 j += 1;
                 let what = format!("document {n}, object {j}");
                 match parsed {
-                    Parsed::Ready(r) => sink.commit(r, &what).map_err(custom)?,
+                    Parsed::Ready(r) => sink.commit(*r, &what).map_err(custom)?,
                     Parsed::Doc(v) => sink.ingest(v, &what).map_err(custom)?,
                     Parsed::Skip { id, reason } => sink.skip_object(&what, &id, &reason, name),
                     Parsed::Failed(e) => return Err(custom(e.to_string())),
@@ -177,12 +177,12 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
         let mut add = |sink: &mut Sink<'_>, batch: &[Box<RawValue>]| -> Result<(), A::Error> {
             let done = {
                 let projection = sink.inv.projection();
-                par_map(batch, &|raw: &Box<RawValue>| match defaults {
+                par_map(batch, &|raw| match defaults {
                     Some(_) => parse_item(raw.get(), projection, defaults),
                     // Without the list's kind (not read yet), an item without its own waits.
                     None => match parse_object(raw.get()) {
                         Ok(Ok(v)) if v.get("kind").is_none() => Parsed::Doc(v),
-                        Ok(Ok(v)) => Parsed::Ready(ready(projection, v)),
+                        Ok(Ok(v)) => Parsed::Ready(Box::new(ready(projection, v))),
                         Ok(Err((id, reason))) => Parsed::Skip { id, reason },
                         Err(e) => Parsed::Failed(e),
                     },
@@ -192,7 +192,7 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
                 j += 1;
                 let what = format!("object {j} of the list in document {n}");
                 match parsed {
-                    Parsed::Ready(r) => sink.commit(r, &what).map_err(custom)?,
+                    Parsed::Ready(r) => sink.commit(*r, &what).map_err(custom)?,
                     Parsed::Doc(v) => pending.push(v),
                     Parsed::Skip { id, reason } => sink.skip_object(&what, &id, &reason, name),
                     Parsed::Failed(e) => return Err(custom(e.to_string())),
