@@ -24,6 +24,7 @@ pub mod live;
 pub mod manifest;
 pub mod metrics;
 mod notes;
+mod prepare;
 pub mod projection;
 pub mod redact;
 pub mod snapshot;
@@ -35,8 +36,9 @@ use serde_json::Value;
 
 use crate::resource::{Change, GroupKind, ObjectRef};
 
+use notes::dedupe;
 pub use notes::{InputNotes, SkippedInput, epoch_seconds, rfc3339, rfc3339_signed};
-use notes::{dedupe, latest_timestamp};
+pub use prepare::Prepared;
 pub use view::Lookup;
 
 /// The name given to an object without `metadata.name` (parentheses are never in a name).
@@ -239,19 +241,6 @@ fn blank(v: &Value) -> Value {
     }
 }
 
-/// One object made ready by [`Inventory::prepare`], to be added by [`Inventory::commit`].
-#[derive(Debug)]
-pub struct Prepared {
-    /// Read from a cluster (it has `status` or server-set metadata).
-    captured: bool,
-    /// Its latest timestamp, for a Pod, Node or Event.
-    latest: Option<String>,
-    /// The `HelmRelease` it stores, for a Helm release Secret or ConfigMap.
-    release: Option<Result<Object, String>>,
-    /// The object, projected and normalised; `Err` names the missing identity field.
-    object: Result<Object, String>,
-}
-
 /// What is known about one kind.
 #[derive(Debug, Clone)]
 pub enum KindState {
@@ -356,53 +345,6 @@ impl Inventory {
     pub fn ingest(&mut self, value: Value) -> Result<(), String> {
         let prepared = Self::prepare(self.projection.as_ref(), value);
         self.commit(prepared)
-    }
-
-    /// The work of [`Inventory::ingest`] that does not touch the inventory (decoding a Helm
-    /// release, projecting with `projection`, normalising, serialising), so that a reader can
-    /// prepare many objects at once on several threads and [`Inventory::commit`] them in order.
-    #[must_use]
-    pub fn prepare(projection: Option<&BTreeMap<GroupKind, projection::Keep>>, value: Value) -> Prepared {
-        let captured = value.get("status").is_some()
-            || ["uid", "resourceVersion", "creationTimestamp"]
-                .iter()
-                .any(|k| value.get("metadata").and_then(|m| m.get(*k)).is_some());
-        let latest = latest_timestamp(&value).map(ToString::to_string);
-        let release = crate::inventory::helm::release_object(&value).map(Object::from_value);
-        let mut value = value;
-        if let Some(p) = projection {
-            let gk = GroupKind::from_api_version(
-                str_at(&value, &["apiVersion"]).unwrap_or_default(),
-                str_at(&value, &["kind"]).unwrap_or_default(),
-            );
-            // Release objects a snapshot already holds are data, not a kind rules select on;
-            // and an owned Pod keeps its spec, since its owner may not be in the snapshot
-            // (then it is judged itself).
-            if gk != crate::inventory::helm::group_kind() {
-                match p.get(&gk) {
-                    Some(keep) => keep.apply(&mut value, false),
-                    None => projection::Keep::default().apply(&mut value, false),
-                }
-            }
-        }
-        Prepared { captured, latest, release, object: Object::from_value(value) }
-    }
-
-    /// Adds what [`Inventory::prepare`] made of one object: exactly what
-    /// [`Inventory::ingest`] would have added.
-    pub fn commit(&mut self, prepared: Prepared) -> Result<(), String> {
-        let Prepared { captured, latest, release, object } = prepared;
-        self.captured |= captured;
-        if let Some(t) = latest
-            && self.latest_seen.as_ref().is_none_or(|l| t > *l)
-        {
-            self.latest_seen = Some(t);
-        }
-        if let Some(rel) = release {
-            self.push(rel?);
-        }
-        self.push(object?);
-        Ok(())
     }
 
     /// The projection set by [`Inventory::project`], for [`Inventory::prepare`].
