@@ -2,6 +2,8 @@
 //! and `-o yaml` style dumps (one `List` of Pods, ConfigMaps and Deployments), generated here.
 //! Prints figures; asserts nothing. `BENCH_SIZES_MB=30,300` (default) picks the sizes.
 //!
+//! `BENCH_DIR=path` writes the dumps there and keeps them (for profiling the binary on them).
+//!
 //! Each run is a separate process (the built binary with `--stats`), so its peak RSS
 //! (`VmHWM`) is its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -134,11 +136,16 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let bin = env!("CARGO_BIN_EXE_upgrade-preflight");
-    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
+    if let Some(k) = &keep {
+        std::fs::create_dir_all(k).unwrap();
+    }
+    let dir = keep.as_deref().unwrap_or(tmp.path());
     println!("| input | size | objects | wall | MB/s | peak RSS | RSS / file |");
     println!("|---|---|---|---|---|---|---|");
     for mb in sizes {
-        let (json, yaml) = write_dumps(dir.path(), mb);
+        let (json, yaml) = write_dumps(dir, mb);
         for path in [json, yaml] {
             let size = std::fs::metadata(&path).unwrap().len();
             let started = Instant::now();
@@ -165,7 +172,9 @@ fn main() {
                 rss / size_f
             );
         }
-        let _ = std::fs::remove_file(dir.path().join(format!("dump-{mb}mb.json")));
-        let _ = std::fs::remove_file(dir.path().join(format!("dump-{mb}mb.yaml")));
+        if keep.is_none() {
+            let _ = std::fs::remove_file(dir.join(format!("dump-{mb}mb.json")));
+            let _ = std::fs::remove_file(dir.join(format!("dump-{mb}mb.yaml")));
+        }
     }
 }

@@ -15,6 +15,7 @@ mod drain;
 mod expiry;
 #[path = "support/fake_api.rs"]
 mod fake_api;
+mod fast_read;
 mod faults;
 mod files;
 mod formats;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::inventory::Object;
+use crate::inventory::projection::{Keep, cel_paths};
 
 /// What one CEL evaluation produced; see [`eval_cel`].
 pub type CelResult = Result<Option<Option<String>>, String>;
@@ -45,7 +46,32 @@ pub fn eval_cel_full(
     env: &Arc<cel::Env>,
     capture_time: &str,
 ) -> CelResult {
-    let value = obj.value();
+    eval_cel_reading(program, message, &Keep::all(), obj, old, env, capture_time)
+}
+
+/// What a rule and its message expression read of `object` (see [`cel_paths`]).
+pub(crate) fn reads(program: &cel::Program, message: Option<&cel::Program>) -> Keep {
+    let mut keep = cel_paths(program.expression());
+    if let Some(m) = message {
+        keep.merge(&cel_paths(m.expression()));
+    }
+    keep
+}
+
+/// [`eval_cel_full`] handing CEL only what `reads` keeps of `object` (as the live inventory
+/// is projected): converting a whole Pod's spec for a rule that reads its status cost more
+/// than the rule.
+pub(crate) fn eval_cel_reading(
+    program: &cel::Program,
+    message: Option<&cel::Program>,
+    reads: &Keep,
+    obj: &Object,
+    old: Option<&Object>,
+    env: &Arc<cel::Env>,
+    capture_time: &str,
+) -> CelResult {
+    let mut value = obj.value();
+    reads.apply(&mut value, false);
     let old_value = old.map_or(serde_json::Value::Null, Object::value);
     let mut ctx = cel::Context::with_env(Arc::clone(env));
     ctx.add_variable_as_val("object", to_cel(&value));

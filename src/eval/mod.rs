@@ -500,6 +500,9 @@ fn run_check(
                 keep.all
                     || keep.paths.iter().chain(&keep.unowned_paths).any(|p| p.first().is_some_and(|f| f == "status"))
             };
+            // What the rule and its message read of `object`: the rest is not handed to CEL.
+            let reads = cel_rule::reads(program, message.as_ref());
+            let reads = &reads;
             let candidates: Vec<&Object> = check
                 .resources
                 .iter()
@@ -541,7 +544,15 @@ fn run_check(
                         let work = move || {
                             part.iter()
                                 .map(|obj| {
-                                    eval_cel_full(program, message.as_ref(), obj, old_of(obj), env, capture_time)
+                                    cel_rule::eval_cel_reading(
+                                        program,
+                                        message.as_ref(),
+                                        reads,
+                                        obj,
+                                        old_of(obj),
+                                        env,
+                                        capture_time,
+                                    )
                                 })
                                 .collect::<Vec<_>>()
                         };

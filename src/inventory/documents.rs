@@ -8,8 +8,11 @@
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+mod block_yaml;
+
 use super::bundle;
 use super::snapshot::SnapshotError;
+use super::snapshot::batch::{BATCH_BYTES, par_map};
 use crate::limits::{MAX_WHOLE_YAML_BYTES, snapshot_yaml_options, with_parser_stack, yaml_limit_message};
 
 fn plain_err(name: &str, message: String) -> SnapshotError {
@@ -19,6 +22,10 @@ fn plain_err(name: &str, message: String) -> SnapshotError {
 /// JSON documents separated by `---` lines (what `kubectl get -o json` output joined with
 /// YAML separators looks like): the chunks between them, with the line each starts at.
 pub(super) fn split_json_separators(text: &str) -> Vec<(u64, &str)> {
+    // Most JSON has no `---` line: find that out without walking every line.
+    if !text.match_indices("---").any(|(at, _)| at == 0 || text.as_bytes()[at - 1] == b'\n') {
+        return vec![(0, text)];
+    }
     let mut out = Vec::new();
     let (mut start, mut start_line, mut line) = (0usize, 0u64, 0u64);
     let mut pos = 0usize;
@@ -111,57 +118,161 @@ pub(super) fn split_list_items(doc: &str) -> Option<(String, Vec<(u64, &str)>)> 
     Some((head, items.into_iter().map(|(line, a, b)| (line, &doc[a..b])).collect()))
 }
 
-/// Calls `f` with each YAML document of `text` (and the line it starts at), parsing one
+/// Where [`yaml_documents`] puts the documents it reads: each is made ready with
+/// [`Docs::prepare`] (on any thread, many at once), then taken with [`Docs::take`] in the
+/// order of the text.
+pub(super) trait Docs: Send + Sync {
+    /// A document made ready.
+    type Ready: Send;
+    /// Read with the block-YAML reader (else serde-saphyr alone, as before it existed).
+    fn fast(&self) -> bool;
+    /// Makes one document ready (no side effects).
+    fn prepare(&self, v: Value) -> Self::Ready;
+    /// Takes one document, found at `line`.
+    fn take(&mut self, line: u64, ready: Self::Ready) -> Result<(), SnapshotError>;
+}
+
+/// A piece of YAML text read on its own.
+enum Unit<'a> {
+    /// Documents (a chunk between markers), lines shifted by the offset.
+    Chunk(u64, &'a str),
+    /// One item of a `kubectl -o yaml` list, with the list's defaults (an index into them).
+    Item(u64, &'a str, usize),
+    /// The list itself, already read (without its items).
+    List(u64, Value),
+}
+
+/// Gives each document of `text` (and the line it starts at) to `docs`, parsing one
 /// document — or one item of a `kubectl -o yaml` list — at a time, so a large dump is never
-/// one parsed tree. List items are handed over as documents with the list's defaults
-/// (`PodList` items without `kind` are Pods), after the list itself with no items.
-pub(super) fn yaml_documents(
-    text: &str,
-    name: &str,
-    f: &mut (dyn FnMut(u64, Value) -> Result<(), SnapshotError> + Send),
-) -> Result<(), SnapshotError> {
+/// one parsed tree; the pieces of a batch are parsed and made ready on all cores, and taken
+/// in order. List items are handed over as documents with the list's defaults (`PodList`
+/// items without `kind` are Pods), after the list itself with no items.
+pub(super) fn yaml_documents<'a, D: Docs>(text: &'a str, name: &str, docs: &mut D) -> Result<(), SnapshotError> {
     let run = || -> Result<(), SnapshotError> {
         let chunks = if may_use_aliases(text) { None } else { split_yaml_documents(text) };
         let Some(chunks) = chunks else {
             whole_ok(text, name, 0)?;
             for (line, v) in parse_yaml(text, name, 0, text.len())? {
-                f(line, v)?;
+                let ready = docs.prepare(v);
+                docs.take(line, ready)?;
             }
             return Ok(());
         };
-        for (offset, chunk) in chunks {
-            if let Some((head, items)) = split_list_items(chunk) {
-                let mut head_docs = parse_yaml(&head, name, offset, text.len())?;
-                let Some((line, list)) = head_docs.pop() else { continue };
-                // Only a list's `items` are objects; any other kind keeps its field.
-                if list.get("kind").and_then(Value::as_str).is_some_and(|k| !k.ends_with("List")) {
-                    whole_ok(chunk, name, offset)?;
-                    for (line, v) in parse_yaml(chunk, name, offset, text.len())? {
-                        f(line, v)?;
-                    }
-                    continue;
-                }
-                let defaults = list_defaults(&list);
-                f(line, list)?;
-                for (item_line, item) in items {
-                    for (l, v) in parse_yaml(item, name, offset + item_line, text.len())? {
-                        let Value::Array(vs) = v else { continue };
-                        for mut v in vs {
-                            fill_identity(&mut v, defaults.as_ref().map(|(k, a)| (k.as_str(), a.as_str())));
-                            f(l, v)?;
-                        }
-                    }
-                }
-                continue;
+        let mut defaults: Vec<Option<(String, String)>> = Vec::new();
+        let mut units: Vec<Unit<'a>> = Vec::new();
+        let mut bytes = 0usize;
+        let mut add = |units: &mut Vec<Unit<'a>>,
+                       unit: Unit<'a>,
+                       len: usize,
+                       defaults: &[Option<(String, String)>],
+                       docs: &mut D| {
+            bytes += len;
+            units.push(unit);
+            if bytes < BATCH_BYTES {
+                return Ok(());
             }
-            whole_ok(chunk, name, offset)?;
-            for (line, v) in parse_yaml(chunk, name, offset, text.len())? {
-                f(line, v)?;
+            bytes = 0;
+            read_units(units, defaults, text.len(), name, docs)
+        };
+        for (offset, chunk) in chunks {
+            // What can fail before a piece is queued fails after the queued ones are taken.
+            let head =
+                split_list_items(chunk).map(|(head, items)| (parse_yaml(&head, name, offset, text.len()), items));
+            match head {
+                Some((Err(e), _)) => {
+                    read_units(&mut units, &defaults, text.len(), name, docs)?;
+                    return Err(e);
+                }
+                Some((Ok(mut head_docs), items)) => {
+                    let Some((line, list)) = head_docs.pop() else { continue };
+                    // Only a list's `items` are objects; any other kind keeps its field.
+                    if list.get("kind").and_then(Value::as_str).is_some_and(|k| !k.ends_with("List")) {
+                        if let Err(e) = whole_ok(chunk, name, offset) {
+                            read_units(&mut units, &defaults, text.len(), name, docs)?;
+                            return Err(e);
+                        }
+                        add(&mut units, Unit::Chunk(offset, chunk), chunk.len(), &defaults, docs)?;
+                        continue;
+                    }
+                    defaults.push(list_defaults(&list));
+                    let d = defaults.len() - 1;
+                    add(&mut units, Unit::List(line, list), 0, &defaults, docs)?;
+                    for (item_line, item) in items {
+                        add(&mut units, Unit::Item(offset + item_line, item, d), item.len(), &defaults, docs)?;
+                    }
+                }
+                None => {
+                    if let Err(e) = whole_ok(chunk, name, offset) {
+                        read_units(&mut units, &defaults, text.len(), name, docs)?;
+                        return Err(e);
+                    }
+                    add(&mut units, Unit::Chunk(offset, chunk), chunk.len(), &defaults, docs)?;
+                }
             }
         }
-        Ok(())
+        read_units(&mut units, &defaults, text.len(), name, docs)
     };
     with_parser_stack(run).map_err(|e| plain_err(name, format!("cannot start the YAML parser: {e}")))?
+}
+
+/// Parses the queued pieces on all cores, then hands their documents to `docs` in order
+/// (up to the first error); the queue is left empty.
+fn read_units<D: Docs>(
+    units: &mut Vec<Unit<'_>>,
+    defaults: &[Option<(String, String)>],
+    file_len: usize,
+    name: &str,
+    docs: &mut D,
+) -> Result<(), SnapshotError> {
+    if units.is_empty() {
+        return Ok(());
+    }
+    let done = {
+        let docs = &*docs;
+        let fast = docs.fast();
+        par_map(units, &|unit: &Unit<'_>| -> Result<Vec<(u64, D::Ready)>, SnapshotError> {
+            match unit {
+                Unit::List(line, v) => Ok(vec![(*line, docs.prepare(v.clone()))]),
+                Unit::Chunk(offset, chunk) => {
+                    let parsed = read_yaml(chunk, name, *offset, file_len, fast)?;
+                    Ok(parsed.into_iter().map(|(l, v)| (l, docs.prepare(v))).collect())
+                }
+                Unit::Item(offset, item, d) => {
+                    let d = defaults.get(*d).and_then(Option::as_ref).map(|(k, a)| (k.as_str(), a.as_str()));
+                    let mut out = Vec::new();
+                    for (l, v) in read_yaml(item, name, *offset, file_len, fast)? {
+                        let Value::Array(vs) = v else { continue };
+                        for mut v in vs {
+                            fill_identity(&mut v, d);
+                            out.push((l, docs.prepare(v)));
+                        }
+                    }
+                    Ok(out)
+                }
+            }
+        })
+    };
+    units.clear();
+    for result in done {
+        for (line, ready) in result? {
+            docs.take(line, ready)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`parse_yaml`], with the block-YAML reader first when `fast`.
+fn read_yaml(
+    text: &str,
+    name: &str,
+    line_offset: u64,
+    file_len: usize,
+    fast: bool,
+) -> Result<Vec<(u64, Value)>, SnapshotError> {
+    if fast && let Ok(doc) = block_yaml::parse(text) {
+        return Ok(doc.into_iter().map(|(l, v)| (l + line_offset, v)).collect());
+    }
+    parse_yaml(text, name, line_offset, file_len)
 }
 
 /// Refuses to parse YAML text over [`MAX_WHOLE_YAML_BYTES`] as one tree (see there).

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod metrics;
 mod notes;
 pub mod pending;
+mod prepare;
 pub mod projection;
 pub mod redact;
 pub mod snapshot;
@@ -37,8 +38,9 @@ use serde_json::Value;
 
 use crate::resource::{Change, GroupKind, ObjectRef};
 
+use notes::dedupe;
 pub use notes::{InputNotes, SkippedInput, epoch_seconds, rfc3339, rfc3339_signed};
-use notes::{dedupe, latest_timestamp};
+pub use prepare::Prepared;
 pub use view::Lookup;
 
 /// The name given to an object without `metadata.name` (parentheses are never in a name).
@@ -343,40 +345,14 @@ impl Inventory {
     /// Adds an object read from a source, plus the `HelmRelease` it stores when it is a Helm
     /// release Secret or ConfigMap (decoded here, before normalisation blanks its data).
     pub fn ingest(&mut self, value: Value) -> Result<(), String> {
-        if !self.captured
-            && (value.get("status").is_some()
-                || ["uid", "resourceVersion", "creationTimestamp"]
-                    .iter()
-                    .any(|k| value.get("metadata").and_then(|m| m.get(*k)).is_some()))
-        {
-            self.captured = true;
-        }
-        if let Some(t) = latest_timestamp(&value)
-            && self.latest_seen.as_ref().is_none_or(|l| t > l.as_str())
-        {
-            self.latest_seen = Some(t.to_string());
-        }
-        if let Some(rel) = crate::inventory::helm::release_object(&value) {
-            self.push(Object::from_value(rel)?);
-        }
-        let mut value = value;
-        if let Some(p) = &self.projection {
-            let gk = GroupKind::from_api_version(
-                str_at(&value, &["apiVersion"]).unwrap_or_default(),
-                str_at(&value, &["kind"]).unwrap_or_default(),
-            );
-            // Release objects a snapshot already holds are data, not a kind rules select on;
-            // and an owned Pod keeps its spec, since its owner may not be in the snapshot
-            // (then it is judged itself).
-            if gk != crate::inventory::helm::group_kind() {
-                match p.get(&gk) {
-                    Some(keep) => keep.apply(&mut value, false),
-                    None => projection::Keep::default().apply(&mut value, false),
-                }
-            }
-        }
-        self.push(Object::from_value(value)?);
-        Ok(())
+        let prepared = Self::prepare(self.projection.as_ref(), value);
+        self.commit(prepared)
+    }
+
+    /// The projection set by [`Inventory::project`], for [`Inventory::prepare`].
+    #[must_use]
+    pub fn projection(&self) -> Option<&BTreeMap<GroupKind, projection::Keep>> {
+        self.projection.as_ref()
     }
 
     /// Keeps only the fields `keeps` names of each object ingested from now on (as the live

@@ -22,6 +22,8 @@
 //! inventory, skipping and listing what is not objects (over 600 lines because the JSON and
 //! YAML paths and the capture-tree walk share one sink).
 
+pub(super) mod batch;
+mod json;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ use serde_json::Value;
 
 use super::documents::{fill_identity, list_defaults, split_json_separators, yaml_documents};
 use super::{Inventory, KindState, Origin, SkippedInput, archive, bundle};
-use crate::limits::{Limits, MAX_OBJECT_BYTES};
+use crate::limits::Limits;
 use crate::resource::GroupKind;
 use serde_json::json;
 
@@ -105,9 +107,26 @@ pub fn load_projected(
     limits: &Limits,
     keeps: Option<std::collections::BTreeMap<GroupKind, super::projection::Keep>>,
 ) -> Result<Inventory, SnapshotError> {
+    load_from(path, limits, keeps, true)
+}
+
+/// [`load_with`] without the fast paths (the one-pass JSON scan, the block-YAML reader):
+/// every text read as it was before they existed. For tests that compare the two.
+#[doc(hidden)]
+pub fn load_reference(path: &Path, limits: &Limits) -> Result<Inventory, SnapshotError> {
+    load_from(path, limits, None, false)
+}
+
+fn load_from(
+    path: &Path,
+    limits: &Limits,
+    keeps: Option<std::collections::BTreeMap<GroupKind, super::projection::Keep>>,
+    fast: bool,
+) -> Result<Inventory, SnapshotError> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| plain_err(&name, format!("cannot read snapshot: {e}")))?;
     let mut sink = Sink::new(&name, limits);
+    sink.fast = fast;
     if let Some(k) = keeps {
         sink.inv.project(k);
     }
@@ -178,6 +197,9 @@ struct Sink<'a> {
     file: String,
     /// Things read from the current file that are not Kubernetes objects.
     non_objects: usize,
+    /// Read with the fast paths (one-pass JSON scan, the block-YAML reader); without, every
+    /// text is read the way it was before they existed (to compare the two in tests).
+    fast: bool,
 }
 
 impl<'a> Sink<'a> {
@@ -191,6 +213,7 @@ impl<'a> Sink<'a> {
             lists: 0,
             file: String::new(),
             non_objects: 0,
+            fast: true,
         }
     }
 
@@ -208,7 +231,13 @@ impl<'a> Sink<'a> {
     /// Adds one object read from the file (see [`Inventory::ingest`]); objects derived from
     /// it, such as the release a Helm Secret stores, do not count. `what` names it in errors.
     fn ingest(&mut self, value: Value, what: &str) -> Result<(), String> {
-        if self.lenient && !looks_like_object(&value) {
+        let ready = ready(self.inv.projection(), value);
+        self.commit(ready, what)
+    }
+
+    /// Adds one object [`ready`] made: exactly what [`Sink::ingest`] would have added.
+    fn commit(&mut self, ready: Ready, what: &str) -> Result<(), String> {
+        if self.lenient && !ready.looks_like_object {
             self.non_objects += 1;
             return Ok(());
         }
@@ -217,8 +246,8 @@ impl<'a> Sink<'a> {
             return Err(self.limits.too_many_objects());
         }
         self.count += 1;
-        let id = identity(&value);
-        match self.inv.ingest(value) {
+        let id = ready.id;
+        match self.inv.commit(ready.prepared) {
             Ok(()) => Ok(()),
             Err(m) if self.lenient => {
                 self.count -= 1;
@@ -234,6 +263,27 @@ impl<'a> Sink<'a> {
         self.inv.input.skipped.push(SkippedInput { path: rel.to_string(), reason, object: false });
     }
 }
+
+/// One object read and made ready away from the sink (see [`Inventory::prepare`]), so that
+/// many can be made ready at once on several threads; [`Sink::commit`] adds it.
+struct Ready {
+    looks_like_object: bool,
+    /// How errors name it ([`identity`]).
+    id: String,
+    prepared: super::Prepared,
+}
+
+/// Makes one object ready for [`Sink::commit`] with the inventory's projection.
+fn ready(projection: Option<&Projection>, value: Value) -> Ready {
+    Ready {
+        looks_like_object: looks_like_object(&value),
+        id: identity(&value),
+        prepared: Inventory::prepare(projection, value),
+    }
+}
+
+/// What is kept of each kind (see [`Inventory::project`]).
+type Projection = std::collections::BTreeMap<GroupKind, super::projection::Keep>;
 
 /// True for a mapping that has a Kubernetes object's shape (`kind` or `metadata`).
 fn looks_like_object(v: &Value) -> bool {
@@ -420,11 +470,23 @@ pub fn parse_documents(text: &str, name: &str) -> Result<Vec<(u64, Value)>, Snap
         }
         return Ok(docs);
     }
-    yaml_documents(text, name, &mut |line, v| {
-        docs.push((line, v));
-        Ok(())
-    })?;
-    Ok(docs)
+    struct Collect(Vec<(u64, Value)>);
+    impl super::documents::Docs for Collect {
+        type Ready = Value;
+        fn fast(&self) -> bool {
+            true
+        }
+        fn prepare(&self, v: Value) -> Value {
+            v
+        }
+        fn take(&mut self, line: u64, v: Value) -> Result<(), SnapshotError> {
+            self.0.push((line, v));
+            Ok(())
+        }
+    }
+    let mut collect = Collect(docs);
+    yaml_documents(text, name, &mut collect)?;
+    Ok(collect.0)
 }
 
 fn looks_like_json(text: &str) -> bool {
@@ -444,110 +506,67 @@ fn json_error(name: &str, line_offset: u64, e: &serde_json::Error) -> SnapshotEr
 fn load_text(text: &str, name: &str, hint: Hint, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
     if looks_like_json(text) {
         for (offset, chunk) in split_json_separators(text) {
-            load_json(chunk, name, offset, hint, sink)?;
+            json::load_json(chunk, name, offset, hint, sink)?;
         }
         return Ok(());
     }
-    let mut i = 0usize;
-    yaml_documents(text, name, &mut |line, doc| {
-        i += 1;
-        let what = format!("document {i}");
-        load_doc(doc, &what, hint, sink).map_err(|m| SnapshotError {
-            path: name.to_string(),
+    let mut docs = YamlDocs { sink, name, hint, i: 0 };
+    yaml_documents(text, name, &mut docs)
+}
+
+/// Where the YAML documents of one text go: plain objects are made ready on the reading
+/// threads, anything else is added by `load_doc` in order.
+struct YamlDocs<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+    name: &'s str,
+    hint: Hint,
+    /// Documents taken so far.
+    i: usize,
+}
+
+/// A YAML document made ready.
+enum YamlReady {
+    Object(Box<Ready>),
+    Doc(Value),
+}
+
+impl super::documents::Docs for YamlDocs<'_, '_> {
+    type Ready = YamlReady;
+
+    fn fast(&self) -> bool {
+        self.sink.fast
+    }
+
+    fn prepare(&self, mut v: Value) -> YamlReady {
+        if is_plain_object(&v) {
+            fill_identity(&mut v, self.hint);
+            YamlReady::Object(Box::new(ready(self.sink.inv.projection(), v)))
+        } else {
+            YamlReady::Doc(v)
+        }
+    }
+
+    fn take(&mut self, line: u64, r: YamlReady) -> Result<(), SnapshotError> {
+        self.i += 1;
+        let what = format!("document {}", self.i);
+        let result = match r {
+            YamlReady::Object(r) => self.sink.commit(*r, &what),
+            YamlReady::Doc(doc) => load_doc(doc, &what, self.hint, self.sink),
+        };
+        result.map_err(|m| SnapshotError {
+            path: self.name.to_string(),
             line,
             column: u64::from(line != 0),
             message: m,
         })
-    })
-}
-
-/// JSON snapshots are read item by item from the text (a `List`'s items stay raw until each
-/// is stored), so a large capture is never one big `Value` tree.
-fn load_json(text: &str, name: &str, line_offset: u64, hint: Hint, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
-    use serde_json::value::RawValue;
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Peek<'a> {
-        #[serde(default)]
-        kind: Option<String>,
-        #[serde(default)]
-        api_version: Option<String>,
-        #[serde(default, borrow)]
-        items: Option<&'a RawValue>,
     }
-    let json_err = |e: serde_json::Error| json_error(name, line_offset, &e);
-    let plain = |message: String| plain_err(name, message);
-    let mut docs: Vec<&RawValue> = Vec::new();
-    for raw in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
-        let raw = raw.map_err(json_err)?;
-        if raw.get().trim_start().starts_with('[') {
-            docs.extend(serde_json::from_str::<Vec<&RawValue>>(raw.get()).map_err(json_err)?);
-        } else {
-            docs.push(raw);
-        }
-    }
-    let many = docs.len() > 1;
-    for (i, raw) in docs.into_iter().enumerate() {
-        let what = if many { format!("object {}", i + 1) } else { "the document".to_string() };
-        if raw.get().trim_start().starts_with('{') {
-            let peek: Peek<'_> = serde_json::from_str(raw.get()).map_err(json_err)?;
-            let list_kind = peek.kind.as_deref().filter(|k| k.ends_with("List"));
-            if let Some(items) = peek.items
-                && (list_kind.is_some() || peek.kind.is_none())
-            {
-                let items: Vec<&RawValue> = if items.get().trim() == "null" {
-                    Vec::new()
-                } else {
-                    serde_json::from_str(items.get()).map_err(|_| {
-                        plain(format!("{what}: items of {} is not a list", list_kind.unwrap_or("the list")))
-                    })?
-                };
-                let list = serde_json::json!({"kind": peek.kind, "apiVersion": peek.api_version});
-                let defaults = list_defaults(&list);
-                let defaults = defaults.as_ref().map(|(k, a)| (k.as_str(), a.as_str())).or(hint);
-                sink.note_list(defaults);
-                let of = list_kind.unwrap_or("list");
-                for (j, item) in items.into_iter().enumerate() {
-                    let what = format!("object {} of the {of}", j + 1);
-                    let Some(mut v) = sink.parse_object(item.get(), &what, name).map_err(json_err)? else { continue };
-                    fill_identity(&mut v, defaults);
-                    sink.ingest(v, &what).map_err(plain)?;
-                }
-                continue;
-            }
-        }
-        let Some(doc) = sink.parse_object(raw.get(), &what, name).map_err(json_err)? else { continue };
-        load_doc(doc, &what, hint, sink).map_err(plain)?;
-    }
-    Ok(())
 }
 
 impl Sink<'_> {
-    /// Parses one object's JSON text. An object over [`MAX_OBJECT_BYTES`] or nested deeper
-    /// than the parser's limit is not evaluated on its own: it is listed as skipped, named
-    /// by what it says it is, and the rest of its file and kind is read (`Ok(None)`).
-    fn parse_object(&mut self, text: &str, what: &str, name: &str) -> Result<Option<Value>, serde_json::Error> {
-        let reason = if text.len() > MAX_OBJECT_BYTES {
-            format!(
-                "larger than {}, far over any real object; not evaluated",
-                crate::limits::human_bytes(MAX_OBJECT_BYTES as u64)
-            )
-        } else {
-            match serde_json::from_str::<Value>(text) {
-                Ok(v) => return Ok(Some(v)),
-                Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
-                    format!(
-                        "nested deeper than {} levels (a fixed limit); not evaluated",
-                        crate::limits::MAX_YAML_DEPTH
-                    )
-                }
-                Err(e) => return Err(e),
-            }
-        };
+    /// Lists an object of the file `name` (or of the tree's current file) as skipped.
+    fn skip_object(&mut self, what: &str, id: &str, reason: &str, name: &str) {
         let path = if self.file.is_empty() { name.to_string() } else { self.file.clone() };
-        let id = peek_identity(text);
         self.inv.input.skipped.push(SkippedInput { path, reason: format!("{what}{id}: {reason}"), object: true });
-        Ok(None)
     }
 
     /// A list was read: its kind (when known) was captured, even with no items.
@@ -557,6 +576,14 @@ impl Sink<'_> {
             self.inv.set_state(GroupKind::from_api_version(av, kind), KindState::Collected(Vec::new()));
         }
     }
+}
+
+/// True for a document [`load_doc`] adds as one object (with its hint): an object that is
+/// not a list and not the `SnapshotInfo`.
+fn is_plain_object(v: &Value) -> bool {
+    let Some(m) = v.as_object() else { return false };
+    let kind = m.get("kind").and_then(Value::as_str).unwrap_or_default();
+    !(kind.ends_with("List") || kind == "SnapshotInfo" || (kind.is_empty() && m.contains_key("items")))
 }
 
 /// Adds one document: an object, a `…List` (its `items` may be `null`), a bare sequence of

@@ -12,7 +12,9 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Hint, Sink, SnapshotError, fill_identity, list_defaults, load_doc, plain_err};
+use super::batch::{BATCH_BYTES, par_map};
+use super::json::{Parsed, parse_item, parse_object};
+use super::{Hint, Sink, SnapshotError, fill_identity, list_defaults, load_doc, plain_err, ready};
 
 /// Reads `reader` (a JSON file of `name`) into `sink`.
 pub(super) fn load<R: Read>(reader: R, name: &str, hint: Hint, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
@@ -72,18 +74,32 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (n, name, hint) = (self.n, self.name, self.hint);
         let mut j = 0usize;
+        let mut add = |sink: &mut Sink<'_>, batch: &[Box<RawValue>]| -> Result<(), A::Error> {
+            let done = {
+                let projection = sink.inv.projection();
+                par_map(batch, &|raw| parse_item(raw.get(), projection, hint))
+            };
+            for parsed in done {
+                j += 1;
+                let what = format!("document {n}, object {j}");
+                match parsed {
+                    Parsed::Ready(r) => sink.commit(*r, &what).map_err(custom)?,
+                    Parsed::Doc(v) => sink.ingest(v, &what).map_err(custom)?,
+                    Parsed::Skip { id, reason } => sink.skip_object(&what, &id, &reason, name),
+                    Parsed::Failed(e) => return Err(custom(e.to_string())),
+                }
+            }
+            Ok(())
+        };
+        let mut batch = Batch::default();
         while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            j += 1;
-            let what = format!("document {}, object {j}", self.n);
-            let parsed = self.sink.parse_object(raw.get(), &what, self.name).map_err(|e| custom(e.to_string()))?;
-            drop(raw);
-            if let Some(mut v) = parsed {
-                fill_identity(&mut v, self.hint);
-                self.sink.ingest(v, &what).map_err(custom)?;
+            if batch.push(raw) {
+                add(self.sink, &batch.take())?;
             }
         }
-        Ok(())
+        add(self.sink, &batch.take())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
@@ -154,23 +170,63 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (n, name) = (self.n, self.name);
+        let defaults = self.defaults.as_ref().map(|(k, a)| (k.as_str(), a.as_str()));
+        let pending = self.pending;
         let mut j = 0usize;
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            j += 1;
-            let what = format!("object {j} of the list in document {}", self.n);
-            let parsed = self.top.parse_object(raw.get(), &what, self.name).map_err(|e| custom(e.to_string()))?;
-            drop(raw);
-            let Some(mut v) = parsed else { continue };
-            match &self.defaults {
-                Some((k, a)) => fill_identity(&mut v, Some((k.as_str(), a.as_str()))),
-                None if v.get("kind").is_none() => {
-                    self.pending.push(v);
-                    continue;
+        let mut add = |sink: &mut Sink<'_>, batch: &[Box<RawValue>]| -> Result<(), A::Error> {
+            let done = {
+                let projection = sink.inv.projection();
+                par_map(batch, &|raw| match defaults {
+                    Some(_) => parse_item(raw.get(), projection, defaults),
+                    // Without the list's kind (not read yet), an item without its own waits.
+                    None => match parse_object(raw.get()) {
+                        Ok(Ok(v)) if v.get("kind").is_none() => Parsed::Doc(v),
+                        Ok(Ok(v)) => Parsed::Ready(Box::new(ready(projection, v))),
+                        Ok(Err((id, reason))) => Parsed::Skip { id, reason },
+                        Err(e) => Parsed::Failed(e),
+                    },
+                })
+            };
+            for parsed in done {
+                j += 1;
+                let what = format!("object {j} of the list in document {n}");
+                match parsed {
+                    Parsed::Ready(r) => sink.commit(*r, &what).map_err(custom)?,
+                    Parsed::Doc(v) => pending.push(v),
+                    Parsed::Skip { id, reason } => sink.skip_object(&what, &id, &reason, name),
+                    Parsed::Failed(e) => return Err(custom(e.to_string())),
                 }
-                None => {}
             }
-            self.top.ingest(v, &what).map_err(custom)?;
+            Ok(())
+        };
+        let mut batch = Batch::default();
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            if batch.push(raw) {
+                add(self.top, &batch.take())?;
+            }
         }
-        Ok(())
+        add(self.top, &batch.take())
+    }
+}
+
+/// Items read from the stream, waiting to be parsed together.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Box<RawValue>>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Adds one; true when the batch is full.
+    fn push(&mut self, raw: Box<RawValue>) -> bool {
+        self.bytes += raw.get().len();
+        self.items.push(raw);
+        self.bytes >= BATCH_BYTES
+    }
+
+    fn take(&mut self) -> Vec<Box<RawValue>> {
+        self.bytes = 0;
+        std::mem::take(&mut self.items)
     }
 }
