@@ -660,9 +660,11 @@ fn kube_version_matches(constraint: &str, v: &semver::Version) -> Result<bool, S
         let b = ver(p);
         match given {
             0 => None,
-            1 => Some(semver::Version::new(b.major + 1, 0, 0)),
-            2 => Some(semver::Version::new(b.major, b.minor + 1, 0)),
-            _ => Some(semver::Version::new(b.major, b.minor, b.patch + 1)),
+            // Saturating: a component of u64::MAX (never a real version) bounds at itself
+            // rather than overflowing.
+            1 => Some(semver::Version::new(b.major.saturating_add(1), 0, 0)),
+            2 => Some(semver::Version::new(b.major, b.minor.saturating_add(1), 0)),
+            _ => Some(semver::Version::new(b.major, b.minor, b.patch.saturating_add(1))),
         }
     };
     for alt in constraint.split("||") {
@@ -718,9 +720,9 @@ fn kube_version_matches(constraint: &str, v: &semver::Version) -> Result<bool, S
                 "^" => {
                     v >= b
                         && v < if b.major > 0 || given < 2 {
-                            semver::Version::new(b.major + 1, 0, 0)
+                            semver::Version::new(b.major.saturating_add(1), 0, 0)
                         } else {
-                            semver::Version::new(0, b.minor + 1, 0)
+                            semver::Version::new(0, b.minor.saturating_add(1), 0)
                         }
                 }
                 _ => bump(&p, given).is_none_or(|x| v >= b && (given == 3 && v == b || given < 3 && v < x)),
@@ -934,6 +936,18 @@ mod tests {
         assert!(m("1.25 - 1.28", "1.28.4"));
         assert!(!m("1.25 - 1.28", "1.29.0"));
         assert!(kube_version_matches(">=banana", &v("1.0.0")).is_err());
+    }
+
+    #[test]
+    fn huge_version_components_do_not_overflow() {
+        // Found by the `chart` fuzz harness (fuzz/regressions/chart/kube-version-u64-max):
+        // bumping u64::MAX overflowed.
+        let m = |c: &str| kube_version_matches(c, &v("1.30.0")).unwrap();
+        assert!(!m("1.18446744073709551615"));
+        assert!(!m("^0.18446744073709551615"));
+        assert!(!m("~0.18446744073709551615"));
+        assert!(!m(">1.18446744073709551615.0"));
+        assert!(m("<=1.18446744073709551615"));
     }
 
     #[test]
