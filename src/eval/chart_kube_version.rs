@@ -392,6 +392,17 @@ mod tests {
     }
 
     #[test]
+    fn huge_version_components_do_not_overflow() {
+        // Found by the `chart` fuzz harness (fuzz/regressions/chart/kube-version-u64-max).
+        let m = |c: &str| matches(c, &k("v1.30.0")).unwrap();
+        assert!(!m("1.18446744073709551615"));
+        assert!(!m("^0.18446744073709551615"));
+        assert!(!m("~0.18446744073709551615"));
+        assert!(!m(">1.18446744073709551615.0"));
+        assert!(m("<=1.18446744073709551615"));
+    }
+
+    #[test]
     fn vendor_prereleases_need_a_prerelease_bound() {
         // The failures Helm users report on EKS and GKE (piraeusdatastore/helm-charts#52,
         // VictoriaMetrics/helm-charts#640): `>= 1.25` excludes v1.29.4-eks-036c24b.

@@ -189,6 +189,10 @@ fn read_zip(zip: &[u8], max_bytes: u64) -> Result<Vec<Entry>, String> {
                     .take(room.saturating_add(1))
                     .read_to_end(&mut v)
                     .map_err(|e| format!("{name}: cannot decompress: {e}"))?;
+                // The declared size is only a hint: keep what was inflated, not what was
+                // reserved, or many entries declaring 1 MiB each would hold far more than
+                // the inflated limit.
+                v.shrink_to_fit();
                 v
             }
             m => return Err(format!("{name}: compression method {m} is not supported (only stored and deflate)")),
@@ -200,4 +204,56 @@ fn read_zip(zip: &[u8], max_bytes: u64) -> Result<Vec<Entry>, String> {
         out.push((clean(&name), bytes));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zip of `n` central-directory entries, all pointing at one deflated local entry that
+    /// inflates to nothing but declares `declared` bytes.
+    fn overlapping_zip(n: u16, declared: u32) -> Vec<u8> {
+        let data = [3u8, 0]; // an empty deflate stream
+        let fields = |v: &mut Vec<u8>| {
+            v.extend_from_slice(&8u16.to_le_bytes()); // deflate
+            v.extend_from_slice(&[0, 0, 0x21, 0, 0, 0, 0, 0]); // time, date, crc
+            v.extend_from_slice(&2u32.to_le_bytes());
+            v.extend_from_slice(&declared.to_le_bytes());
+            v.extend_from_slice(&6u16.to_le_bytes()); // name length
+            v.extend_from_slice(&0u16.to_le_bytes());
+        };
+        let mut zip = b"PK\x03\x04\x14\0\0\0".to_vec();
+        fields(&mut zip);
+        zip.extend_from_slice(b"a.json");
+        zip.extend_from_slice(&data);
+        let at = u32::try_from(zip.len()).unwrap();
+        let mut central = Vec::new();
+        for _ in 0..n {
+            central.extend_from_slice(b"PK\x01\x02\x14\0\x14\0\0\0");
+            fields(&mut central);
+            central.extend_from_slice(&[0; 14]); // comment, disk, attributes, local offset 0
+            central.extend_from_slice(b"a.json");
+        }
+        zip.extend_from_slice(&central);
+        zip.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+        zip.extend_from_slice(&n.to_le_bytes());
+        zip.extend_from_slice(&n.to_le_bytes());
+        zip.extend_from_slice(&u32::try_from(central.len()).unwrap().to_le_bytes());
+        zip.extend_from_slice(&at.to_le_bytes());
+        zip.extend_from_slice(&0u16.to_le_bytes());
+        zip
+    }
+
+    #[test]
+    fn entries_hold_what_they_inflate_not_what_they_declare() {
+        // Found with the `archive` fuzz harness (fuzz/regressions/archive/zip-declared-sizes):
+        // each entry kept the 1 MiB its header declared, so 65,535 of them held 64 GiB of
+        // reservations (830 MB resident) for a 3.4 MB file.
+        let zip = overlapping_zip(64, 1 << 30);
+        let entries = read("zip", &zip, 1 << 20).unwrap();
+        assert_eq!(entries.len(), 64);
+        let held: usize = entries.iter().map(|(_, b)| b.capacity()).sum();
+        assert!(held < 1 << 20, "{held} bytes held for 64 empty entries");
+        assert!(entries.iter().all(|(n, b)| n == "a.json" && b.is_empty()));
+    }
 }

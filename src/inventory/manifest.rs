@@ -247,11 +247,11 @@ pub fn read_chart(path: &Path, limits: &Limits) -> Result<Chart, ManifestError> 
                 .map_err(|e| err(&crds.display().to_string(), 0, format!("cannot read: {e}")))?;
             for f in fs {
                 let rel = f.strip_prefix(path).unwrap_or(&f).display().to_string();
-                let file = std::fs::File::open(&f).map_err(|e| err(&rel, 0, format!("cannot read: {e}")))?;
-                out.insert(
-                    rel.clone(),
-                    read_bounded(&mut std::io::BufReader::new(file), &rel, limits.max_snapshot_bytes)?,
-                );
+                // Errors name the file as the other chart files are named: below the chart.
+                let shown = format!("{name}/{rel}");
+                let file = std::fs::File::open(&f).map_err(|e| err(&shown, 0, format!("cannot read: {e}")))?;
+                let text = read_bounded(&mut std::io::BufReader::new(file), &shown, limits.max_snapshot_bytes)?;
+                out.insert(rel, text);
             }
         }
         out
@@ -638,6 +638,19 @@ mod tests {
         let bad = "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n";
         let e = parse_text(bad, "m.yaml", &mut Vec::new()).unwrap_err();
         assert_eq!(e.to_string(), "m.yaml:1: ConfigMap has no metadata.name (every planned object needs one)");
+    }
+
+    #[test]
+    fn a_chart_directory_names_its_bad_crds_file_below_the_chart() {
+        // Found by the `chart` fuzz target (fuzz/regressions/chart/crds-not-utf8): this error
+        // alone named `crds/…` without the chart.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("crds/sub")).unwrap();
+        std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: c\nversion: 1.0.0\n").unwrap();
+        std::fs::write(dir.path().join("crds/sub/other.yml"), b"\xff").unwrap();
+        let e = read_chart(dir.path(), &Limits::default()).unwrap_err();
+        assert_eq!(e.path, format!("{}/crds/sub/other.yml", dir.path().display()));
+        assert!(e.message.starts_with("not UTF-8 text"), "{e}");
     }
 
     #[test]
