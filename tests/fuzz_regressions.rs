@@ -93,9 +93,19 @@ fn chart_inputs() {
 
 #[test]
 fn seeds_are_small() {
-    for target in
-        ["version", "snapshot", "data_file", "cel", "helm", "kubeconfig", "manifest", "metrics", "archive", "bundle", "chart"]
-    {
+    for target in [
+        "version",
+        "snapshot",
+        "data_file",
+        "cel",
+        "helm",
+        "kubeconfig",
+        "manifest",
+        "metrics",
+        "archive",
+        "bundle",
+        "chart",
+    ] {
         let seeds: Vec<_> = std::fs::read_dir(crate::util::root().join("fuzz/corpus").join(target))
             .unwrap()
             .map(|e| e.unwrap().path())
