@@ -182,6 +182,9 @@ fn workload_of(inv: &Inventory, pod: &Object, v: &Value) -> ObjectRef {
     ObjectRef::named(kind, ns, name, api_version)
 }
 
+/// A pod's `metadata.labels`.
+type Labels = BTreeMap<String, String>;
+
 /// `pdb-blocks-drain`.
 pub(crate) fn pdb_blocks_drain(inv: &Inventory) -> Result<Judged, String> {
     let gk = pdb_gk();
@@ -200,7 +203,7 @@ pub(crate) fn pdb_blocks_drain(inv: &Inventory) -> Result<Judged, String> {
             by_ns.entry(p.namespace.as_deref()).or_default().push(p);
         }
     }
-    let mut labelled: BTreeMap<Option<&str>, Vec<(&Object, BTreeMap<String, String>)>> = BTreeMap::new();
+    let mut labelled: BTreeMap<Option<&str>, Vec<(&Object, Labels)>> = BTreeMap::new();
     let mut out = Judged::default();
     let mut managed: BTreeMap<&str, usize> = BTreeMap::new();
     for pdb in budgets {
