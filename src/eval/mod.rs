@@ -157,8 +157,12 @@ pub fn evaluate_plan(
     let mut check_results: crate::eval::plan::CheckResults<'_> = BTreeMap::new();
 
     let needed = checks_needed(catalog, sel, &targets);
-    for check in catalog.checks.values().filter(|c| needed.contains(c.id.as_str())) {
-        let outcome = run_check(check, catalog, inv, &detected, &targets, &env);
+    // Checks are independent reads of the inventory: run them on all cores, record them in
+    // catalog order (the report is the same as one thread's).
+    let to_run: Vec<&Check> = catalog.checks.values().filter(|c| needed.contains(c.id.as_str())).collect();
+    let outcomes =
+        crate::inventory::par_map(&to_run, &|check| run_check(check, catalog, inv, &detected, &targets, &env));
+    for (check, outcome) in to_run.into_iter().zip(outcomes) {
         let objs = match &outcome {
             Outcome::Ran(f) | Outcome::Partial(f, _) => {
                 Ok(f.iter().filter_map(|f| f.objects.first().cloned()).collect())

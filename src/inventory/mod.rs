@@ -41,6 +41,7 @@ use crate::resource::{Change, GroupKind, ObjectRef};
 use notes::dedupe;
 pub use notes::{InputNotes, SkippedInput, epoch_seconds, rfc3339, rfc3339_signed};
 pub use prepare::Prepared;
+pub(crate) use snapshot::batch::par_map;
 pub use view::Lookup;
 
 /// The name given to an object without `metadata.name` (parentheses are never in a name).

@@ -22,7 +22,7 @@
 //! inventory, skipping and listing what is not objects (over 600 lines because the JSON and
 //! YAML paths and the capture-tree walk share one sink).
 
-pub(super) mod batch;
+pub(crate) mod batch;
 mod json;
 mod stream;
 

@@ -23,7 +23,7 @@ fn workers() -> usize {
 /// one included). Helper threads get the YAML parser's stack ([`PARSER_STACK_BYTES`]): `f`
 /// may parse YAML. If a helper cannot be started, this thread does its share; a panic in
 /// `f` is resumed here.
-pub(in crate::inventory) fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
     let n = workers().min(items.len());
     if n <= 1 {
         return items.iter().map(f).collect();
@@ -42,7 +42,7 @@ pub(in crate::inventory) fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&
         let helpers: Vec<_> = (1..n)
             .filter_map(|_| {
                 std::thread::Builder::new()
-                    .name("snapshot-reader".to_string())
+                    .name("worker".to_string())
                     .stack_size(PARSER_STACK_BYTES)
                     .spawn_scoped(scope, run)
                     .ok()
