@@ -1,5 +1,6 @@
-//! Connecting like kubectl: exec credential plugins (under `--timeout`, several contexts
-//! too), proxies (`proxy-url`, `HTTPS_PROXY`/`NO_PROXY`) through a loopback CONNECT proxy the
+//! Connecting like kubectl: exec credential plugins and a gcp auth-provider's `cmd-path`
+//! (under `--timeout`, several contexts too), the other legacy auth-providers (used or
+//! refused up front), proxies (`proxy-url`, `HTTPS_PROXY`/`NO_PROXY`) through a loopback CONNECT proxy the
 //! test starts, and the `insecure-skip-tls-verify` warning. All against the fake API server.
 
 use std::path::{Path, PathBuf};
@@ -168,6 +169,149 @@ fn a_hung_exec_plugin_is_stopped_at_the_timeout_in_every_context() {
     }
     // No request reached the server without a credential.
     assert!(fake.requests().is_empty(), "{:?}", fake.requests().len());
+}
+
+/// A user whose legacy gcp auth-provider runs `cmd_path` (kubeconfig `config` keys as gcloud
+/// wrote them before gke-gcloud-auth-plugin), plus `extra` config lines.
+pub fn gcp_user(cmd_path: &str, extra: &str) -> String {
+    let mut user = format!(
+        "auth-provider:\n  name: gcp\n  config:\n    cmd-path: {cmd_path}\n    cmd-args: config config-helper --format=json\n    token-key: '{{.credential.access_token}}'\n    expiry-key: '{{.credential.token_expiry}}'\n"
+    );
+    for line in extra.lines() {
+        user.push_str(&format!("    {line}\n"));
+    }
+    user
+}
+
+#[test]
+fn a_gcp_auth_provider_command_supplies_the_token() {
+    let fake = start(HEALTHY);
+    let dir = tempfile::tempdir().unwrap();
+    let args = dir.path().join("args");
+    // What `gcloud config config-helper --format=json` prints, trimmed.
+    let gcloud = script(
+        dir.path(),
+        "gcloud",
+        &format!(
+            "echo \"$@\" > {}\necho '{{\"configuration\":{{\"active_configuration\":\"default\"}},\"credential\":{{\"access_token\":\"{}\",\"token_expiry\":\"2099-01-01T00:00:00Z\"}}}}'",
+            args.display(),
+            fake.token()
+        ),
+    );
+    let cluster = format!("server: {}\ncertificate-authority-data: {}", fake.server_url(), ca(&fake));
+    let kc = kubeconfig(dir.path(), "kc.yaml", &[Ctx { name: "gke".into(), cluster, user: gcp_user(&gcloud, "") }]);
+    let out = run_with(&["check", "--kubeconfig", kc.to_str().unwrap(), "-q"], &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("GO"), "{}", out.stdout);
+    assert_eq!(std::fs::read_to_string(&args).unwrap(), "config config-helper --format=json\n");
+    assert!(!fake.requests().is_empty());
+    assert!(
+        fake.requests().iter().all(|r| r.header("authorization") == Some(&format!("Bearer {}", fake.token()))),
+        "every request carries the command's token"
+    );
+}
+
+#[test]
+fn a_hung_gcp_auth_provider_command_is_stopped_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = start(HEALTHY);
+    let pid = dir.path().join("gcloud.pid");
+    let gcloud = script(dir.path(), "hung-gcloud", &format!("echo $$ > {}\nexec sleep 120", pid.display()));
+    let cluster = format!("server: {}\ncertificate-authority-data: {}", fake.server_url(), ca(&fake));
+    let kc = kubeconfig(dir.path(), "kc.yaml", &[Ctx { name: "gke".into(), cluster, user: gcp_user(&gcloud, "") }]);
+    let started = Instant::now();
+    let out = run_with(&["check", "--kubeconfig", kc.to_str().unwrap(), "--timeout", "2"], &[]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        out.stderr.contains("context gke: gcp auth-provider command hung-gcloud: did not finish within --timeout"),
+        "{}",
+        out.stderr
+    );
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    assert!(!alive(pid.trim()), "the command (pid {pid}) was not stopped");
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests().len());
+}
+
+#[test]
+fn legacy_auth_providers_without_a_bounded_source_are_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = start(HEALTHY);
+    // Would hang if it were ever run.
+    let hang = script(dir.path(), "hang", "exec sleep 120");
+    let user = |body: &str| format!("auth-provider:\n{}", body.lines().map(|l| format!("  {l}\n")).collect::<String>());
+    let cases = [
+        (
+            "gcp-adc",
+            user("name: gcp\nconfig: {scopes: https://www.googleapis.com/auth/cloud-platform}"),
+            "the gcp auth-provider without cmd-path needs Google application default credentials",
+        ),
+        (
+            "azure",
+            user("name: azure\nconfig: {apiserver-id: x, tenant-id: y}"),
+            "the azure auth-provider is not supported",
+        ),
+        (
+            "oidc",
+            user("name: oidc\nconfig: {idp-issuer-url: https://issuer.example.test, refresh-token: r}"),
+            "the oidc auth-provider has no id-token",
+        ),
+        ("keystone", user("name: openstack\nconfig: {}"), "the auth-provider openstack is not supported"),
+        (
+            "both",
+            format!("{}{}", gcp_user(&hang, ""), exec_user(&hang)),
+            "its user has both an auth-provider and an exec credential plugin",
+        ),
+    ];
+    let cluster = format!("server: {}\ncertificate-authority-data: {}", fake.server_url(), ca(&fake));
+    let contexts: Vec<Ctx> = cases
+        .iter()
+        .map(|(name, user, _)| Ctx { name: (*name).into(), cluster: cluster.clone(), user: user.clone() })
+        .collect();
+    let kc = kubeconfig(dir.path(), "kc.yaml", &contexts);
+    for (name, _, why) in &cases {
+        let started = Instant::now();
+        let out = run_with(&["check", "--kubeconfig", kc.to_str().unwrap(), "--context", name, "--timeout", "60"], &[]);
+        assert_eq!(out.code, 3, "{name}: {}", out.stderr);
+        assert!(started.elapsed() < Duration::from_secs(20), "{name}: took {:?}", started.elapsed());
+        assert!(out.stderr.contains(&format!("context {name}: {why}")), "{name}: {}", out.stderr);
+    }
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests().len());
+}
+
+#[test]
+fn stored_auth_provider_tokens_are_used_without_running_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = start(HEALTHY);
+    let ran = dir.path().join("ran");
+    let gcloud = script(dir.path(), "gcloud", &format!("touch {}\nexit 1", ran.display()));
+    let cached = format!("access-token: {}\nexpiry: '2099-01-01T00:00:00Z'", fake.token());
+    let stale = "access-token: stale\nexpiry: '2000-01-01T00:00:00Z'";
+    let oidc = format!("auth-provider:\n  name: oidc\n  config:\n    id-token: {}\n", fake.token());
+    let cluster = format!("server: {}\ncertificate-authority-data: {}", fake.server_url(), ca(&fake));
+    let ctx = |name: &str, user: String| Ctx { name: name.into(), cluster: cluster.clone(), user };
+    let kc = kubeconfig(
+        dir.path(),
+        "kc.yaml",
+        &[ctx("cached", gcp_user(&gcloud, &cached)), ctx("oidc", oidc), ctx("stale", gcp_user(&gcloud, stale))],
+    );
+    let kc = kc.to_str().unwrap();
+    for name in ["cached", "oidc"] {
+        let out = run_with(&["check", "--kubeconfig", kc, "--context", name, "-q"], &[]);
+        assert_eq!(out.code, 0, "{name}: {}{}", out.stdout, out.stderr);
+        assert!(!ran.exists(), "{name}: the command ran");
+    }
+    assert!(fake.requests().iter().all(|r| r.header("authorization") == Some(&format!("Bearer {}", fake.token()))));
+    // An expired stored token is not used: the command runs (and fails here).
+    let out = run_with(&["check", "--kubeconfig", kc, "--context", "stale", "-q"], &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("context stale: gcp auth-provider command gcloud: failed (exit status 1)"),
+        "{}",
+        out.stderr
+    );
+    assert!(ran.exists());
 }
 
 fn proxied_kubeconfig(dir: &Path, fake: &FakeApi, proxy_url: Option<&str>) -> PathBuf {

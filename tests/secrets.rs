@@ -526,6 +526,56 @@ fn a_failing_exec_plugin_shows_its_name_and_status_only() {
 }
 
 #[test]
+fn a_failing_gcp_auth_provider_command_shows_its_name_and_status_only() {
+    let fake = FakeApi::builder().objects(objects()).strip_item_type_meta().start();
+    let dir = tempfile::tempdir().unwrap();
+    let leaky = crate::connect::script(
+        dir.path(),
+        "leaky-gcloud",
+        &format!(
+            "echo '{{\"credential\":{{\"access_token\":\"{CANARY}\"}}}}'\necho \"ERROR: token {CANARY} expired\" >&2\nexit 7"
+        ),
+    );
+    // Succeeds, but the token is not where token-key points: the output is not quoted either.
+    let misplaced = crate::connect::script(
+        dir.path(),
+        "misplaced-gcloud",
+        &format!("echo '{{\"credential\":{{\"token\":\"{CANARY}\"}}}}'"),
+    );
+    let cluster = format!("server: {}\ncertificate-authority-data: {}", fake.server_url(), crate::connect::ca(&fake));
+    let kc = crate::connect::kubeconfig(
+        dir.path(),
+        "kc.yaml",
+        &[
+            crate::connect::Ctx {
+                name: "a".into(),
+                cluster: cluster.clone(),
+                user: crate::connect::gcp_user(&leaky, ""),
+            },
+            crate::connect::Ctx { name: "b".into(), cluster, user: crate::connect::gcp_user(&misplaced, "") },
+        ],
+    );
+    let mut texts = Vec::new();
+    for c in connection_runs(kc.to_str().unwrap(), dir.path()) {
+        assert_eq!(c.out.code, 3, "{}: {}", c.what, c.out.stderr);
+        assert!(
+            c.out.stderr.contains("context a: gcp auth-provider command leaky-gcloud: failed (exit status 7)"),
+            "{}: {}",
+            c.what,
+            c.out.stderr
+        );
+        assert_no_canary(&c, &mut texts);
+    }
+    assert!(
+        texts.join("\n").contains(
+            "gcp auth-provider command misplaced-gcloud: token-key {.credential.access_token}: not found in its output"
+        ),
+        "{}",
+        texts.join("\n")
+    );
+}
+
+#[test]
 fn urls_with_credentials_are_shown_without_them() {
     let fake = FakeApi::builder().objects(objects()).strip_item_type_meta().start();
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,8 @@
 //!   line and column, never by quoting it (it holds tokens and keys).
 //! - An exec credential plugin is run here, under the run's deadline: it is killed when the
 //!   deadline passes, and a failure names the command and its exit status only (its output
-//!   may hold a token).
+//!   may hold a token). So is a `gcp` auth-provider's `cmd-path`; the other legacy
+//!   auth-providers are used or refused in `auth_provider` before kube sees them.
 //! - Proxies as kubectl (client-go) chooses them: the cluster's `proxy-url`, else
 //!   `HTTPS_PROXY`/`https_proxy` (`HTTP_PROXY` for an `http://` server) unless the server is
 //!   loopback or matches `NO_PROXY`/`no_proxy`.
@@ -17,7 +18,7 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kube::config::{AuthInfo, ExecConfig, KubeConfigOptions, Kubeconfig, KubeconfigError, LoadDataError};
 
@@ -138,7 +139,8 @@ fn config_error(e: &KubeconfigError) -> String {
     }
 }
 
-/// Builds the client for `opts`' context. Exec plugins run before `deadline` or are killed.
+/// Builds the client for `opts`' context. Credential commands (exec plugins, a gcp
+/// auth-provider's `cmd-path`) run before `deadline` or are killed.
 pub(super) async fn connect(opts: &LiveOptions, deadline: Instant) -> Result<Connected, LiveError> {
     // A context the kubeconfig lacks is a usage error that lists the ones it has.
     if let Some(c) = &opts.context {
@@ -171,20 +173,36 @@ pub(super) async fn connect(opts: &LiveOptions, deadline: Instant) -> Result<Con
         .ok_or_else(|| LiveError::Config(format!("the kubeconfig has no context {context_name}")))?;
     let cluster = kc.clusters.iter().find(|c| c.name == context.cluster).and_then(|c| c.cluster.clone());
     let proxy_url = cluster.as_ref().and_then(|c| c.proxy_url.clone()).filter(|p| !p.is_empty());
-    if let Some(user_name) = &context.user
-        && let Some(named) = kc.auth_infos.iter_mut().find(|a| &a.name == user_name)
-        && let Some(auth) = named.auth_info.as_mut()
-        && let Some(exec) = auth.exec.take()
-    {
-        let cluster_info = cluster.as_ref().map(|c| {
-            serde_json::json!({
-                "server": c.server, "certificate-authority-data": c.certificate_authority_data,
-                "tls-server-name": c.tls_server_name, "insecure-skip-tls-verify": c.insecure_skip_tls_verify,
-                "proxy-url": c.proxy_url,
-            })
-        });
-        let cred = run_exec(&exec, cluster_info, &context_name, deadline).await?;
-        apply_credential(auth, cred)?;
+    let auth = context
+        .user
+        .as_ref()
+        .and_then(|user_name| kc.auth_infos.iter_mut().find(|a| &a.name == user_name))
+        .and_then(|named| named.auth_info.as_mut());
+    if let Some(auth) = auth {
+        // A legacy auth-provider wins over every other credential in kube, and kube would run
+        // gcp's command without a deadline: resolved here instead, and kube gets its token.
+        if let Some(provider) = auth.auth_provider.take() {
+            if auth.exec.is_some() {
+                return Err(LiveError::Config(format!(
+                    "context {context_name}: its user has both an auth-provider and an exec credential \
+                     plugin (kubectl refuses this too); keep one"
+                )));
+            }
+            let token = super::auth_provider::token(&provider, &context_name, (deadline, opts.timeout)).await?;
+            auth.username = None;
+            auth.password = None;
+            apply_credential(auth, Credential { token: Some(token), ..Credential::default() })?;
+        } else if let Some(exec) = auth.exec.take() {
+            let cluster_info = cluster.as_ref().map(|c| {
+                serde_json::json!({
+                    "server": c.server, "certificate-authority-data": c.certificate_authority_data,
+                    "tls-server-name": c.tls_server_name, "insecure-skip-tls-verify": c.insecure_skip_tls_verify,
+                    "proxy-url": c.proxy_url,
+                })
+            });
+            let cred = run_exec(&exec, cluster_info, &context_name, (deadline, opts.timeout)).await?;
+            apply_credential(auth, cred)?;
+        }
     }
     let kopts = KubeConfigOptions { context: Some(context_name.clone()), ..Default::default() };
     let config = kube::Config::from_custom_kubeconfig(kc, &kopts)
@@ -307,7 +325,7 @@ async fn run_exec(
     exec: &ExecConfig,
     cluster: Option<serde_json::Value>,
     context: &str,
-    deadline: Instant,
+    deadline: (Instant, Duration),
 ) -> Result<Credential, LiveError> {
     let Some(command) = exec.command.as_deref().filter(|c| !c.is_empty()) else {
         return Err(LiveError::Config(format!("context {context}: the exec credential plugin has no command")));
@@ -336,38 +354,49 @@ async fn run_exec(
         "kind": "ExecCredential", "spec": spec,
     });
     cmd.env("KUBERNETES_EXEC_INFO", info.to_string());
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    cmd.kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| fail(format!("cannot start: {}", e.kind())))?;
-    let started = Instant::now();
-    let out = match tokio::time::timeout_at(deadline.into(), child.wait_with_output()).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => return Err(fail(format!("failed: {}", e.kind()))),
-        // Dropping the future kills the plugin (kill_on_drop).
-        Err(_) => {
-            return Err(fail(format!(
-                "did not finish within --timeout ({}s); it was stopped",
-                started.elapsed().as_secs()
-            )));
-        }
-    };
-    if !out.status.success() {
-        let status = out.status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit status {c}"));
-        return Err(fail(format!("failed ({status})")));
-    }
+    let stdout = run_bounded(cmd, &format!("exec credential plugin {name}"), context, deadline).await?;
     #[derive(serde::Deserialize)]
     struct ExecCredential {
         status: Option<Credential>,
     }
-    let parsed: ExecCredential = serde_json::from_slice(&out.stdout)
+    let parsed: ExecCredential = serde_json::from_slice(&stdout)
         .ok()
-        .or_else(|| serde_saphyr::from_slice(&out.stdout).ok())
+        .or_else(|| serde_saphyr::from_slice(&stdout).ok())
         .ok_or_else(|| fail("its output is not an ExecCredential".to_string()))?;
     let cred = parsed.status.unwrap_or_default();
     if cred.token.is_none() && (cred.client_certificate_data.is_none() || cred.client_key_data.is_none()) {
         return Err(fail("its ExecCredential has neither a token nor a client certificate and key".to_string()));
     }
     Ok(cred)
+}
+
+/// Runs `cmd` (a credential command, `what` in errors) until it exits or the deadline passes
+/// (then it is killed), and returns its stdout if it succeeded. `deadline` is the instant and
+/// the `--timeout` it comes from (for the message). Its output is returned, never
+/// printed; its stderr is discarded; errors give its exit status only.
+pub(super) async fn run_bounded(
+    mut cmd: tokio::process::Command,
+    what: &str,
+    context: &str,
+    (deadline, timeout): (Instant, Duration),
+) -> Result<Vec<u8>, LiveError> {
+    let fail = |why: String| LiveError::Config(format!("context {context}: {what}: {why}"));
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.kill_on_drop(true);
+    let child = cmd.spawn().map_err(|e| fail(format!("cannot start: {}", e.kind())))?;
+    let out = match tokio::time::timeout_at(deadline.into(), child.wait_with_output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(fail(format!("failed: {}", e.kind()))),
+        // Dropping the future kills the command (kill_on_drop).
+        Err(_) => {
+            return Err(fail(format!("did not finish within --timeout ({timeout:?}); it was stopped")));
+        }
+    };
+    if !out.status.success() {
+        let status = out.status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit status {c}"));
+        return Err(fail(format!("failed ({status})")));
+    }
+    Ok(out.stdout)
 }
 
 /// Puts a plugin's credential into the kubeconfig user, as kubeconfig fields.
@@ -384,7 +413,7 @@ fn apply_credential(auth: &mut AuthInfo, cred: Credential) -> Result<(), LiveErr
         fields.insert("client-key-data".into(), b64.encode(k).into());
     }
     let from: AuthInfo = serde_json::from_value(serde_json::Value::Object(fields))
-        .map_err(|_| LiveError::Config("the exec plugin's credential cannot be used".to_string()))?;
+        .map_err(|_| LiveError::Config("the exec plugin's or auth-provider's credential cannot be used".to_string()))?;
     if from.token.is_some() {
         auth.token = from.token;
         auth.token_file = None;

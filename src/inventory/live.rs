@@ -499,8 +499,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects (running the exec credential plugin, if any, under the deadline, which
-    /// starts now). Nothing is requested from the API server yet.
+    /// Connects (running the exec credential plugin or gcp auth-provider command, if any, under
+    /// the deadline, which starts now). Nothing is requested from the API server yet.
     pub async fn open(opts: &LiveOptions) -> Result<Self, LiveError> {
         let deadline = Instant::now() + opts.timeout;
         let super::connect::Connected { client, url, context } = super::connect::connect(opts, deadline).await?;

@@ -16,6 +16,7 @@
 //! progress applies). Imports the catalog and the ground layer.
 
 pub mod archive;
+mod auth_provider;
 pub mod bundle;
 pub mod certs;
 pub mod connect;
