@@ -568,49 +568,33 @@ mod tests {
         assert!(matches!(advice(m, psp, "PodSecurityPolicy", &v(16), None), Advice::Use { .. }));
         let psp = row("policy/v1beta1", "PodSecurityPolicy");
         assert_eq!(advice(m, psp, "PodSecurityPolicy", &v(25), None), Advice::NoReplacement);
-    }
-
-    #[test]
-    fn alpha_removals_suggest_the_version_served_at_the_target() {
-        let cat = crate::catalog::Catalog::load(&crate::catalog::Sources::default()).unwrap();
-        let m = &cat.matrices["kubernetes"];
-        let row = |av: &str, kind: &str| {
-            m.api_removals.iter().find(|r| r.api_version == av && r.kinds.iter().any(|k| k == kind)).unwrap()
-        };
-        let v = |minor| Version::new(1, minor, 0);
-        let name = |a: Advice<'_>| match a {
-            Advice::Use { at_target, now } => Some((at_target.api_version.clone(), now.map(|n| n.api_version.clone()))),
-            _ => None,
-        };
-        // Alpha versions are never announced as deprecated: removal only.
-        for (av, kind, removed) in [
-            ("admissionregistration.k8s.io/v1alpha1", "ValidatingAdmissionPolicy", 33),
-            ("resource.k8s.io/v1alpha3", "ResourceClaim", 34),
-            ("storage.k8s.io/v1alpha1", "VolumeAttributesClass", 35),
-            ("storagemigration.k8s.io/v1alpha1", "StorageVersionMigration", 35),
-            ("scheduling.k8s.io/v1alpha1", "Workload", 36),
+        // Alpha versions (never announced as deprecated): a GA replacement served at the target
+        // is suggested, so removed-api and not -no-replacement; DRA 1.33 -> 1.34 names v1beta2 too.
+        for (av, kind, removed, from, to) in [
+            (
+                "admissionregistration.k8s.io/v1alpha1",
+                "ValidatingAdmissionPolicy",
+                33,
+                None,
+                "admissionregistration.k8s.io/v1",
+            ),
+            ("resource.k8s.io/v1alpha3", "ResourceClaim", 34, Some("resource.k8s.io/v1beta2"), "resource.k8s.io/v1"),
+            ("storage.k8s.io/v1alpha1", "VolumeAttributesClass", 35, None, "storage.k8s.io/v1"),
+            (
+                "storagemigration.k8s.io/v1alpha1",
+                "StorageVersionMigration",
+                35,
+                None,
+                "storagemigration.k8s.io/v1beta1",
+            ),
+            ("scheduling.k8s.io/v1alpha1", "Workload", 36, None, "scheduling.k8s.io/v1alpha2"),
         ] {
             let r = row(av, kind);
-            assert_eq!((r.deprecated_in.as_ref(), &r.removed_in), (None, &v(removed)), "{av} {kind}");
+            assert_eq!((r.deprecated_in.as_ref(), &r.removed_in), (None, &v(removed)), "{av}");
+            let got = name(advice(m, r, kind, &v(removed), Some(&v(removed - 1))));
+            assert_eq!(got, (Some(to.to_string()), from.map(ToString::to_string)), "{av}");
         }
-        // A GA replacement served at the target is suggested (removed-api, not -no-replacement).
-        let vap = row("admissionregistration.k8s.io/v1alpha1", "ValidatingAdmissionPolicy");
-        assert_eq!(
-            name(advice(m, vap, "ValidatingAdmissionPolicy", &v(33), Some(&v(32)))),
-            Some(("admissionregistration.k8s.io/v1".into(), None))
-        );
-        // DRA 1.33 -> 1.34: v1 at the target, v1beta2 served on both sides.
-        let dra = row("resource.k8s.io/v1alpha3", "ResourceClaim");
-        assert_eq!(
-            name(advice(m, dra, "ResourceClaim", &v(34), Some(&v(33)))),
-            Some(("resource.k8s.io/v1".into(), Some("resource.k8s.io/v1beta2".into())))
-        );
-        // DeviceTaintRule stayed in v1alpha3: no row names it.
+        // DeviceTaintRule stayed in resource.k8s.io/v1alpha3: no row names it.
         assert!(!m.api_removals.iter().any(|r| r.kinds.iter().any(|k| k == "DeviceTaintRule")));
-        let vac = row("storage.k8s.io/v1alpha1", "VolumeAttributesClass");
-        assert_eq!(
-            name(advice(m, vac, "VolumeAttributesClass", &v(35), Some(&v(34)))),
-            Some(("storage.k8s.io/v1".into(), None))
-        );
     }
 }
