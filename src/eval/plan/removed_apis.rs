@@ -568,5 +568,33 @@ mod tests {
         assert!(matches!(advice(m, psp, "PodSecurityPolicy", &v(16), None), Advice::Use { .. }));
         let psp = row("policy/v1beta1", "PodSecurityPolicy");
         assert_eq!(advice(m, psp, "PodSecurityPolicy", &v(25), None), Advice::NoReplacement);
+        // Alpha versions (never announced as deprecated): a GA replacement served at the target
+        // is suggested, so removed-api and not -no-replacement; DRA 1.33 -> 1.34 names v1beta2 too.
+        for (av, kind, removed, from, to) in [
+            (
+                "admissionregistration.k8s.io/v1alpha1",
+                "ValidatingAdmissionPolicy",
+                33,
+                None,
+                "admissionregistration.k8s.io/v1",
+            ),
+            ("resource.k8s.io/v1alpha3", "ResourceClaim", 34, Some("resource.k8s.io/v1beta2"), "resource.k8s.io/v1"),
+            ("storage.k8s.io/v1alpha1", "VolumeAttributesClass", 35, None, "storage.k8s.io/v1"),
+            (
+                "storagemigration.k8s.io/v1alpha1",
+                "StorageVersionMigration",
+                35,
+                None,
+                "storagemigration.k8s.io/v1beta1",
+            ),
+            ("scheduling.k8s.io/v1alpha1", "Workload", 36, None, "scheduling.k8s.io/v1alpha2"),
+        ] {
+            let r = row(av, kind);
+            assert_eq!((r.deprecated_in.as_ref(), &r.removed_in), (None, &v(removed)), "{av}");
+            let got = name(advice(m, r, kind, &v(removed), Some(&v(removed - 1))));
+            assert_eq!(got, (Some(to.to_string()), from.map(ToString::to_string)), "{av}");
+        }
+        // DeviceTaintRule stayed in resource.k8s.io/v1alpha3: no row names it.
+        assert!(!m.api_removals.iter().any(|r| r.kinds.iter().any(|k| k == "DeviceTaintRule")));
     }
 }
