@@ -70,7 +70,7 @@ pub(crate) fn eval_cel_reading(
     env: &Arc<cel::Env>,
     capture_time: &str,
 ) -> CelResult {
-    let mut value = obj.value();
+    let mut value = read_top_level(obj.raw(), reads);
     reads.apply(&mut value, false);
     let old_value = old.map_or(serde_json::Value::Null, Object::value);
     let mut ctx = cel::Context::with_env(Arc::clone(env));
@@ -95,6 +95,45 @@ pub(crate) fn eval_cel_reading(
     }
 }
 
+/// The object of `raw` with only the top-level fields `reads.apply` looks at (`apiVersion`,
+/// `kind`, `metadata` and the first segment of each path), the others skipped unparsed: a
+/// Pod's `spec` is most of its text, and a rule on its `status` never needs it parsed.
+/// `apply` then gives what it would give on the whole object.
+fn read_top_level(raw: &str, reads: &Keep) -> serde_json::Value {
+    use serde::de::{DeserializeSeed as _, IgnoredAny, MapAccess, Visitor};
+    struct Top<'a>(Vec<&'a str>);
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = serde_json::Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if matches!(k.as_ref(), "apiVersion" | "kind" | "metadata") || self.0.contains(&k.as_ref()) {
+                    out.insert(k.into_owned(), map.next_value()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(serde_json::Value::Object(out))
+        }
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for Top<'_> {
+        type Value = serde_json::Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    if reads.all {
+        return serde_json::from_str(raw).unwrap_or(serde_json::Value::Null);
+    }
+    let heads = reads.paths.iter().chain(&reads.unowned_paths).filter_map(|p| p.first()).map(String::as_str).collect();
+    // The text was written by serde_json from an object (see `Object::value`); `Null` only
+    // if that broke.
+    Top(heads).deserialize(&mut serde_json::Deserializer::from_str(raw)).unwrap_or(serde_json::Value::Null)
+}
+
 /// JSON to a CEL value that borrows its strings from the JSON (no copies, one pass).
 /// Integers are CEL `int` as in Kubernetes (`uint` only beyond `i64`), other numbers `double`.
 fn to_cel(v: &serde_json::Value) -> Box<dyn cel::common::value::Val + '_> {
@@ -115,5 +154,37 @@ fn to_cel(v: &serde_json::Value) -> Box<dyn cel::common::value::Val + '_> {
                 .map(|(k, v)| (CelMapKey::from(k.as_str()), to_cel(v)))
                 .collect::<std::collections::HashMap<_, _>>(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_top_level_fields_gives_what_the_whole_object_gives() {
+        let pod = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "labels": {"a": "b"}, "annotations": {"x": "1", "y": "2"}, "ownerReferences": [{"kind": "ReplicaSet", "name": "r"}]},
+            "spec": {"containers": [{"name": "c", "image": "i:1", "resources": {"requests": {"cpu": "1"}}}], "nodeName": "n"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "hostIP": "10.0.0.1"}
+        });
+        let raw = pod.to_string();
+        for keep in [
+            Keep::paths(&["status.phase"]),
+            Keep::paths(&["status.conditions", "spec.containers.[].resources"]),
+            Keep::paths(&["metadata.annotations.x"]),
+            Keep::unowned(&["spec.nodeName"]),
+            Keep::default(),
+            Keep::all(),
+        ] {
+            let mut whole = pod.clone();
+            keep.apply(&mut whole, false);
+            let mut read = read_top_level(&raw, &keep);
+            keep.apply(&mut read, false);
+            assert_eq!(read, whole, "{keep:?}");
+        }
+        // Skipped fields are not parsed at all: a rule on `status` does not read `spec`.
+        assert!(read_top_level(&raw, &Keep::paths(&["status.phase"])).get("spec").is_none());
     }
 }

@@ -343,7 +343,10 @@ fn read_file(path: &Path, limits: &Limits) -> Result<Vec<u8>, SnapshotError> {
     let file = std::fs::File::open(path).map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
     // Read at most one byte past the limit: the size on disk may be unknown (a pipe, a
     // device such as /dev/zero) or change while reading.
-    let mut bytes = Vec::new();
+    // Sized from the file's length when known (`take` hides it from `read_to_end`, which
+    // would otherwise grow the buffer by copying it).
+    let size = file.metadata().map_or(0, |m| m.len()).min(max.saturating_add(1));
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
