@@ -181,14 +181,27 @@ fn options(budget: Budget, alias_events: usize) -> Options {
     o
 }
 
-/// Runs `f` (a YAML parse) on a scoped thread with a [`PARSER_STACK_BYTES`] stack. `Err`
-/// only when the thread cannot be started; a panic in `f` is resumed on the caller.
+std::thread_local! {
+    /// True on a thread [`with_parser_stack`] started (it has the parser's stack).
+    static ON_PARSER_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a YAML parse) on a scoped thread with a [`PARSER_STACK_BYTES`] stack, or right
+/// here when this thread is already one (loading the catalog parses some 200 files and
+/// expressions: one thread for all of them, not one each). `Err` only when the thread cannot
+/// be started; a panic in `f` is resumed on the caller.
 pub fn with_parser_stack<T: Send>(f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    if ON_PARSER_STACK.with(std::cell::Cell::get) {
+        return Ok(f());
+    }
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
             .name("yaml-parser".to_string())
             .stack_size(PARSER_STACK_BYTES)
-            .spawn_scoped(scope, f)?;
+            .spawn_scoped(scope, || {
+                ON_PARSER_STACK.with(|on| on.set(true));
+                f()
+            })?;
         match handle.join() {
             Ok(v) => Ok(v),
             Err(panic) => std::panic::resume_unwind(panic),

@@ -146,6 +146,12 @@ impl Catalog {
 
     /// Loads the built-ins, then the user directories, and validates the result.
     pub fn load(sources: &Sources) -> Result<Self, CatalogError> {
+        // Every YAML file and CEL expression is parsed on one thread with the parser's stack
+        // (else each parse starts its own); without it, each does.
+        crate::limits::with_parser_stack(|| Self::load_here(sources)).unwrap_or_else(|_| Self::load_here(sources))
+    }
+
+    fn load_here(sources: &Sources) -> Result<Self, CatalogError> {
         let mut files: Vec<(FileKind, String, String, bool)> = Vec::new();
         let mut diags = Vec::new();
         for (path, text) in builtin_files::FILES {
