@@ -6,10 +6,10 @@
 //! inventory ([`Plan`]: Helm releases named by the user must exist) and evaluated together
 //! with the checks by [`crate::eval::evaluate_plan`].
 //!
-//! One module per rule family: [`request`] (parsing and resolving the plan), [`paths`]
-//! (upgrade paths, known-bad targets), [`peers`] (supported peers, kubelet skew), [`first`]
-//! (what must be upgraded before a target, and the order of the steps), [`removed_apis`],
-//! [`values`] and [`gates`] (platform gates). This module owns the
+//! One module per rule family: `request` (parsing and resolving the plan), `paths`
+//! (upgrade paths, known-bad targets), `peers` (supported peers, kubelet skew), `first`
+//! (what must be upgraded before a target, and the order of the steps), `removed_apis`,
+//! `values` and `gates` (platform gates). This module owns the
 //! evaluation context, the plan steps and their verdicts. Planning sits inside `eval`: it
 //! imports `eval`'s detection and finding types, the inventory, the catalog and the
 //! ground layer, and nothing above `eval`.

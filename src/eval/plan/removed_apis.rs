@@ -37,7 +37,7 @@ pub const APPLIED_ANNOTATIONS: [&str; 2] =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Evidence {
     /// The object comes from a manifest that is about to be applied: exactly what will be
-    /// sent to the API server. Objects reach this only through [`captured_evidence`], which
+    /// sent to the API server. Objects reach this only through `captured_evidence`, which
     /// is where the planned-change input (`--manifest`) marks its objects.
     Planned,
     /// The manifest Helm stored for the deployed release: Helm diffs against it, so an
@@ -189,7 +189,7 @@ fn read_at(r: &ApiRemoval, kind: &str) -> Vec<(GroupKind, Option<String>)> {
 }
 
 /// Kinds the removed-API rule reads for a target: every kind of every removal deprecated at
-/// or before it (see [`read_at`]).
+/// or before it (see `read_at`).
 #[must_use]
 pub fn removal_kinds(m: &Matrix, target: Option<&Version>) -> Vec<(GroupKind, Option<String>)> {
     let mut out: Vec<(GroupKind, Option<String>)> = Vec::new();
