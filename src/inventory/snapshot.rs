@@ -179,6 +179,16 @@ pub fn parse_bytes(bytes: &[u8], name: &str, limits: &Limits) -> Result<Inventor
     Ok(sink.finish())
 }
 
+/// Reads `bytes` the way a JSON file over the streaming size is read (see `stream`), with
+/// top-level values over `small` bytes read element by element. For fuzzing: it puts small
+/// inputs on the path only large files take.
+#[doc(hidden)]
+pub fn parse_stream(bytes: &[u8], name: &str, limits: &Limits, small: usize) -> Result<Inventory, SnapshotError> {
+    let mut sink = Sink::new(name, limits);
+    stream::load_split(bytes, name, None, &mut sink, small)?;
+    Ok(sink.finish())
+}
+
 /// The kind and apiVersion that objects written without them are taken to have.
 type Hint = Option<(&'static str, &'static str)>;
 

@@ -36,7 +36,7 @@ pub(super) fn load<R: Read>(reader: R, name: &str, hint: Hint, sink: &mut Sink<'
 }
 
 /// [`load`], parsing top-level values up to `small` bytes whole.
-fn load_split<R: Read>(
+pub(super) fn load_split<R: Read>(
     reader: R,
     name: &str,
     hint: Hint,
