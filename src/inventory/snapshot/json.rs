@@ -357,7 +357,7 @@ pub(super) fn parse_item(text: &str, projection: Option<&Projection>, defaults: 
 
 /// Parses a document: a plain object is made ready (with `hint`), anything else is left to
 /// `load_doc`.
-fn parse_doc(text: &str, projection: Option<&Projection>, hint: Hint) -> Parsed {
+pub(super) fn parse_doc(text: &str, projection: Option<&Projection>, hint: Hint) -> Parsed {
     match parse_object(text) {
         Ok(Ok(mut v)) if super::is_plain_object(&v) => {
             fill_identity(&mut v, hint);

@@ -20,7 +20,7 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::batch::{BATCH_BYTES, par_map};
-use super::json::{Parsed, parse_item, parse_object};
+use super::json::{Parsed, parse_doc, parse_item, parse_object};
 use super::{Hint, Sink, SnapshotError, fill_identity, list_defaults, load_doc, plain_err, ready};
 
 /// A top-level value up to this size is parsed whole (and batched with its neighbours);
@@ -96,15 +96,7 @@ impl Run {
         self.bytes = 0;
         let done = {
             let projection = sink.inv.projection();
-            par_map(&docs, &|(_, span): &(usize, Span)| match parse_object(&span.text) {
-                Ok(Ok(mut v)) if super::is_plain_object(&v) => {
-                    fill_identity(&mut v, hint);
-                    Parsed::Ready(Box::new(ready(projection, v)))
-                }
-                Ok(Ok(v)) => Parsed::Doc(v),
-                Ok(Err((id, reason))) => Parsed::Skip { id, reason },
-                Err(e) => Parsed::Failed(e),
-            })
+            par_map(&docs, &|(_, span): &(usize, Span)| parse_doc(&span.text, projection, hint))
         };
         let plain = |m: String| plain_err(input.name, m);
         for ((n, span), parsed) in docs.iter().zip(done) {
