@@ -498,6 +498,8 @@ fn a_failing_exec_plugin_shows_its_name_and_status_only() {
         &format!("echo '{{\"status\":{{\"token\":\"{CANARY}\"}}}}'\necho \"token {CANARY} expired\" >&2\nexit 7"),
     );
     let garbage = crate::connect::script(dir.path(), "garbage-plugin", &format!("echo 'not json {CANARY}'"));
+    // 3 MB of the canary: more than any credential, so not held, and never shown.
+    let flood = crate::connect::script(dir.path(), "flood-plugin", &format!("yes '{CANARY}' | head -c 3000000"));
     let cluster = format!("server: {}\ncertificate-authority-data: {}", fake.server_url(), crate::connect::ca(&fake));
     let kc = crate::connect::kubeconfig(
         dir.path(),
@@ -508,7 +510,12 @@ fn a_failing_exec_plugin_shows_its_name_and_status_only() {
                 cluster: cluster.clone(),
                 user: crate::connect::exec_user(&plugin),
             },
-            crate::connect::Ctx { name: "b".into(), cluster, user: crate::connect::exec_user(&garbage) },
+            crate::connect::Ctx {
+                name: "b".into(),
+                cluster: cluster.clone(),
+                user: crate::connect::exec_user(&garbage),
+            },
+            crate::connect::Ctx { name: "c".into(), cluster, user: crate::connect::exec_user(&flood) },
         ],
     );
     let mut texts = Vec::new();
@@ -523,6 +530,13 @@ fn a_failing_exec_plugin_shows_its_name_and_status_only() {
         assert_no_canary(&c, &mut texts);
     }
     assert!(texts.join("\n").contains("exec credential plugin garbage-plugin: its output is not an ExecCredential"));
+    assert!(
+        texts
+            .join("\n")
+            .contains("exec credential plugin flood-plugin: printed more than 1024 KiB, which is not a credential"),
+        "{}",
+        texts.join("\n")
+    );
 }
 
 #[test]

@@ -370,33 +370,71 @@ async fn run_exec(
     Ok(cred)
 }
 
+/// The most a credential command may print: an ExecCredential is a few KiB (a certificate
+/// chain at most); anything larger is not one, and is not held.
+const CREDENTIAL_OUTPUT_LIMIT: u64 = 1 << 20;
+
+/// How long a killed credential command is waited for: SIGKILL ends a process at once unless
+/// it is stuck in the kernel (a hung NFS read, say), and the run must not wait on that.
+const REAP_WAIT: Duration = Duration::from_secs(2);
+
 /// Runs `cmd` (a credential command, `what` in errors) until it exits or the deadline passes
-/// (then it is killed), and returns its stdout if it succeeded. `deadline` is the instant and
-/// the `--timeout` it comes from (for the message). Its output is returned, never
-/// printed; its stderr is discarded; errors give its exit status only.
+/// (then it is killed, and reaped before this returns, so that "it was stopped" is true when
+/// the message is printed), and returns its stdout if it succeeded. `deadline` is the instant
+/// and the `--timeout` it comes from (for the message). Its output is returned, never
+/// printed, and bounded by [`CREDENTIAL_OUTPUT_LIMIT`]; its stderr is discarded; errors give
+/// its exit status only.
 pub(super) async fn run_bounded(
     mut cmd: tokio::process::Command,
     what: &str,
     context: &str,
     (deadline, timeout): (Instant, Duration),
 ) -> Result<Vec<u8>, LiveError> {
+    use tokio::io::AsyncReadExt as _;
     let fail = |why: String| LiveError::Config(format!("context {context}: {what}: {why}"));
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+    // A safety net only: every path below that leaves the command running kills it itself.
     cmd.kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| fail(format!("cannot start: {}", e.kind())))?;
-    let out = match tokio::time::timeout_at(deadline.into(), child.wait_with_output()).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => return Err(fail(format!("failed: {}", e.kind()))),
-        // Dropping the future kills the command (kill_on_drop).
+    let mut child = cmd.spawn().map_err(|e| fail(format!("cannot start: {}", e.kind())))?;
+    let stdout = child.stdout.take();
+    let read = async {
+        let mut buf = Vec::new();
+        if let Some(out) = stdout {
+            // One byte over the limit tells "too much" from "exactly the limit".
+            out.take(CREDENTIAL_OUTPUT_LIMIT + 1).read_to_end(&mut buf).await?;
+        }
+        Ok::<_, std::io::Error>(buf)
+    };
+    let ran = tokio::time::timeout_at(deadline.into(), async { tokio::try_join!(read, child.wait()) }).await;
+    let (stdout, status) = match ran {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            stop(&mut child).await;
+            return Err(fail(format!("failed: {}", e.kind())));
+        }
         Err(_) => {
+            stop(&mut child).await;
             return Err(fail(format!("did not finish within --timeout ({timeout:?}); it was stopped")));
         }
     };
-    if !out.status.success() {
-        let status = out.status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit status {c}"));
+    if stdout.len() as u64 > CREDENTIAL_OUTPUT_LIMIT {
+        return Err(fail(format!(
+            "printed more than {} KiB, which is not a credential",
+            CREDENTIAL_OUTPUT_LIMIT >> 10
+        )));
+    }
+    if !status.success() {
+        let status = status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit status {c}"));
         return Err(fail(format!("failed ({status})")));
     }
-    Ok(out.stdout)
+    Ok(stdout)
+}
+
+/// Kills a credential command and waits (up to [`REAP_WAIT`]) until it has ended.
+async fn stop(child: &mut tokio::process::Child) {
+    // An error means it has already ended; a process the kernel will not end within
+    // REAP_WAIT is left to tokio's reaper (kill_on_drop already sent it SIGKILL).
+    let _ = tokio::time::timeout(REAP_WAIT, child.kill()).await;
 }
 
 /// Puts a plugin's credential into the kubeconfig user, as kubeconfig fields.
