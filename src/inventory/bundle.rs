@@ -157,14 +157,41 @@ pub fn kind_for_name(name: &str) -> Option<(&'static str, &'static str)> {
         .map(|(kind, av, _)| (*kind, *av))
 }
 
-/// The kind that a file's place in the capture gives its objects when they carry none: its
-/// stem first, then the folders above it, nearest first.
+/// The kind that a file's place in the capture gives its objects when they carry none. Each
+/// recognised layout names the kind at a fixed place, and a namespace (which may be called
+/// `ingress`, `events` or `jobs`) at another, so the place is read by the layout:
+///
+/// | layout | path | kind from |
+/// |---|---|---|
+/// | troubleshoot | `cluster-resources/<kind>/<ns>.json`, `cluster-resources/<kind>.json` | the folder (or file) after `cluster-resources` |
+/// | sonobuoy | `resources/ns/<ns>/<kind>.json`, `resources/cluster/<kind>.json` | the file name |
+/// | support-bundle-kit | `yamls/namespaced/<ns>/<group>/<version>/<kind>.yaml`, `yamls/cluster/...` | the file name |
+/// | insights | `config/<kind>/<ns>/<name>.json`, `config/<kind>/<name>.json` | the folder (or file) after `config` |
+///
+/// Elsewhere the file name and its folder are asked; when both name a kind and they differ
+/// the place is ambiguous and gives none.
 #[must_use]
 pub fn kind_hint(rel: &str) -> Option<(&'static str, &'static str)> {
     let mut parts: Vec<&str> = rel.split('/').collect();
     let file = parts.pop()?;
     let stem = file.split('.').next().unwrap_or(file);
-    std::iter::once(stem).chain(parts.into_iter().rev()).find_map(kind_for_name)
+    // The component after `at`: a folder, or the file's stem when the file is next.
+    let after = |at: usize| parts.get(at + 1).copied().unwrap_or(stem);
+    for (i, dir) in parts.iter().enumerate() {
+        let next = parts.get(i + 1).copied();
+        match *dir {
+            "cluster-resources" | "config" => return kind_for_name(after(i)),
+            "resources" if matches!(next, Some("ns" | "cluster")) => return kind_for_name(stem),
+            "yamls" if matches!(next, Some("namespaced" | "cluster")) => return kind_for_name(stem),
+            _ => {}
+        }
+    }
+    let by_file = kind_for_name(stem);
+    let by_dir = parts.last().and_then(|d| kind_for_name(d));
+    match (by_file, by_dir) {
+        (Some(f), Some(d)) if f != d => None,
+        (f, d) => f.or(d),
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +213,31 @@ mod tests {
         assert_eq!(kind_hint("config/pod/openshift-ingress/router-x.json").map(|k| k.0), Some("Pod"));
         assert_eq!(kind_hint("results/resources/ns/default/Pods.json").map(|k| k.0), Some("Pod"));
         assert_eq!(kind_hint("bundle/run-example/run-example.json"), None);
+    }
+
+    #[test]
+    fn a_namespace_named_like_a_kind_does_not_give_the_kind() {
+        let k = |rel: &str| kind_hint(rel).map(|k| k.0);
+        // troubleshoot: the file name is the namespace.
+        assert_eq!(k("cluster-resources/pods/ingress.json"), Some("Pod"));
+        assert_eq!(k("bundle-1/cluster-resources/deployments/jobs.json"), Some("Deployment"));
+        assert_eq!(k("cluster-resources/nodes.json"), Some("Node"));
+        assert_eq!(k("cluster-resources/custom-resources/ingresses.example.io/events.yaml"), None);
+        // insights: the nearest folder is the namespace.
+        assert_eq!(k("config/pod/ingress/router-x.json"), Some("Pod"));
+        assert_eq!(k("config/pod/secrets/x.json"), Some("Pod"));
+        assert_eq!(k("config/node/master-0.json"), Some("Node"));
+        // sonobuoy: a namespace folder, the kind is the file name.
+        assert_eq!(k("resources/ns/events/Pods.json"), Some("Pod"));
+        assert_eq!(k("resources/ns/jobs/Example.json"), None);
+        assert_eq!(k("resources/cluster/Nodes.json"), Some("Node"));
+        // support-bundle-kit: a namespace folder, the kind is the file name.
+        assert_eq!(k("sb/yamls/namespaced/ingress/v1/pods.yaml"), Some("Pod"));
+        assert_eq!(k("sb/yamls/namespaced/ingress/example.io/v1/widgets.yaml"), None);
+        // Elsewhere: ambiguous places give none.
+        assert_eq!(k("dump/pods/ingress.json"), None);
+        assert_eq!(k("dump/pods/all.json"), Some("Pod"));
+        assert_eq!(k("dump/Pods.json"), Some("Pod"));
     }
 
     #[test]
