@@ -56,3 +56,52 @@ fn a_namespace_named_like_a_kind_does_not_change_the_kind() {
         assert_eq!(messages(&r, "unstable-pods").len(), 1, "{ns}: the crash-looping Pod is found");
     }
 }
+
+/// Parser texts written for the library's caller that must never reach a user.
+const LIBRARY_WORDS: [&str; 4] = ["DuplicateKeyPolicy", "Options", "Option<", "policy"];
+
+fn no_library_words(stderr: &str) {
+    for w in LIBRARY_WORDS {
+        assert!(!stderr.contains(w), "{w:?} reached the user: {stderr}");
+    }
+}
+
+#[test]
+fn a_duplicate_key_is_said_in_user_words_with_file_and_line() {
+    let dup = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  name: n2\n";
+    let dir = temp_tree(&[
+        ("d.yaml", dup),
+        ("kubeconfig", &format!("apiVersion: v1\nkind: Config\nclusters: []\nclusters: []\n")),
+    ]);
+    // A snapshot: the file, line and column of the second key, the key named.
+    let out = run(&["check", "--snapshot", dir.path().join("d.yaml").to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("d.yaml:5:3: invalid YAML: duplicate key \"name\""), "{}", out.stderr);
+    no_library_words(&out.stderr);
+    // A manifest.
+    let out = run(&["check", "--no-cluster", "--manifest", dir.path().join("d.yaml").to_str().unwrap()]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("d.yaml:5: invalid YAML: duplicate key \"name\""), "{}", out.stderr);
+    no_library_words(&out.stderr);
+    // A kubeconfig (may hold secrets: the key is not quoted, the place is).
+    let out = run(&["check", "--kubeconfig", dir.path().join("kubeconfig").to_str().unwrap()]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("kubeconfig:4:1: not a valid kubeconfig: duplicate key"), "{}", out.stderr);
+    no_library_words(&out.stderr);
+    // A check file of the catalog.
+    let checks = tempfile::tempdir().unwrap();
+    let first = std::fs::read_dir(root().join("checks")).unwrap().next().unwrap().unwrap().path();
+    let text = std::fs::read_to_string(&first).unwrap();
+    let id_line = text.lines().find(|l| l.starts_with("id:")).unwrap().to_string();
+    std::fs::write(checks.path().join("c.yaml"), format!("{text}\n{id_line}\n")).unwrap();
+    let out = run(&["list", "--checks", checks.path().to_str().unwrap()]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("duplicate key \"id\""), "{}", out.stderr);
+    no_library_words(&out.stderr);
+    // Must not: a key repeated in two objects is no error.
+    let two =
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: n2\n";
+    let dir = temp_tree(&[("two.yaml", two)]);
+    let (_, r) = check_json(dir.path().join("two.yaml").to_str().unwrap(), &[]);
+    assert_eq!(r["source"]["objects"], 2);
+}
