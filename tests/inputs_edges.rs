@@ -105,3 +105,27 @@ fn a_duplicate_key_is_said_in_user_words_with_file_and_line() {
     let (_, r) = check_json(dir.path().join("two.yaml").to_str().unwrap(), &[]);
     assert_eq!(r["source"]["objects"], 2);
 }
+
+#[test]
+fn a_snapshot_of_only_a_snapshot_info_is_empty_input() {
+    let info = "apiVersion: upgrade-preflight.io/v1alpha1\nkind: SnapshotInfo\nserverVersion: v1.30.1\n";
+    let dir = temp_tree(&[("i.yaml", info)]);
+    let p = dir.path().join("i.yaml");
+    for extra in [&[][..], &["--target", "kubernetes=1.31"][..]] {
+        let mut args = vec!["check", "--snapshot", p.to_str().unwrap(), "-q"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert_eq!(out.code, 3, "{extra:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("no Kubernetes objects in the snapshot (only a SnapshotInfo"),
+            "{extra:?}: {}",
+            out.stderr
+        );
+    }
+    // Must not: with one object beside it, the snapshot is read and judged.
+    let node = "---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {conditions: [{type: Ready, status: 'True'}]}\n";
+    let dir = temp_tree(&[("i.yaml", &format!("{info}{node}"))]);
+    let (code, r) = check_json(dir.path().join("i.yaml").to_str().unwrap(), &["--only", "nodes-not-ready"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["source"]["objects"], 1);
+}

@@ -186,7 +186,9 @@ fn check_one(
             &limits(a),
             change.is_none().then(|| snapshot_keeps(catalog, sel, req)),
         ) {
-            Ok(i) if i.is_empty() && i.input.declarations == 0 => {
+            // A SnapshotInfo that only states the version or the time is no evidence about the
+            // cluster; one that declares which kinds were listed (and which failed) is.
+            Ok(i) if i.is_empty() && i.input.declared_resources == 0 => {
                 let why = match i.input.skipped.first() {
                     Some(s) => format!(
                         "{} file(s) or object(s) skipped, first {}: {}",
@@ -194,6 +196,9 @@ fn check_one(
                         s.path,
                         s.reason
                     ),
+                    None if i.input.declarations > 0 => {
+                        "only a SnapshotInfo, which lists no collected resources".to_string()
+                    }
                     None => "an empty file, only `---`, or no object files".to_string(),
                 };
                 eprint(&format!(

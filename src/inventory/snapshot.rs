@@ -654,6 +654,7 @@ fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
     if info.captured_at.is_some() {
         inv.captured_at = info.captured_at;
     }
+    inv.input.declared_resources += info.resources.len();
     if !info.resources.is_empty() {
         inv.authoritative = true;
     }
