@@ -129,3 +129,64 @@ fn a_snapshot_of_only_a_snapshot_info_is_empty_input() {
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["source"]["objects"], 1);
 }
+
+const NODE: &str = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"},"status":{"conditions":[{"type":"Ready","status":"False","reason":"KubeletNotReady"}]}}"#;
+const NODE_YAML: &str = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\nstatus:\n  conditions:\n  - {type: Ready, status: 'False', reason: KubeletNotReady}\n";
+
+/// The Node's one finding is found: the file was read.
+fn reads_the_node(target: &str) {
+    let (code, r) = check_json(target, &["--only", "nodes-not-ready"]);
+    assert_eq!(code, 1, "{target}: {r:#}");
+    assert_eq!(r["source"]["objects"], 1, "{target}");
+    assert_eq!(messages(&r, "nodes-not-ready"), ["Node n1 is not Ready (Ready=False, KubeletNotReady)"]);
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_skipped() {
+    let json = format!("\u{feff}{NODE}\n");
+    let yaml = format!("\u{feff}{NODE_YAML}");
+    let dir = temp_tree(&[
+        ("bom.json", &json),
+        ("bom.yaml", &yaml),
+        ("tree/a/bom.json", &json),
+        ("tree/b/bom.yaml", &yaml.replace("n1", "n2")),
+    ]);
+    reads_the_node(path(&dir.path().join("bom.json")));
+    reads_the_node(path(&dir.path().join("bom.yaml")));
+    let (_, r) = check_json(path(&dir.path().join("tree")), &[]);
+    assert_eq!(r["source"]["objects"], 2, "{r:#}");
+    assert!(skipped(&r).is_empty(), "{:?}", skipped(&r));
+    // Must not: a mark anywhere but at the start is still an error, with its line.
+    let dir = temp_tree(&[("mid.yaml", &format!("{NODE_YAML}---\n\u{feff}\u{feff}kind: [\n"))]);
+    let out = run(&["check", "--snapshot", path(&dir.path().join("mid.yaml"))]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("mid.yaml:9"), "{}", out.stderr);
+}
+
+#[test]
+fn a_gzipped_dump_is_read_as_the_file_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("pods.json.gz", format!("{NODE}\n")), ("pods.yaml.gz", NODE_YAML.to_string())] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, crate::inputs::gzip(text.as_bytes())).unwrap();
+        reads_the_node(path(&p));
+    }
+    // Errors name the file it holds, with its line.
+    let p = dir.path().join("broken.yaml.gz");
+    std::fs::write(&p, crate::inputs::gzip(format!("{NODE_YAML}  - [\n").as_bytes())).unwrap();
+    let out = run(&["check", "--snapshot", path(&p)]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("broken.yaml:8:"), "{}", out.stderr);
+    // Bounded like an archive: a gzipped file that inflates over the limit is refused.
+    let p = dir.path().join("zeros.json.gz");
+    std::fs::write(&p, crate::inputs::gzip(&vec![b' '; 20 << 20])).unwrap();
+    let out = run(&["check", "--snapshot", path(&p), "--max-snapshot-mib", "16"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("inflates to more than the 16 MiB snapshot file limit"), "{}", out.stderr);
+    // Must not: a gzipped tar is still an archive (its layout is recognised).
+    let entries = files(&root().join(BUNDLES).join("sonobuoy"));
+    let p = dir.path().join("results.tar.gz");
+    std::fs::write(&p, crate::inputs::gzip(&crate::inputs::tar(&entries, ""))).unwrap();
+    let (_, r) = check_json(path(&p), &[]);
+    assert_eq!(r["source"]["layout"], "sonobuoy results");
+}
