@@ -190,3 +190,48 @@ fn a_gzipped_dump_is_read_as_the_file_it_holds() {
     let (_, r) = check_json(path(&p), &[]);
     assert_eq!(r["source"]["layout"], "sonobuoy results");
 }
+
+#[test]
+fn strict_input_is_exit_2_even_when_every_file_is_skipped_and_names_each_file_once() {
+    let dir = temp_tree(&[("a.log", "x\n"), ("b.json", "[]")]);
+    let out = run(&["check", "--snapshot", path(dir.path()), "--strict-input"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let top = path(dir.path());
+    assert!(
+        out.stderr.contains(&format!("{top}: a.log: skipped: not a .json or .yaml file (--strict-input)")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("{top}: b.json: skipped: not Kubernetes objects (--strict-input)")),
+        "{}",
+        out.stderr
+    );
+    // Must not: without --strict-input the same tree is empty input, exit 3.
+    let out = run(&["check", "--snapshot", path(dir.path())]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("no Kubernetes objects"), "{}", out.stderr);
+    // A single file is named once.
+    let mut deep = String::from(
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep","namespace":"d"},"data":{"x":"#,
+    );
+    deep.push_str(&"[".repeat(200));
+    deep.push_str(&"]".repeat(200));
+    deep.push_str("}}\n");
+    let dir = temp_tree(&[("deep.json", &format!("{deep}{NODE}\n"))]);
+    let file = dir.path().join("deep.json");
+    let out = run(&["check", "--snapshot", path(&file), "--strict-input"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let once = format!("{}: skipped: object 1 (ConfigMap d/deep)", path(&file));
+    assert!(out.stderr.contains(&once), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("deep.json").count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn the_layout_line_reads_as_english() {
+    let out = run(&["check", "--snapshot", &bundle("sonobuoy")]);
+    assert!(out.stdout.contains("read as sonobuoy results\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("a sonobuoy results"), "{}", out.stdout);
+    let out = run(&["check", "--snapshot", &bundle("insights-operator")]);
+    assert!(out.stdout.contains("read as an insights-operator archive\n"), "{}", out.stdout);
+}

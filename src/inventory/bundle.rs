@@ -40,6 +40,19 @@ impl Layout {
     }
 }
 
+/// A layout's name as a noun phrase: `a troubleshoot support bundle`, `an insights-operator
+/// archive`, `sonobuoy results` (a plural takes no article).
+#[must_use]
+pub fn with_article(name: &str) -> String {
+    if name.ends_with('s') {
+        name.to_string()
+    } else if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
+    }
+}
+
 /// What a marker file is, judged by its path inside the capture (any leading directory,
 /// such as a bundle's top-level folder, is ignored).
 #[must_use]
@@ -244,6 +257,9 @@ mod tests {
     fn markers_are_recognised_anywhere_in_the_tree() {
         assert_eq!(marker("support-bundle/cluster-info/cluster_version.json"), Some(Layout::Troubleshoot));
         assert_eq!(marker("serverversion.json"), Some(Layout::Sonobuoy));
+        assert_eq!(with_article(Layout::Sonobuoy.name()), "sonobuoy results");
+        assert_eq!(with_article(Layout::Insights.name()), "an insights-operator archive");
+        assert_eq!(with_article(Layout::Troubleshoot.name()), "a troubleshoot support bundle");
         assert_eq!(marker("insights-operator/gathers.json"), Some(Layout::Insights));
         assert_eq!(marker("cluster-resources/pods/default.json"), None);
         let v: Value = serde_json::json!({"info": {"gitVersion": "v1.31.2+k3s1"}, "string": "v1.31.2+k3s1"});
