@@ -81,7 +81,7 @@ pub(crate) fn tar(entries: &[(String, Vec<u8>)], prefix: &str) -> Vec<u8> {
     out
 }
 
-fn header(name: &str, size: usize, kind: u8) -> [u8; 512] {
+pub(crate) fn header(name: &str, size: usize, kind: u8) -> [u8; 512] {
     {
         let mut h = [0u8; 512];
         h[..name.len()].copy_from_slice(name.as_bytes());

@@ -69,10 +69,8 @@ fn no_library_words(stderr: &str) {
 #[test]
 fn a_duplicate_key_is_said_in_user_words_with_file_and_line() {
     let dup = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  name: n2\n";
-    let dir = temp_tree(&[
-        ("d.yaml", dup),
-        ("kubeconfig", &format!("apiVersion: v1\nkind: Config\nclusters: []\nclusters: []\n")),
-    ]);
+    let dir =
+        temp_tree(&[("d.yaml", dup), ("kubeconfig", "apiVersion: v1\nkind: Config\nclusters: []\nclusters: []\n")]);
     // A snapshot: the file, line and column of the second key, the key named.
     let out = run(&["check", "--snapshot", dir.path().join("d.yaml").to_str().unwrap()]);
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -234,4 +232,131 @@ fn the_layout_line_reads_as_english() {
     assert!(!out.stdout.contains("a sonobuoy results"), "{}", out.stdout);
     let out = run(&["check", "--snapshot", &bundle("insights-operator")]);
     assert!(out.stdout.contains("read as an insights-operator archive\n"), "{}", out.stdout);
+}
+
+/// `b` of the real sonobuoy fixture: the items of its list at `rel`, without kind and
+/// apiVersion, as a bare array (what sonobuoy before v0.15 wrote).
+fn bare_items(rel: &str) -> String {
+    let src = root().join(BUNDLES).join("sonobuoy").join(rel);
+    let list: serde_json::Value = serde_json::from_slice(&std::fs::read(src).unwrap()).unwrap();
+    let mut items = list["items"].as_array().unwrap().clone();
+    for i in &mut items {
+        i.as_object_mut().unwrap().remove("kind");
+        i.as_object_mut().unwrap().remove("apiVersion");
+    }
+    serde_json::Value::Array(items).to_string()
+}
+
+#[test]
+fn old_sonobuoy_results_give_kinds_from_file_names_and_version_from_their_folder() {
+    // Old results (sonobuoy v0.8–v0.14, see tests/fixtures/bundles/README.md): the real objects
+    // of the sonobuoy fixture, laid out as old results lay them out.
+    let nodes = bare_items("resources/cluster/core_v1_nodes.json");
+    let pods = bare_items("resources/ns/local-path-storage/core_v1_pods.json");
+    let version = std::fs::read_to_string(root().join(BUNDLES).join("sonobuoy/serverversion.json")).unwrap();
+    for nodes_dir in ["cluster", "non-ns"] {
+        let dir = temp_tree(&[
+            ("serverversion/serverversion.json", version.as_str()),
+            (&format!("resources/{nodes_dir}/Nodes.json"), nodes.as_str()),
+            // A namespace folder named like a kind: the kind is still the file's.
+            ("resources/ns/events/Pods.json", pods.as_str()),
+        ]);
+        let (code, r) = check_json(path(dir.path()), &[]);
+        assert_eq!(code, 1, "{nodes_dir}: {r:#}");
+        assert_eq!(r["source"]["layout"], "sonobuoy results");
+        assert_eq!(r["source"]["serverVersion"], "v1.20.0", "from serverversion/serverversion.json");
+        assert_eq!(r["source"]["objects"], 4, "{nodes_dir}: three Nodes and a Pod, none with a kind");
+        assert_eq!(messages(&r, "nodes-not-ready"), ["Node kind-worker is not Ready (Ready=False, KubeletNotReady)"]);
+    }
+    // Must not: a bare object in a file whose name is no kind is not guessed at.
+    let dir = temp_tree(&[
+        ("serverversion/serverversion.json", version.as_str()),
+        ("resources/cluster/Nodes.json", nodes.as_str()),
+        ("resources/ns/pods/Widgets.json", pods.as_str()),
+    ]);
+    let (_, r) = check_json(path(dir.path()), &[]);
+    assert_eq!(r["source"]["objects"], 3, "{r:#}");
+    assert!(skipped(&r).iter().any(|s| s.starts_with("resources/ns/pods/Widgets.json")), "{:?}", skipped(&r));
+}
+
+#[test]
+fn troubleshoot_custom_resources_are_read_with_their_own_kind() {
+    // Invented (edge case) in the shape troubleshoot's collector writes
+    // (`cluster-resources/custom-resources/<crd>/<namespace>.yaml`, a `kubectl get -o yaml`
+    // list, see tests/fixtures/bundles/README.md); the namespace file is named `jobs`.
+    let backups = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: velero.io/v1\n  kind: Backup\n  metadata: {name: nightly-1, namespace: jobs}\n  status: {phase: Completed, completionTimestamp: '2024-11-04T02:00:00Z'}\n";
+    let dir = copy_bundle("troubleshoot", &|rel| rel.to_string());
+    let p = dir.path().join("cluster-resources/custom-resources/backups.velero.io/jobs.yaml");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, backups).unwrap();
+    let (_, r) = check_json(path(dir.path()), &[]);
+    assert_eq!(r["source"]["objects"], 4, "the Backup is read: {r:#}");
+    assert!(skipped(&r).iter().all(|s| !s.contains("custom-resources")), "{:?}", skipped(&r));
+    // Must not: an item without a kind there is not taken for a Job (the file's name is the
+    // namespace, the folder the resource): it is listed as skipped.
+    std::fs::write(&p, backups.replace("  kind: Backup\n", "")).unwrap();
+    let (_, r) = check_json(path(dir.path()), &[]);
+    assert_eq!(r["source"]["objects"], 3, "{r:#}");
+    let listed = skipped(&r);
+    assert!(
+        listed.iter().any(|s| s.starts_with("cluster-resources/custom-resources/backups.velero.io/jobs.yaml")),
+        "{listed:?}"
+    );
+}
+
+#[test]
+fn an_archive_over_the_entry_limit_is_refused_and_one_at_the_limit_is_read() {
+    // MAX_ENTRIES (200,000) directory entries and one file: read. One entry more: refused.
+    // Directory entries are headers only (512 bytes each), so the archives stay small in
+    // memory as files go (~100 MiB) and quick to read.
+    const MAX_ENTRIES: usize = 200_000;
+    let dir_header = crate::inputs::header("d/", 0, b'5');
+    let build = |dirs: usize| {
+        let node = NODE.as_bytes();
+        let mut tar = Vec::with_capacity((dirs + 4) * 512);
+        for _ in 0..dirs {
+            tar.extend_from_slice(&dir_header);
+        }
+        tar.extend_from_slice(&crate::inputs::header("d/node.json", node.len(), b'0'));
+        tar.extend_from_slice(node);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+        tar.extend_from_slice(&[0u8; 1024]);
+        tar
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path().join("at-limit.tar");
+    std::fs::write(&at, build(MAX_ENTRIES - 1)).unwrap();
+    let over = dir.path().join("over-limit.tar");
+    std::fs::write(&over, build(MAX_ENTRIES)).unwrap();
+    let out = run(&["check", "--snapshot", path(&over)]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("over-limit.tar: the archive has more than 200000 entries; a fixed limit"),
+        "{}",
+        out.stderr
+    );
+    reads_the_node(path(&at));
+}
+
+#[test]
+fn identical_copies_are_no_conflict_and_one_name_in_two_namespaces_is_two_objects() {
+    // The real sonobuoy Pod file written again, unchanged, into another namespace's file.
+    let pods = "resources/ns/local-path-storage/core_v1_pods.json";
+    let text = std::fs::read_to_string(root().join(BUNDLES).join("sonobuoy").join(pods)).unwrap();
+    let dir = copy_bundle("sonobuoy", &|rel| rel.to_string());
+    let copy = dir.path().join("resources/ns/kube-system/core_v1_pods.json");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::write(&copy, &text).unwrap();
+    let (_, r) = check_json(path(dir.path()), &[]);
+    assert_eq!(r["source"]["objects"], 4, "one Pod: {r:#}");
+    assert_eq!(r["source"]["duplicates"], 1);
+    assert!(r["source"].get("conflicts").is_none_or(|c| c.as_array().is_some_and(Vec::is_empty)), "{r:#}");
+    let out = run(&["check", "--snapshot", path(dir.path())]);
+    assert!(!out.stdout.contains("differing copies"), "{}", out.stdout);
+    // The same name in another namespace is another object.
+    std::fs::write(&copy, text.replace("\"namespace\":\"local-path-storage\"", "\"namespace\":\"kube-system\""))
+        .unwrap();
+    let (_, r) = check_json(path(dir.path()), &[]);
+    assert_eq!(r["source"]["objects"], 5, "two Pods: {r:#}");
+    assert!(r["source"].get("duplicates").is_none_or(|d| d == 0), "{r:#}");
 }

@@ -177,7 +177,7 @@ pub fn kind_for_name(name: &str) -> Option<(&'static str, &'static str)> {
 /// | layout | path | kind from |
 /// |---|---|---|
 /// | troubleshoot | `cluster-resources/<kind>/<ns>.json`, `cluster-resources/<kind>.json` | the folder (or file) after `cluster-resources` |
-/// | sonobuoy | `resources/ns/<ns>/<kind>.json`, `resources/cluster/<kind>.json` | the file name |
+/// | sonobuoy | `resources/ns/<ns>/<kind>.json`, `resources/cluster/<kind>.json` (`resources/non-ns/` in old results) | the file name |
 /// | support-bundle-kit | `yamls/namespaced/<ns>/<group>/<version>/<kind>.yaml`, `yamls/cluster/...` | the file name |
 /// | insights | `config/<kind>/<ns>/<name>.json`, `config/<kind>/<name>.json` | the folder (or file) after `config` |
 ///
@@ -194,7 +194,7 @@ pub fn kind_hint(rel: &str) -> Option<(&'static str, &'static str)> {
         let next = parts.get(i + 1).copied();
         match *dir {
             "cluster-resources" | "config" => return kind_for_name(after(i)),
-            "resources" if matches!(next, Some("ns" | "cluster")) => return kind_for_name(stem),
+            "resources" if matches!(next, Some("ns" | "cluster" | "non-ns")) => return kind_for_name(stem),
             "yamls" if matches!(next, Some("namespaced" | "cluster")) => return kind_for_name(stem),
             _ => {}
         }
@@ -244,6 +244,7 @@ mod tests {
         assert_eq!(k("resources/ns/events/Pods.json"), Some("Pod"));
         assert_eq!(k("resources/ns/jobs/Example.json"), None);
         assert_eq!(k("resources/cluster/Nodes.json"), Some("Node"));
+        assert_eq!(k("resources/non-ns/Nodes.json"), Some("Node"));
         // support-bundle-kit: a namespace folder, the kind is the file name.
         assert_eq!(k("sb/yamls/namespaced/ingress/v1/pods.yaml"), Some("Pod"));
         assert_eq!(k("sb/yamls/namespaced/ingress/example.io/v1/widgets.yaml"), None);
