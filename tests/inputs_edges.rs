@@ -360,3 +360,31 @@ fn identical_copies_are_no_conflict_and_one_name_in_two_namespaces_is_two_object
     assert_eq!(r["source"]["objects"], 5, "two Pods: {r:#}");
     assert!(r["source"].get("duplicates").is_none_or(|d| d == 0), "{r:#}");
 }
+
+#[test]
+fn files_joined_without_a_newline_before_a_dashes_line_are_pointed_out() {
+    // `cat a.yaml b.yaml` where a.yaml lacks its final newline and b.yaml starts with `---`.
+    let joined =
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1---\napiVersion: v1\nkind: Node\nmetadata:\n  name: n2\n";
+    let dir = temp_tree(&[("ab.yaml", joined)]);
+    let out = run(&["check", "--snapshot", path(&dir.path().join("ab.yaml"))]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "ab.yaml:5:1: invalid YAML: duplicate key \"apiVersion\"; line 4 ends in `---`: were two files joined without a newline between them?"
+        ),
+        "{}",
+        out.stderr
+    );
+    // Must not: a value that ends in `---` in valid YAML is that value; an error with no such
+    // line before it says nothing of joined files.
+    let valid = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: d\ndata:\n  rule: a---\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n";
+    let broken = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  name: n2\ndata:\n  rule: a---\n";
+    let dir = temp_tree(&[("valid.yaml", valid), ("broken.yaml", broken)]);
+    let (_, r) = check_json(path(&dir.path().join("valid.yaml")), &[]);
+    assert_eq!(r["source"]["objects"], 2, "{r:#}");
+    let out = run(&["check", "--snapshot", path(&dir.path().join("broken.yaml"))]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("broken.yaml:5:3: invalid YAML: duplicate key \"name\"\n"), "{}", out.stderr);
+    assert!(!out.stderr.contains("joined"), "{}", out.stderr);
+}
