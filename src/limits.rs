@@ -250,9 +250,14 @@ pub fn yaml_limit_message(e: &Error, what: &str) -> Option<String> {
 }
 
 /// serde-saphyr's message without its own " at line X, column Y" suffix and snippet: our
-/// diagnostics carry the location in front, like a compiler.
+/// diagnostics carry the location in front, like a compiler. Texts that advise the
+/// library's caller (`set DuplicateKeyPolicy in Options`, `use Option<String>`) are said in
+/// the user's words instead.
 #[must_use]
 pub fn plain_yaml_message(e: &serde_saphyr::Error) -> String {
+    if let Some(m) = user_words(e, true) {
+        return m;
+    }
     let msg = e.without_snippet().to_string();
     let msg = match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_string(),
@@ -261,18 +266,40 @@ pub fn plain_yaml_message(e: &serde_saphyr::Error) -> String {
     msg.strip_prefix("error: ").unwrap_or(&msg).to_string()
 }
 
+/// The error itself, under the snippet and alias wrappers.
+fn innermost(e: &Error) -> &Error {
+    let mut inner = e;
+    while let Error::WithSnippet { error, .. } | Error::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    inner
+}
+
+/// The user's words for the parser errors whose own text speaks to a programmer; `name_key`
+/// says whether a duplicate key may be quoted (not for inputs that may hold secrets).
+fn user_words(e: &Error, name_key: bool) -> Option<String> {
+    let m = match innermost(e) {
+        Error::DuplicateMappingKey { key: Some(k), .. } if name_key => format!("duplicate key \"{k}\""),
+        Error::DuplicateMappingKey { .. } => "duplicate key".to_string(),
+        Error::BinaryNotUtf8 { .. } => "a !!binary value is not UTF-8 text".to_string(),
+        Error::NullIntoString { .. } => "null (empty) where text is expected".to_string(),
+        Error::InvalidCharNull { .. } => "null (empty) where one character is expected".to_string(),
+        Error::MergeKeyNotAllowed { .. } => "YAML merge keys (<<) are not accepted here".to_string(),
+        Error::InvalidBooleanStrict { .. } => "not a boolean (expected true or false)".to_string(),
+        Error::NonFiniteFloat { .. } => "a non-finite number (.nan, .inf) is not accepted here".to_string(),
+        _ => return None,
+    };
+    Some(m)
+}
+
 /// A parser message with nothing of the input in it, for inputs that may hold secrets
 /// (`--values` files, Helm release payloads, kubeconfigs): every quoted span (`"…"`, `` `…` ``,
 /// `'…'`) is replaced by `…`, and a duplicate key is not named. The location, given beside
 /// it, is what points the reader at the problem.
 #[must_use]
 pub fn input_free_yaml_message(e: &Error) -> String {
-    let mut inner = e;
-    while let Error::WithSnippet { error, .. } | Error::AliasError { error, .. } = inner {
-        inner = error;
-    }
-    if matches!(inner, Error::DuplicateMappingKey { .. }) {
-        return "duplicate mapping key".to_string();
+    if let Some(m) = user_words(e, false) {
+        return m;
     }
     without_quoted(&plain_yaml_message(e))
 }
@@ -328,7 +355,15 @@ mod tests {
         assert_eq!(without_quoted("a `x` b 'y' c \"z"), "a `…` b '…' c \"…");
         let dup = serde_saphyr::from_str::<serde_json::Value>("password: 1\npassword: hunter2\n").unwrap_err();
         assert!(dup.to_string().contains("password"), "the parser itself names the key: {dup}");
-        assert_eq!(input_free_yaml_message(&dup), "duplicate mapping key");
+        assert_eq!(input_free_yaml_message(&dup), "duplicate key");
+        assert_eq!(plain_yaml_message(&dup), "duplicate key \"password\"");
+        let null = serde_saphyr::from_str::<Vec<String>>("- ~\n").unwrap_err();
+        assert!(null.to_string().contains("Option<") && dup.to_string().contains("Options"), "{null} {dup}");
+        for e in [&dup, &null] {
+            for m in [plain_yaml_message(e), input_free_yaml_message(e)] {
+                assert!(!m.contains("Options") && !m.contains("Option<") && !m.contains("Policy"), "{m}");
+            }
+        }
         let b64 = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, "aGk-").unwrap_err();
         assert!(b64.to_string().contains("45"), "{b64}");
         assert_eq!(base64_reason(&b64), "invalid character at offset 3");

@@ -10,19 +10,19 @@ use serde_json::Value;
 
 use crate::util::{check_json, finding_ids, root, run, temp_tree};
 
-const BUNDLES: &str = "tests/fixtures/bundles";
+pub(crate) const BUNDLES: &str = "tests/fixtures/bundles";
 
-fn bundle(name: &str) -> String {
+pub(crate) fn bundle(name: &str) -> String {
     format!("{BUNDLES}/{name}")
 }
 
-fn skipped(r: &Value) -> Vec<String> {
+pub(crate) fn skipped(r: &Value) -> Vec<String> {
     r["source"]["skipped"].as_array().map_or_else(Vec::new, |a| {
         a.iter().map(|s| format!("{}: {}", s["path"].as_str().unwrap(), s["reason"].as_str().unwrap())).collect()
     })
 }
 
-fn could_not(r: &Value) -> Vec<(String, String)> {
+pub(crate) fn could_not(r: &Value) -> Vec<(String, String)> {
     r["couldNotEvaluate"]
         .as_array()
         .unwrap()
@@ -31,7 +31,7 @@ fn could_not(r: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn messages(r: &Value, id: &str) -> Vec<String> {
+pub(crate) fn messages(r: &Value, id: &str) -> Vec<String> {
     r["findings"]
         .as_array()
         .unwrap()
@@ -42,7 +42,7 @@ fn messages(r: &Value, id: &str) -> Vec<String> {
 }
 
 /// Every regular file under `dir`, relative, in name order.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
         entries.sort();
@@ -61,7 +61,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// A ustar archive of `entries` (the format `tar czf` writes), under `prefix/`.
-fn tar(entries: &[(String, Vec<u8>)], prefix: &str) -> Vec<u8> {
+pub(crate) fn tar(entries: &[(String, Vec<u8>)], prefix: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, data) in entries {
         let name = format!("{prefix}{name}");
@@ -81,7 +81,7 @@ fn tar(entries: &[(String, Vec<u8>)], prefix: &str) -> Vec<u8> {
     out
 }
 
-fn header(name: &str, size: usize, kind: u8) -> [u8; 512] {
+pub(crate) fn header(name: &str, size: usize, kind: u8) -> [u8; 512] {
     {
         let mut h = [0u8; 512];
         h[..name.len()].copy_from_slice(name.as_bytes());
@@ -100,14 +100,14 @@ fn header(name: &str, size: usize, kind: u8) -> [u8; 512] {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(bytes).unwrap();
     gz.finish().unwrap()
 }
 
 /// A zip of `entries` under `prefix/`, deflated (what `zip -r` and Go's archive/zip write).
-fn zip(entries: &[(String, Vec<u8>)], prefix: &str) -> Vec<u8> {
+pub(crate) fn zip(entries: &[(String, Vec<u8>)], prefix: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, data) in entries {

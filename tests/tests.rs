@@ -24,6 +24,7 @@ mod fuzz_harness;
 mod fuzz_regressions;
 mod incidents;
 mod inputs;
+mod inputs_edges;
 mod layers;
 mod limits;
 mod live;

@@ -186,7 +186,23 @@ fn check_one(
             &limits(a),
             change.is_none().then(|| snapshot_keeps(catalog, sel, req)),
         ) {
-            Ok(i) if i.is_empty() && i.input.declarations == 0 => {
+            // Before the empty-input rule: a tree whose every file was skipped is, under
+            // --strict-input, an input error (exit 2) like any skipped file.
+            Ok(i) if a.strict_input && !i.input.skipped.is_empty() => {
+                let top = path.display().to_string();
+                for s in i.input.skipped.iter().take(20) {
+                    // A single file is named once; a file of a tree after the tree.
+                    let at = if s.path == top { top.clone() } else { format!("{top}: {}", s.path) };
+                    eprint(&format!("{at}: skipped: {} (--strict-input)", s.reason));
+                }
+                if i.input.skipped.len() > 20 {
+                    eprint(&format!("… and {} more skipped (--strict-input)", i.input.skipped.len() - 20));
+                }
+                return ExitStatus::Invalid;
+            }
+            // A SnapshotInfo that only states the version or the time is no evidence about the
+            // cluster; one that declares which kinds were listed (and which failed) is.
+            Ok(i) if i.is_empty() && i.input.declared_resources == 0 => {
                 let why = match i.input.skipped.first() {
                     Some(s) => format!(
                         "{} file(s) or object(s) skipped, first {}: {}",
@@ -194,6 +210,9 @@ fn check_one(
                         s.path,
                         s.reason
                     ),
+                    None if i.input.declarations > 0 => {
+                        "only a SnapshotInfo, which lists no collected resources".to_string()
+                    }
                     None => "an empty file, only `---`, or no object files".to_string(),
                 };
                 eprint(&format!(
@@ -201,15 +220,6 @@ fn check_one(
                     path.display()
                 ));
                 return ExitStatus::Incomplete;
-            }
-            Ok(i) if a.strict_input && !i.input.skipped.is_empty() => {
-                for s in i.input.skipped.iter().take(20) {
-                    eprint(&format!("{}: {}: skipped: {} (--strict-input)", path.display(), s.path, s.reason));
-                }
-                if i.input.skipped.len() > 20 {
-                    eprint(&format!("… and {} more skipped (--strict-input)", i.input.skipped.len() - 20));
-                }
-                return ExitStatus::Invalid;
             }
             Ok(mut i) => match super::namespaces::limit_snapshot(&mut i, &a.namespaces.namespaces, path) {
                 Ok(()) => (i, RunStats::default()),

@@ -34,26 +34,42 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// `max_bytes` bounds the inflated total. `Err` says what is wrong, in words.
 pub fn read(kind: &str, bytes: &[u8], max_bytes: u64) -> Result<Vec<Entry>, String> {
     match kind {
-        "tar.gz" => {
-            let mut tar = Vec::new();
-            flate2::read::MultiGzDecoder::new(bytes)
-                .take(max_bytes.saturating_add(1))
-                .read_to_end(&mut tar)
-                .map_err(|e| format!("cannot decompress the gzip archive: {e}"))?;
-            if u64::try_from(tar.len()).map_or(true, |n| n > max_bytes) {
-                return Err(inflated_too_large(max_bytes));
-            }
-            read_tar(&tar)
-        }
+        "tar.gz" => read_tar(&gunzip(bytes, max_bytes)?),
         "tar" => read_tar(bytes),
         "zip" => read_zip(bytes, max_bytes),
         other => Err(format!("not a supported archive ({other})")),
     }
 }
 
+/// The inflated contents of the gzip data in `bytes`, at most `max_bytes` of them.
+pub fn gunzip(bytes: &[u8], max_bytes: u64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("cannot decompress the gzip file: {e}"))?;
+    if u64::try_from(out.len()).map_or(true, |n| n > max_bytes) {
+        return Err(inflated_too_large(max_bytes));
+    }
+    Ok(out)
+}
+
+/// True when `bytes` start like a tar archive: a header block whose checksum is right (any
+/// tar format, also the old one without the `ustar` magic), or the all-zero block that ends
+/// an empty archive. A gzipped dump (`x.json.gz`) is not one.
+#[must_use]
+pub fn is_tar(bytes: &[u8]) -> bool {
+    let Some(h) = bytes.get(..512) else { return false };
+    if h.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let sum: u64 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) }).sum();
+    octal(&h[148..156]).is_some_and(|c| c == sum)
+}
+
 fn inflated_too_large(max: u64) -> String {
     format!(
-        "the archive inflates to more than the {} snapshot file limit (raise it with --max-snapshot-mib or {})",
+        "the file inflates to more than the {} snapshot file limit (raise it with --max-snapshot-mib or {})",
         crate::limits::human_bytes(max),
         crate::limits::ENV_MAX_SNAPSHOT_MIB
     )

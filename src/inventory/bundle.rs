@@ -40,6 +40,19 @@ impl Layout {
     }
 }
 
+/// A layout's name as a noun phrase: `a troubleshoot support bundle`, `an insights-operator
+/// archive`, `sonobuoy results` (a plural takes no article).
+#[must_use]
+pub fn with_article(name: &str) -> String {
+    if name.ends_with('s') {
+        name.to_string()
+    } else if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
+    }
+}
+
 /// What a marker file is, judged by its path inside the capture (any leading directory,
 /// such as a bundle's top-level folder, is ignored).
 #[must_use]
@@ -157,14 +170,41 @@ pub fn kind_for_name(name: &str) -> Option<(&'static str, &'static str)> {
         .map(|(kind, av, _)| (*kind, *av))
 }
 
-/// The kind that a file's place in the capture gives its objects when they carry none: its
-/// stem first, then the folders above it, nearest first.
+/// The kind that a file's place in the capture gives its objects when they carry none. Each
+/// recognised layout names the kind at a fixed place, and a namespace (which may be called
+/// `ingress`, `events` or `jobs`) at another, so the place is read by the layout:
+///
+/// | layout | path | kind from |
+/// |---|---|---|
+/// | troubleshoot | `cluster-resources/<kind>/<ns>.json`, `cluster-resources/<kind>.json` | the folder (or file) after `cluster-resources` |
+/// | sonobuoy | `resources/ns/<ns>/<kind>.json`, `resources/cluster/<kind>.json` (`resources/non-ns/` in old results) | the file name |
+/// | support-bundle-kit | `yamls/namespaced/<ns>/<group>/<version>/<kind>.yaml`, `yamls/cluster/...` | the file name |
+/// | insights | `config/<kind>/<ns>/<name>.json`, `config/<kind>/<name>.json` | the folder (or file) after `config` |
+///
+/// Elsewhere the file name and its folder are asked; when both name a kind and they differ
+/// the place is ambiguous and gives none.
 #[must_use]
 pub fn kind_hint(rel: &str) -> Option<(&'static str, &'static str)> {
     let mut parts: Vec<&str> = rel.split('/').collect();
     let file = parts.pop()?;
     let stem = file.split('.').next().unwrap_or(file);
-    std::iter::once(stem).chain(parts.into_iter().rev()).find_map(kind_for_name)
+    // The component after `at`: a folder, or the file's stem when the file is next.
+    let after = |at: usize| parts.get(at + 1).copied().unwrap_or(stem);
+    for (i, dir) in parts.iter().enumerate() {
+        let next = parts.get(i + 1).copied();
+        match *dir {
+            "cluster-resources" | "config" => return kind_for_name(after(i)),
+            "resources" if matches!(next, Some("ns" | "cluster" | "non-ns")) => return kind_for_name(stem),
+            "yamls" if matches!(next, Some("namespaced" | "cluster")) => return kind_for_name(stem),
+            _ => {}
+        }
+    }
+    let by_file = kind_for_name(stem);
+    let by_dir = parts.last().and_then(|d| kind_for_name(d));
+    match (by_file, by_dir) {
+        (Some(f), Some(d)) if f != d => None,
+        (f, d) => f.or(d),
+    }
 }
 
 #[cfg(test)]
@@ -189,9 +229,38 @@ mod tests {
     }
 
     #[test]
+    fn a_namespace_named_like_a_kind_does_not_give_the_kind() {
+        let k = |rel: &str| kind_hint(rel).map(|k| k.0);
+        // troubleshoot: the file name is the namespace.
+        assert_eq!(k("cluster-resources/pods/ingress.json"), Some("Pod"));
+        assert_eq!(k("bundle-1/cluster-resources/deployments/jobs.json"), Some("Deployment"));
+        assert_eq!(k("cluster-resources/nodes.json"), Some("Node"));
+        assert_eq!(k("cluster-resources/custom-resources/ingresses.example.io/events.yaml"), None);
+        // insights: the nearest folder is the namespace.
+        assert_eq!(k("config/pod/ingress/router-x.json"), Some("Pod"));
+        assert_eq!(k("config/pod/secrets/x.json"), Some("Pod"));
+        assert_eq!(k("config/node/master-0.json"), Some("Node"));
+        // sonobuoy: a namespace folder, the kind is the file name.
+        assert_eq!(k("resources/ns/events/Pods.json"), Some("Pod"));
+        assert_eq!(k("resources/ns/jobs/Example.json"), None);
+        assert_eq!(k("resources/cluster/Nodes.json"), Some("Node"));
+        assert_eq!(k("resources/non-ns/Nodes.json"), Some("Node"));
+        // support-bundle-kit: a namespace folder, the kind is the file name.
+        assert_eq!(k("sb/yamls/namespaced/ingress/v1/pods.yaml"), Some("Pod"));
+        assert_eq!(k("sb/yamls/namespaced/ingress/example.io/v1/widgets.yaml"), None);
+        // Elsewhere: ambiguous places give none.
+        assert_eq!(k("dump/pods/ingress.json"), None);
+        assert_eq!(k("dump/pods/all.json"), Some("Pod"));
+        assert_eq!(k("dump/Pods.json"), Some("Pod"));
+    }
+
+    #[test]
     fn markers_are_recognised_anywhere_in_the_tree() {
         assert_eq!(marker("support-bundle/cluster-info/cluster_version.json"), Some(Layout::Troubleshoot));
         assert_eq!(marker("serverversion.json"), Some(Layout::Sonobuoy));
+        assert_eq!(with_article(Layout::Sonobuoy.name()), "sonobuoy results");
+        assert_eq!(with_article(Layout::Insights.name()), "an insights-operator archive");
+        assert_eq!(with_article(Layout::Troubleshoot.name()), "a troubleshoot support bundle");
         assert_eq!(marker("insights-operator/gathers.json"), Some(Layout::Insights));
         assert_eq!(marker("cluster-resources/pods/default.json"), None);
         let v: Value = serde_json::json!({"info": {"gitVersion": "v1.31.2+k3s1"}, "string": "v1.31.2+k3s1"});

@@ -306,7 +306,16 @@ pub(super) fn parse_yaml(
             let loc = e.location();
             let message = match yaml_limit_message(&e, "snapshot files") {
                 Some(m) => m,
-                None => format!("invalid YAML: {}", crate::limits::plain_yaml_message(&e)),
+                None => {
+                    let upto = loc.map_or(usize::MAX, |l| usize::try_from(l.line()).unwrap_or(usize::MAX));
+                    let joined = joined_at(text, upto).map_or_else(String::new, |n| {
+                        format!(
+                            "; line {} ends in `---`: were two files joined without a newline between them?",
+                            n + line_offset
+                        )
+                    });
+                    format!("invalid YAML: {}{joined}", crate::limits::plain_yaml_message(&e))
+                }
             };
             Err(SnapshotError {
                 path: name.to_string(),
@@ -316,6 +325,21 @@ pub(super) fn parse_yaml(
             })
         }
     }
+}
+
+/// The last line, up to line `upto` (1-based), that ends in `---` after other text (`name:
+/// n1---`): what `cat a.yaml b.yaml` writes when `a.yaml` has no final newline and `b.yaml`
+/// starts with `---`. Only said beside an error: the text may mean that value.
+fn joined_at(text: &str, upto: usize) -> Option<u64> {
+    text.lines()
+        .take(upto)
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim();
+            t.len() > 3 && t.ends_with("---") && !t.starts_with("---") && !t.starts_with('#')
+        })
+        .last()
+        .map(|(i, _)| i as u64 + 1)
 }
 
 /// The `kind` and `apiVersion` a list gives items that lack them: `PodList` → `Pod`.

@@ -21,6 +21,9 @@ pub struct InputNotes {
     pub conflicts: Vec<String>,
     /// `SnapshotInfo` documents read: what the input says was captured besides the objects.
     pub declarations: usize,
+    /// Resource states those documents declare (`resources:` — which kinds were listed, which
+    /// failed): evidence about the capture even when it holds no object.
+    pub declared_resources: usize,
 }
 
 /// A file, or an object in one, that was not read.

@@ -143,13 +143,34 @@ fn load_from(
             if meta.len() > limits.max_snapshot_bytes {
                 return Err(plain_err(&name, limits.snapshot_too_large()));
             }
-            let file = std::fs::File::open(path).map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
-            use std::io::Read as _;
+            use std::io::{Read as _, Seek as _};
+            let open = || -> std::io::Result<std::fs::File> {
+                let mut file = std::fs::File::open(path)?;
+                // A leading byte-order mark is skipped.
+                let mut head = [0u8; 3];
+                let n = file.read(&mut head)?;
+                if n < 3 || head != BOM {
+                    file.rewind()?;
+                }
+                Ok(file)
+            };
+            let file = open().map_err(|e| plain_err(&name, format!("cannot read: {e}")))?;
             stream::load(file.take(limits.max_snapshot_bytes), &name, None, &mut sink)?;
             return Ok(sink.finish());
         }
-        let bytes = read_file(path, limits)?;
-        if let Some(kind) = archive::sniff(&bytes) {
+        let mut bytes = read_file(path, limits)?;
+        let mut shown = name.clone();
+        let mut kind = archive::sniff(&bytes);
+        if kind == Some("tar.gz") {
+            // A gzipped tar, or one gzipped file (`pods.json.gz`): read as the file it holds,
+            // named without `.gz`.
+            bytes = archive::gunzip(&bytes, limits.max_snapshot_bytes).map_err(|m| plain_err(&name, m))?;
+            kind = archive::is_tar(&bytes).then_some("tar");
+            if kind.is_none() {
+                shown = name.strip_suffix(".gz").unwrap_or(&name).to_string();
+            }
+        }
+        if let Some(kind) = kind {
             let entries = archive::read(kind, &bytes, limits.max_snapshot_bytes).map_err(|m| plain_err(&name, m))?;
             drop(bytes);
             if entries.is_empty() {
@@ -158,8 +179,8 @@ fn load_from(
             load_tree(entries.into_iter().map(|(rel, b)| (rel, Data::Mem(b))).collect(), &name, &mut sink)?;
         } else {
             let text = String::from_utf8(bytes)
-                .map_err(|e| plain_err(&name, format!("not UTF-8 text: {}", e.utf8_error())))?;
-            load_text(&text, &name, None, &mut sink)?;
+                .map_err(|e| plain_err(&shown, format!("not UTF-8 text: {}", e.utf8_error())))?;
+            load_text(&text, &shown, None, &mut sink)?;
         }
     }
     Ok(sink.finish())
@@ -337,12 +358,17 @@ fn plain_err(name: &str, message: String) -> SnapshotError {
 /// read at once (faster, and `---`-separated documents are accepted).
 const STREAM_JSON_BYTES: u64 = 32 << 20;
 
-/// True when the file's first non-blank byte opens a JSON object or array.
+/// The UTF-8 byte-order mark some Windows tools write at the start of a text file.
+const BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+
+/// True when the file's first non-blank byte (after a byte-order mark) opens a JSON object
+/// or array.
 fn starts_like_json(path: &Path) -> bool {
     use std::io::Read as _;
     let mut head = [0u8; 4096];
     let Ok(n) = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)) else { return false };
-    head[..n].iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[')
+    let head = head[..n].strip_prefix(&BOM).unwrap_or(&head[..n]);
+    head.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
 /// Reads a file of at most the snapshot file limit.
@@ -470,6 +496,7 @@ fn first_document(text: &str, name: &str) -> Option<Value> {
 /// stream of documents, JSON lines, or documents separated by `---` lines; a top-level JSON
 /// array gives its items. YAML documents are parsed one at a time.
 pub fn parse_documents(text: &str, name: &str) -> Result<Vec<(u64, Value)>, SnapshotError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut docs = Vec::new();
     if looks_like_json(text) {
         for (offset, chunk) in split_json_separators(text) {
@@ -517,6 +544,8 @@ fn json_error(name: &str, line_offset: u64, e: &serde_json::Error) -> SnapshotEr
 }
 
 fn load_text(text: &str, name: &str, hint: Hint, sink: &mut Sink<'_>) -> Result<(), SnapshotError> {
+    // A leading byte-order mark is not part of the text.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if looks_like_json(text) {
         for (offset, chunk) in split_json_separators(text) {
             json::load_json(chunk, name, offset, hint, sink)?;
@@ -654,6 +683,7 @@ fn apply_info(info: InfoDoc, inv: &mut Inventory) -> Result<(), String> {
     if info.captured_at.is_some() {
         inv.captured_at = info.captured_at;
     }
+    inv.input.declared_resources += info.resources.len();
     if !info.resources.is_empty() {
         inv.authoritative = true;
     }

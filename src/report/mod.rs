@@ -280,7 +280,7 @@ pub fn plan_order_notes(p: &crate::eval::plan::PlanStep) -> Vec<String> {
 pub fn input_lines(n: &crate::inventory::InputNotes) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(l) = n.layout {
-        out.push(format!("read as a {l}"));
+        out.push(format!("read as {}", crate::inventory::bundle::with_article(l)));
     }
     let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
     for s in &n.skipped {
