@@ -168,6 +168,22 @@ fn limited_by_view(src: &DetectSource, inv: &Inventory) -> bool {
     }
 }
 
+/// False when `obj` cannot match the image source, decided without parsing it: its kind,
+/// namespace or name differ, or its text lacks the longest literal part of the repository
+/// pattern (a snapshot may hold 100,000 Pods, and each image source looks at every one).
+pub fn may_match(src: &ImageSource, obj: &Object) -> bool {
+    if src.kind.as_deref().is_some_and(|k| k != obj.kind)
+        || src.namespace.as_deref().is_some_and(|n| Some(n) != obj.namespace.as_deref())
+        || src.name.as_deref().is_some_and(|n| n != obj.name)
+    {
+        return false;
+    }
+    let literal = src.repository.as_deref().and_then(|p| p.split('*').max_by_key(|part| part.len()));
+    // A repository without a registry or a '/' is `library/<name>` but written `<name>`.
+    let literal = literal.map(|l| l.strip_prefix("library/").unwrap_or(l));
+    literal.is_none_or(|l| obj.raw().contains(l))
+}
+
 /// True when a container of `obj` matches the image source; returns the image.
 pub fn matching_images<'a>(src: &ImageSource, obj: &Object, spec: &'a Value) -> Vec<(&'a Value, ImageRef)> {
     if src.kind.as_deref().is_some_and(|k| k != obj.kind)
@@ -188,13 +204,15 @@ pub fn matching_images<'a>(src: &ImageSource, obj: &Object, spec: &'a Value) -> 
 }
 
 fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<String>) -> Vec<Candidate> {
-    for (g, k) in workloads::DETECT_KINDS {
+    // Pods are a fallback for captures without their controllers: a run that may read the
+    // controllers but not Pods still detects what they run.
+    for (g, k) in workloads::DETECT_KINDS.iter().filter(|(_, k)| *k != "Pod") {
         if let KindView::Failed(r) = inv.state(&GroupKind::new(g, k)) {
             failures.push(format!("cannot read {k}s: {r}"));
         }
     }
     let mut out = Vec::new();
-    for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+    for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, |o| may_match(src, o)) {
         let spec = &spec;
         for (_, image) in matching_images(src, obj, spec) {
             let raw = image.version_str().to_string();
