@@ -210,9 +210,13 @@ fn has_key(obj: &Object, key: &str) -> bool {
 /// the inventory had its ConfigMaps left out of the capture.
 const WITNESS_CONFIGMAP: &str = "kube-root-ca.crt";
 
-/// True when the witness ConfigMap can be expected: the server is 1.21 or later, or its
-/// version is unknown.
+/// True when the witness ConfigMap can be expected of a capture: the input is a snapshot (a
+/// live run lists each kind whole, or knows it failed) and the server is 1.21 or later, or
+/// its version is unknown.
 fn witness_expected(inv: &Inventory) -> bool {
+    if !matches!(inv.origin, crate::inventory::Origin::Snapshot(_)) {
+        return false;
+    }
     match inv.server_version.as_deref().map(version::parse) {
         Some(Parsed::Version(v)) => (v.major, v.minor) >= (1, 21),
         _ => true,
@@ -249,7 +253,9 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
                 Lookup::Found(t) => Some(t),
                 Lookup::Missing => None,
             };
-            if gk == configmaps && witness && inv.get(&configmaps, Some(ns), WITNESS_CONFIGMAP).is_none() {
+            // Without the witness the namespace's capture is partial: not only its ConfigMaps
+            // but any object a reference names may have been left out.
+            if witness && inv.get(&configmaps, Some(ns), WITNESS_CONFIGMAP).is_none() {
                 uncaptured.insert(ns.to_string());
                 continue;
             }
@@ -467,9 +473,11 @@ mod tests {
         let inventory = |view: Option<&[&str]>| {
             let mut inv = Inventory::new(Origin::Snapshot("t".into()), true);
             inv.ingest(deployment("other")).unwrap();
-            for kind in ["Secret", "ConfigMap"] {
-                inv.set_state(GroupKind::new("", kind), KindState::Collected(Vec::new()));
-            }
+            // The namespace was captured whole (its kube-root-ca.crt).
+            inv.ingest(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": WITNESS_CONFIGMAP, "namespace": "other"}}))
+                .unwrap();
+            inv.set_state(GroupKind::new("", "Secret"), KindState::Collected(Vec::new()));
             inv.finish();
             if let Some(v) = view {
                 inv.set_view(v.iter().map(ToString::to_string).collect());
@@ -488,6 +496,36 @@ mod tests {
             why,
             "references into namespaces outside the view could not be checked: namespace other was not read (this run reads only namespace(s) shop)"
         );
+    }
+
+    /// A Secret reference into a snapshot namespace without kube-root-ca.crt could not be
+    /// judged (the namespace was not captured whole); with it, the Secret is missing. A live
+    /// run lists each kind whole: there the witness is not asked.
+    #[test]
+    fn references_into_a_namespace_without_the_witness_are_not_judged_in_a_snapshot() {
+        use crate::inventory::Origin;
+        let inventory = |origin: Origin, witness: bool| {
+            let mut inv = Inventory::new(origin, true);
+            inv.ingest(serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "api", "namespace": "shop"},
+                "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x/api:1.0",
+                    "env": [{"name": "DB", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}]}]}}}}))
+                .unwrap();
+            inv.ingest(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "kube-system"}})).unwrap();
+            let ns = if witness { "shop" } else { "kube-system" };
+            inv.ingest(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": WITNESS_CONFIGMAP, "namespace": ns}}))
+                .unwrap();
+            inv.finish();
+            inv
+        };
+        let snapshot = || Origin::Snapshot("t".into());
+        let Err(why) = missing_references(&inventory(snapshot(), false)) else { panic!("judged a partial namespace") };
+        assert!(why.contains("namespace(s) shop were not captured"), "{why}");
+        let hits = missing_references(&inventory(snapshot(), true)).unwrap();
+        assert!(hits[0].message.contains("Secret shop/db which does not exist"), "{}", hits[0].message);
+        let live = Origin::Live { context: "c".into(), server: "https://k".into() };
+        assert_eq!(missing_references(&inventory(live, false)).unwrap().len(), 1);
     }
 
     #[test]
