@@ -210,11 +210,12 @@ fn has_key(obj: &Object, key: &str) -> bool {
 /// the inventory had its ConfigMaps left out of the capture.
 const WITNESS_CONFIGMAP: &str = "kube-root-ca.crt";
 
-/// True when the witness ConfigMap can be expected of a capture: the input is a snapshot (a
-/// live run lists each kind whole, or knows it failed) and the server is 1.21 or later, or
-/// its version is unknown.
+/// True when the witness ConfigMap is needed and can be expected: the input does not say which
+/// kinds it collected whole (a live run, or a snapshot with a `resources` list, as `snapshot`
+/// writes, lists each kind whole or knows it failed), and the server is 1.21 or later, or its
+/// version is unknown.
 fn witness_expected(inv: &Inventory) -> bool {
-    if !matches!(inv.origin, crate::inventory::Origin::Snapshot(_)) {
+    if inv.is_authoritative() {
         return false;
     }
     match inv.server_version.as_deref().map(version::parse) {
@@ -500,12 +501,14 @@ mod tests {
 
     /// A Secret reference into a snapshot namespace without kube-root-ca.crt could not be
     /// judged (the namespace was not captured whole); with it, the Secret is missing. A live
-    /// run lists each kind whole: there the witness is not asked.
+    /// run (or a snapshot with a `resources` list) lists each kind whole: there the witness is
+    /// not asked.
     #[test]
     fn references_into_a_namespace_without_the_witness_are_not_judged_in_a_snapshot() {
         use crate::inventory::Origin;
         let inventory = |origin: Origin, witness: bool| {
-            let mut inv = Inventory::new(origin, true);
+            let authoritative = matches!(origin, Origin::Live { .. });
+            let mut inv = Inventory::new(origin, authoritative);
             inv.ingest(serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
                 "metadata": {"name": "api", "namespace": "shop"},
                 "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x/api:1.0",
