@@ -178,9 +178,13 @@ pub fn may_match(src: &ImageSource, obj: &Object) -> bool {
     {
         return false;
     }
-    let literal = src.repository.as_deref().and_then(|p| p.split('*').max_by_key(|part| part.len()));
-    // A repository without a registry or a '/' is `library/<name>` but written `<name>`.
-    let literal = literal.map(|l| l.strip_prefix("library/").unwrap_or(l));
+    // The pattern is matched against the repository as parsed: an image written `nginx` is
+    // `library/nginx`. Any part of the pattern between `*` and `/` is written in the image,
+    // except one the added `library/` may supply.
+    let literal = src
+        .repository
+        .as_deref()
+        .and_then(|p| p.split(['*', '/']).filter(|part| !"library".contains(part)).max_by_key(|part| part.len()));
     literal.is_none_or(|l| obj.raw().contains(l))
 }
 
@@ -343,4 +347,42 @@ fn kubelet(inv: &Inventory, x: &VersionSuffix, failures: &mut Vec<String>) -> Op
             source: format!("oldest kubelet, {}", n.obj_ref()),
             object: n.obj_ref(),
         })
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::*;
+
+    /// The pre-filter never drops an object a source matches: every pattern of the catalog's
+    /// shapes against images written with and without registry, `library/` and tag.
+    #[test]
+    fn may_match_keeps_whatever_matching_images_matches() {
+        let patterns =
+            ["*/traefik", "library/nginx", "*/haraka", "rancher/rancher", "*ingress-nginx/controller", "li*ry/nginx"];
+        let images = [
+            "traefik:v3",
+            "docker.io/library/traefik:v3.1",
+            "nginx",
+            "docker.io/oneuptime/haraka:release",
+            "rancher/rancher:v2.8.5",
+            "registry.k8s.io/ingress-nginx/controller:v1.12.1@sha256:ab",
+            "quay.io/x/other:1",
+        ];
+        for p in patterns {
+            let src: ImageSource = serde_json::from_value(serde_json::json!({"repository": p})).unwrap();
+            for image in images {
+                let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+                    "spec": {"containers": [{"name": "c", "image": image}]}});
+                let obj = Object::from_value(pod).unwrap();
+                let spec = workloads::pod_spec(&obj).unwrap();
+                if !matching_images(&src, &obj, &spec).is_empty() {
+                    assert!(may_match(&src, &obj), "{p} matches {image} but the pre-filter drops it");
+                }
+            }
+        }
+        let src: ImageSource = serde_json::from_value(serde_json::json!({"repository": "*/haraka"})).unwrap();
+        let other = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}});
+        assert!(!may_match(&src, &Object::from_value(other).unwrap()), "a pre-filter that drops nothing");
+    }
 }
