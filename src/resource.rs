@@ -340,8 +340,12 @@ pub const WORKLOAD_KINDS: &[(&str, &str)] = &[
     ("", "Pod"),
 ];
 
-/// Kinds whose image tags identify a component's version.
-pub const DETECT_KINDS: &[(&str, &str)] = &[("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")];
+/// Kinds whose image tags identify a component's version (and whose floating tags and
+/// mounted config files are judged): the controllers, and Pods no captured controller of
+/// these kinds stands for (a `kubectl get pods` dump, a Pod of a custom resource or of a
+/// ReplicaSet without its Deployment).
+pub const DETECT_KINDS: &[(&str, &str)] =
+    &[("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("", "Pod")];
 
 /// The object that holds the API server's `apiserver_requested_deprecated_apis` gauge, as
 /// (group, kind): not served by any API, read from `GET /metrics` (`inventory::metrics`).

@@ -69,6 +69,20 @@ fn snapshot_file(objects: &[Value], extra_info: Value) -> tempfile::TempDir {
             info[k] = v.clone();
         }
     }
+    // A capture holds each namespace's kube-root-ca.crt (Kubernetes 1.21+): without it, references
+    // into the namespace could not be judged.
+    let mut objects = objects.to_vec();
+    let namespaces: std::collections::BTreeSet<String> =
+        objects.iter().filter_map(|o| o["metadata"]["namespace"].as_str().map(ToString::to_string)).collect();
+    for ns in namespaces {
+        if !objects.iter().any(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["name"] == "kube-root-ca.crt"
+                && o["metadata"]["namespace"] == ns.as_str()
+        }) {
+            objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": ns}}));
+        }
+    }
     let text = format!("{info}\n{}\n", json!({"apiVersion": "v1", "kind": "List", "items": objects}));
     temp_tree(&[("snap.json", &text)])
 }

@@ -157,7 +157,7 @@ fn checks_without_data_are_incomplete_unless_allowed() {
 fn secret_values_never_reach_any_output() {
     let canary = "Q0FOQVJZLXNlY3JldC12YWx1ZQ=="; // base64 of CANARY-secret-value
     let snap = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: d\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{{\"data\":{{\"KEEP_PROVIDERS\":\"{canary}\"}}}}'\ndata:\n  KEEP_PROVIDERS: {canary}\nstringData:\n  plain: CANARY-secret-value\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: keep-backend, namespace: d}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: keep\n        image: x/keep-api:0.41.3\n        env:\n        - {{name: A, valueFrom: {{secretKeyRef: {{name: app, key: missing-key}}}}}}\nstatus: {{availableReplicas: 1}}\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: d\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{{\"data\":{{\"KEEP_PROVIDERS\":\"{canary}\"}}}}'\ndata:\n  KEEP_PROVIDERS: {canary}\nstringData:\n  plain: CANARY-secret-value\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: keep-backend, namespace: d}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: keep\n        image: x/keep-api:0.41.3\n        env:\n        - {{name: A, valueFrom: {{secretKeyRef: {{name: app, key: missing-key}}}}}}\nstatus: {{availableReplicas: 1}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: kube-root-ca.crt, namespace: d}}\n"
     );
     let dir = temp_tree(&[("s.yaml", &snap)]);
     let p = dir.path().join("s.yaml");

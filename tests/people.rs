@@ -30,7 +30,7 @@ fn verbose_lists_each_passed_check_and_why() {
     for line in [
         "  nodes-not-ready (blocker): evaluated 2 Nodes, none matched",
         "  unavailable-workloads (blocker): evaluated 2 Deployments, none matched",
-        "  floating-image-tags (blocker): read 2 Deployments, found nothing",
+        "  floating-image-tags (blocker): read 1 Pod, 2 Deployments, found nothing",
         "  haraka-pinned-version (warning): Haraka 3.0.5 is within its pin =3.0.5",
         "  rancher-agent-ingress-panic (blocker): Rancher 2.8.5 is not in <2.7.8",
     ] {

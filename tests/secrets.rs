@@ -172,6 +172,8 @@ fn objects() -> Vec<Value> {
                        "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "app", "key": "missing-key"}}},
                                {"name": "B", "valueFrom": {"secretKeyRef": {"name": "app", "key": "password"}}}]}]}}},
                "status": {"availableReplicas": 1}}),
+        // Namespace d was captured whole (its kube-root-ca.crt): references into it are judged.
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": "d"}}),
         json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
                "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.30.7"}}}),
         // TLS Secrets: a real certificate beside a key that is the canary; a tls.crt that is a

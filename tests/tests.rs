@@ -12,6 +12,7 @@ mod contexts;
 mod deploy;
 mod dist;
 mod drain;
+mod evidence;
 mod expiry;
 #[path = "support/fake_api.rs"]
 mod fake_api;

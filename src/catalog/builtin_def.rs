@@ -178,7 +178,8 @@ impl Builtin {
                 .map(|(g, k)| Reads {
                     kind: GroupKind::new(g, k),
                     paths: &["spec"],
-                    // Pods and Jobs with an owner are skipped (their owner is checked instead).
+                    // Live, the spec of Pods and Jobs with an owner is not kept (a cluster may run
+                    // 100,000 Pods): their owner is read and judged instead.
                     unowned_only: matches!(*k, "Pod" | "Job"),
                 })
                 .collect()

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::detect::{Detected, image_version, matching_images};
+use super::detect::{Detected, image_version, matching_images, may_match};
 use super::workloads::{self, ImageRef};
 use crate::catalog::{Builtin, Catalog, DetectSource, MountedConfig, Severity};
 use crate::inventory::projection::Keep;
@@ -210,9 +210,14 @@ fn has_key(obj: &Object, key: &str) -> bool {
 /// the inventory had its ConfigMaps left out of the capture.
 const WITNESS_CONFIGMAP: &str = "kube-root-ca.crt";
 
-/// True when the witness ConfigMap can be expected: the server is 1.21 or later, or its
+/// True when the witness ConfigMap is needed and can be expected: the input does not say which
+/// kinds it collected whole (a live run, or a snapshot with a `resources` list, as `snapshot`
+/// writes, lists each kind whole or knows it failed), and the server is 1.21 or later, or its
 /// version is unknown.
 fn witness_expected(inv: &Inventory) -> bool {
+    if inv.is_authoritative() {
+        return false;
+    }
     match inv.server_version.as_deref().map(version::parse) {
         Some(Parsed::Version(v)) => (v.major, v.minor) >= (1, 21),
         _ => true,
@@ -249,7 +254,9 @@ fn missing_references(inv: &Inventory) -> Result<Vec<Hit>, String> {
                 Lookup::Found(t) => Some(t),
                 Lookup::Missing => None,
             };
-            if gk == configmaps && witness && inv.get(&configmaps, Some(ns), WITNESS_CONFIGMAP).is_none() {
+            // Without the witness the namespace's capture is partial: not only its ConfigMaps
+            // but any object a reference names may have been left out.
+            if witness && inv.get(&configmaps, Some(ns), WITNESS_CONFIGMAP).is_none() {
                 uncaptured.insert(ns.to_string());
                 continue;
             }
@@ -300,7 +307,7 @@ fn floating_tags(inv: &Inventory, catalog: &Catalog) -> Vec<Hit> {
         }
         let mut seen = BTreeSet::new();
         for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-            for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+            for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, |o| may_match(src, o)) {
                 let spec = &spec;
                 for (c, image) in matching_images(src, obj, spec) {
                     // A digest pins the image whatever its tag says.
@@ -395,7 +402,7 @@ fn mounted_config(
     let mut seen = BTreeSet::new();
     let mut outside: BTreeSet<String> = BTreeSet::new();
     for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-        for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+        for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, |o| may_match(src, o)) {
             let spec = &spec;
             let images: Vec<ImageRef> = matching_images(src, obj, spec).into_iter().map(|(_, i)| i).collect();
             let Some(image) = images.first() else { continue };
@@ -467,9 +474,11 @@ mod tests {
         let inventory = |view: Option<&[&str]>| {
             let mut inv = Inventory::new(Origin::Snapshot("t".into()), true);
             inv.ingest(deployment("other")).unwrap();
-            for kind in ["Secret", "ConfigMap"] {
-                inv.set_state(GroupKind::new("", kind), KindState::Collected(Vec::new()));
-            }
+            // The namespace was captured whole (its kube-root-ca.crt).
+            inv.ingest(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": WITNESS_CONFIGMAP, "namespace": "other"}}))
+                .unwrap();
+            inv.set_state(GroupKind::new("", "Secret"), KindState::Collected(Vec::new()));
             inv.finish();
             if let Some(v) = view {
                 inv.set_view(v.iter().map(ToString::to_string).collect());
@@ -488,6 +497,38 @@ mod tests {
             why,
             "references into namespaces outside the view could not be checked: namespace other was not read (this run reads only namespace(s) shop)"
         );
+    }
+
+    /// A Secret reference into a snapshot namespace without kube-root-ca.crt could not be
+    /// judged (the namespace was not captured whole); with it, the Secret is missing. A live
+    /// run (or a snapshot with a `resources` list) lists each kind whole: there the witness is
+    /// not asked.
+    #[test]
+    fn references_into_a_namespace_without_the_witness_are_not_judged_in_a_snapshot() {
+        use crate::inventory::Origin;
+        let inventory = |origin: Origin, witness: bool| {
+            let authoritative = matches!(origin, Origin::Live { .. });
+            let mut inv = Inventory::new(origin, authoritative);
+            inv.ingest(serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "api", "namespace": "shop"},
+                "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x/api:1.0",
+                    "env": [{"name": "DB", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}]}]}}}}))
+                .unwrap();
+            inv.ingest(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "kube-system"}})).unwrap();
+            let ns = if witness { "shop" } else { "kube-system" };
+            inv.ingest(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": WITNESS_CONFIGMAP, "namespace": ns}}))
+                .unwrap();
+            inv.finish();
+            inv
+        };
+        let snapshot = || Origin::Snapshot("t".into());
+        let Err(why) = missing_references(&inventory(snapshot(), false)) else { panic!("judged a partial namespace") };
+        assert!(why.contains("namespace(s) shop were not captured"), "{why}");
+        let hits = missing_references(&inventory(snapshot(), true)).unwrap();
+        assert!(hits[0].message.contains("Secret shop/db which does not exist"), "{}", hits[0].message);
+        let live = Origin::Live { context: "c".into(), server: "https://k".into() };
+        assert_eq!(missing_references(&inventory(live, false)).unwrap().len(), 1);
     }
 
     #[test]

@@ -168,6 +168,26 @@ fn limited_by_view(src: &DetectSource, inv: &Inventory) -> bool {
     }
 }
 
+/// False when `obj` cannot match the image source, decided without parsing it: its kind,
+/// namespace or name differ, or its text lacks the longest literal part of the repository
+/// pattern (a snapshot may hold 100,000 Pods, and each image source looks at every one).
+pub fn may_match(src: &ImageSource, obj: &Object) -> bool {
+    if src.kind.as_deref().is_some_and(|k| k != obj.kind)
+        || src.namespace.as_deref().is_some_and(|n| Some(n) != obj.namespace.as_deref())
+        || src.name.as_deref().is_some_and(|n| n != obj.name)
+    {
+        return false;
+    }
+    // The pattern is matched against the repository as parsed: an image written `nginx` is
+    // `library/nginx`. Any part of the pattern between `*` and `/` is written in the image,
+    // except one the added `library/` may supply.
+    let literal = src
+        .repository
+        .as_deref()
+        .and_then(|p| p.split(['*', '/']).filter(|part| !"library".contains(part)).max_by_key(|part| part.len()));
+    literal.is_none_or(|l| obj.raw().contains(l))
+}
+
 /// True when a container of `obj` matches the image source; returns the image.
 pub fn matching_images<'a>(src: &ImageSource, obj: &Object, spec: &'a Value) -> Vec<(&'a Value, ImageRef)> {
     if src.kind.as_deref().is_some_and(|k| k != obj.kind)
@@ -188,13 +208,15 @@ pub fn matching_images<'a>(src: &ImageSource, obj: &Object, spec: &'a Value) -> 
 }
 
 fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<String>) -> Vec<Candidate> {
-    for (g, k) in workloads::DETECT_KINDS {
+    // Pods are a fallback for captures without their controllers: a run that may read the
+    // controllers but not Pods still detects what they run.
+    for (g, k) in workloads::DETECT_KINDS.iter().filter(|(_, k)| *k != "Pod") {
         if let KindView::Failed(r) = inv.state(&GroupKind::new(g, k)) {
             failures.push(format!("cannot read {k}s: {r}"));
         }
     }
     let mut out = Vec::new();
-    for (obj, spec) in workloads::top_level(inv, workloads::DETECT_KINDS) {
+    for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, |o| may_match(src, o)) {
         let spec = &spec;
         for (_, image) in matching_images(src, obj, spec) {
             let raw = image.version_str().to_string();
@@ -325,4 +347,42 @@ fn kubelet(inv: &Inventory, x: &VersionSuffix, failures: &mut Vec<String>) -> Op
             source: format!("oldest kubelet, {}", n.obj_ref()),
             object: n.obj_ref(),
         })
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::*;
+
+    /// The pre-filter never drops an object a source matches: every pattern of the catalog's
+    /// shapes against images written with and without registry, `library/` and tag.
+    #[test]
+    fn may_match_keeps_whatever_matching_images_matches() {
+        let patterns =
+            ["*/traefik", "library/nginx", "*/haraka", "rancher/rancher", "*ingress-nginx/controller", "li*ry/nginx"];
+        let images = [
+            "traefik:v3",
+            "docker.io/library/traefik:v3.1",
+            "nginx",
+            "docker.io/oneuptime/haraka:release",
+            "rancher/rancher:v2.8.5",
+            "registry.k8s.io/ingress-nginx/controller:v1.12.1@sha256:ab",
+            "quay.io/x/other:1",
+        ];
+        for p in patterns {
+            let src: ImageSource = serde_json::from_value(serde_json::json!({"repository": p})).unwrap();
+            for image in images {
+                let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+                    "spec": {"containers": [{"name": "c", "image": image}]}});
+                let obj = Object::from_value(pod).unwrap();
+                let spec = workloads::pod_spec(&obj).unwrap();
+                if !matching_images(&src, &obj, &spec).is_empty() {
+                    assert!(may_match(&src, &obj), "{p} matches {image} but the pre-filter drops it");
+                }
+            }
+        }
+        let src: ImageSource = serde_json::from_value(serde_json::json!({"repository": "*/haraka"})).unwrap();
+        let other = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}});
+        assert!(!may_match(&src, &Object::from_value(other).unwrap()), "a pre-filter that drops nothing");
+    }
 }

@@ -490,7 +490,7 @@ fn run_check(
             Ok(j) => Outcome::Ran(j.hits.into_iter().map(|h| finding(h.objects, h.message, h.severity)).collect()),
             Err(e) => Outcome::CouldNotEvaluate(e),
         },
-        Rule::Cel { program, message, .. } => {
+        Rule::Cel { program, message, source } => {
             // A selector of one namespace the run did not read (`-n`) has nothing to judge.
             if let Some((gk, why)) =
                 check.resources.iter().find_map(|r| Some((&r.gk, inv.outside_view(r.namespace.as_deref())?)))
@@ -536,10 +536,21 @@ fn run_check(
             let old_of = &old_of;
             let capture_time = inv.capture_time().unwrap_or_default();
             let capture_time = capture_time.as_str();
+            // A snapshot that does not say when it was taken (`capturedAt`) was taken no earlier
+            // than its latest timestamp and no later than now. A rule about how long a state has
+            // lasted, true at the earliest possible capture time, stays true; one that is false
+            // there but true now cannot be decided: that object is *could not evaluate*.
+            let latest_possible = (inv.captured_at.is_none() && source.contains("captureTime")).then(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or_else(|_| String::new(), |d| crate::inventory::rfc3339(d.as_secs()))
+            });
+            let latest_possible = latest_possible.as_deref();
             // Objects are independent: evaluate chunks on all cores, then merge in order.
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);
             let chunk = candidates.len().div_ceil(threads).max(256);
-            let results: Vec<CelResult> = std::thread::scope(|scope| {
+            // Each object's result, and whether it depends on the unknown capture time.
+            let results: Vec<(CelResult, bool)> = std::thread::scope(|scope| {
                 let handles: Vec<_> = candidates
                     .chunks(chunk)
                     .map(|part| {
@@ -548,15 +559,22 @@ fn run_check(
                         let work = move || {
                             part.iter()
                                 .map(|obj| {
-                                    cel_rule::eval_cel_reading(
-                                        program,
-                                        message.as_ref(),
-                                        reads,
-                                        obj,
-                                        old_of(obj),
-                                        env,
-                                        capture_time,
-                                    )
+                                    let at = |t: &str| {
+                                        cel_rule::eval_cel_reading(
+                                            program,
+                                            message.as_ref(),
+                                            reads,
+                                            obj,
+                                            old_of(obj),
+                                            env,
+                                            t,
+                                        )
+                                    };
+                                    let earliest = at(capture_time);
+                                    match (latest_possible, &earliest) {
+                                        (Some(now), Ok(None)) if matches!(at(now), Ok(Some(_))) => (earliest, true),
+                                        _ => (earliest, false),
+                                    }
                                 })
                                 .collect::<Vec<_>>()
                         };
@@ -571,14 +589,21 @@ fn run_check(
                 handles
                     .into_iter()
                     .flat_map(|h| match h {
-                        Ok(h) => h.join().unwrap_or_else(|_| vec![Err("evaluation thread panicked".to_string())]),
+                        Ok(h) => {
+                            h.join().unwrap_or_else(|_| vec![(Err("evaluation thread panicked".to_string()), false)])
+                        }
                         Err(done) => done,
                     })
                     .collect()
             });
             let mut findings = Vec::new();
             let mut errors: Vec<String> = Vec::new();
-            for (obj, result) in candidates.iter().zip(results) {
+            let mut undecided: Vec<String> = Vec::new();
+            for (obj, (result, depends_on_time)) in candidates.iter().zip(results) {
+                if depends_on_time {
+                    undecided.push(obj.obj_ref().to_string());
+                    continue;
+                }
                 match result {
                     Ok(None) => {}
                     Ok(Some(msg)) => {
@@ -587,6 +612,26 @@ fn run_check(
                     }
                     Err(e) => errors.push(format!("{}: {e}", obj.obj_ref())),
                 }
+            }
+            if errors.is_empty() && !undecided.is_empty() {
+                let when = if capture_time.is_empty() {
+                    "the input says nowhere when it was captured (no capturedAt, no timestamps)".to_string()
+                } else {
+                    format!(
+                        "the snapshot does not say when it was captured (no capturedAt): only that it was after {capture_time}, its latest timestamp"
+                    )
+                };
+                let what = if undecided.len() == 1 {
+                    undecided[0].clone()
+                } else {
+                    format!("{} objects, first {}", undecided.len(), undecided[0])
+                };
+                let why = format!("{what} could not be judged: {when}");
+                return if findings.is_empty() {
+                    Outcome::CouldNotEvaluate(why)
+                } else {
+                    Outcome::Partial(findings, why)
+                };
             }
             if errors.is_empty() && findings.is_empty() {
                 let mut per_kind: Vec<(String, usize)> = Vec::new();

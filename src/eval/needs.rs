@@ -114,9 +114,12 @@ pub fn needs_for(
                 DetectSource::Image(i) => match &i.kind {
                     Some(k) => out.push(unscoped(GroupKind::new("apps", k), Keep::paths(&["spec"]))),
                     None => out.extend(
-                        workloads::DETECT_KINDS
-                            .iter()
-                            .map(|(g, k)| unscoped(GroupKind::new(g, k), Keep::paths(&["spec"]))),
+                        // Of Pods only those without an owner keep their spec (a cluster may
+                        // run 100,000 Pods; owned ones are judged through their controller).
+                        workloads::DETECT_KINDS.iter().map(|(g, k)| {
+                            let keep = if *k == "Pod" { Keep::unowned(&["spec"]) } else { Keep::paths(&["spec"]) };
+                            unscoped(GroupKind::new(g, k), keep)
+                        }),
                     ),
                 },
                 DetectSource::Kubelet(_) => {

@@ -18,39 +18,66 @@ pub fn pod_spec(obj: &Object) -> Option<Value> {
     obj.value().pointer_mut(path).map(Value::take)
 }
 
-/// Workloads with their pod specs, skipping Pods and Jobs whose owner is in the inventory
-/// (their owner is reported instead, once). A Pod or Job whose owner was not captured is
-/// judged itself: otherwise nobody would be. Parsed one at a time as the caller iterates: a
-/// snapshot may hold 100,000 Pods.
+/// Workloads of `kinds` with their pod specs, skipping objects that an owner of one of
+/// `kinds` in the inventory stands for ([`covered`]): that owner is judged instead, once.
+/// Any other object is judged itself, otherwise nobody would judge it: a Pod whose owner was
+/// not captured, or is a kind the caller does not judge (a ReplicaSet without its Deployment,
+/// a custom resource). Parsed one at a time as the caller iterates: a snapshot may hold
+/// 100,000 Pods.
 pub fn top_level<'a>(
     inv: &'a Inventory,
     kinds: &'a [(&'a str, &'a str)],
 ) -> impl Iterator<Item = (&'a Object, Value)> + 'a {
+    top_level_where(inv, kinds, |_| true)
+}
+
+/// [`top_level`] of the objects `wanted` accepts, asked before an object is parsed.
+pub fn top_level_where<'a>(
+    inv: &'a Inventory,
+    kinds: &'a [(&'a str, &'a str)],
+    wanted: impl Fn(&Object) -> bool + 'a,
+) -> impl Iterator<Item = (&'a Object, Value)> + 'a {
     kinds
         .iter()
         .flat_map(move |(g, k)| inv.objects(&GroupKind::new(g, k)).iter())
-        .filter(move |o| !(matches!(o.kind.as_str(), "Pod" | "Job") && o.is_owned() && owner_captured(inv, o)))
+        .filter(move |o| wanted(o) && !covered(inv, o, kinds))
         .filter_map(|o| pod_spec(o).map(|s| (o, s)))
 }
 
-/// True when the object's owner is in the inventory, or would be judged in its place: a
-/// ReplicaSet `<deployment>-<hash>` stands for its Deployment, a Job `<cronjob>-<n>` for its
-/// CronJob. An owner reference without a name (a live inventory keeps no more) counts as
-/// captured.
-fn owner_captured(inv: &Inventory, o: &Object) -> bool {
-    let Some((gk, name)) = o.owner() else { return true };
-    if name.is_empty() || inv.get(&gk, o.namespace.as_deref(), name).is_some() {
-        return true;
+/// How far an owner chain is followed (Pod → ReplicaSet → Deployment is 2; a cycle in broken
+/// data ends here).
+const MAX_OWNER_DEPTH: usize = 8;
+
+/// True when an ancestor of `o` in the inventory is of one of `kinds`, and so is judged in
+/// its place. The chain is followed through captured owners of other kinds (a ReplicaSet to
+/// its Deployment). An owner that was not captured may still be stood for by name: a
+/// ReplicaSet `<deployment>-<hash>` by its Deployment, a Job `<cronjob>-<n>` by its CronJob,
+/// when that kind is judged and captured. An owner reference without a name (a live
+/// inventory keeps no more) counts as covered.
+fn covered(inv: &Inventory, o: &Object, kinds: &[(&str, &str)]) -> bool {
+    let judged = |gk: &GroupKind| kinds.iter().any(|(g, k)| gk.group == *g && gk.kind == *k);
+    let ns = o.namespace.as_deref();
+    let mut cur = o;
+    for _ in 0..MAX_OWNER_DEPTH {
+        let Some((gk, name)) = cur.owner() else { return false };
+        if name.is_empty() {
+            return true;
+        }
+        if let Some(owner) = inv.get(&gk, ns, name) {
+            if judged(&gk) {
+                return true;
+            }
+            cur = owner;
+            continue;
+        }
+        let parent = match gk.kind.as_str() {
+            "ReplicaSet" => GroupKind::new("apps", "Deployment"),
+            "Job" => GroupKind::new("batch", "CronJob"),
+            _ => return false,
+        };
+        return judged(&parent) && name.rsplit_once('-').is_some_and(|(stem, _)| inv.get(&parent, ns, stem).is_some());
     }
-    let parent = |kind: &str, group: &str| {
-        name.rsplit_once('-')
-            .is_some_and(|(stem, _)| inv.get(&GroupKind::new(group, kind), o.namespace.as_deref(), stem).is_some())
-    };
-    match gk.kind.as_str() {
-        "ReplicaSet" => parent("Deployment", "apps"),
-        "Job" => parent("CronJob", "batch"),
-        _ => false,
-    }
+    false
 }
 
 /// Containers and init containers of a pod spec.
@@ -148,6 +175,61 @@ pub fn glob_match(pattern: &str, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inventory(objects: &[Value]) -> Inventory {
+        use crate::inventory::Origin;
+        let mut inv = Inventory::new(Origin::Snapshot("t".into()), true);
+        for o in objects {
+            inv.ingest(o.clone()).unwrap();
+        }
+        inv.finish();
+        inv
+    }
+
+    fn owned(api: &str, kind: &str, name: &str, owner: Option<(&str, &str, &str)>) -> Value {
+        let mut v = serde_json::json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}},
+                     "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}},
+                     "containers": [{"name": "c", "image": "x:1"}]}});
+        if let Some((a, k, n)) = owner {
+            v["metadata"]["ownerReferences"] =
+                serde_json::json!([{"apiVersion": a, "kind": k, "name": n, "controller": true}]);
+        }
+        v
+    }
+
+    fn judged(inv: &Inventory, kinds: &'static [(&'static str, &'static str)]) -> Vec<String> {
+        top_level(inv, kinds).map(|(o, _)| format!("{} {}", o.kind, o.name)).collect()
+    }
+
+    #[test]
+    fn an_owner_stands_for_what_it_owns_only_when_its_kind_is_judged() {
+        let pod = owned("v1", "Pod", "web-1a2b-x", Some(("apps/v1", "ReplicaSet", "web-1a2b")));
+        let rs = owned("apps/v1", "ReplicaSet", "web-1a2b", Some(("apps/v1", "Deployment", "web")));
+        let deploy = owned("apps/v1", "Deployment", "web", None);
+        // Pod → captured ReplicaSet → captured Deployment: the Deployment, once.
+        let inv = inventory(&[pod.clone(), rs.clone(), deploy.clone()]);
+        assert_eq!(judged(&inv, KINDS), ["Deployment web"]);
+        // No ReplicaSet captured: `<deployment>-<hash>` stands for its Deployment.
+        assert_eq!(judged(&inventory(&[pod.clone(), deploy]), KINDS), ["Deployment web"]);
+        // A ReplicaSet without its Deployment is not judged: its Pod is.
+        assert_eq!(judged(&inventory(&[pod.clone(), rs]), KINDS), ["Pod web-1a2b-x"]);
+        // Job → CronJob by name; a Job pod's owner is judged by a check of Jobs, not by one of
+        // controllers only (DETECT_KINDS), where the Pod is judged itself.
+        let job_pod = owned("v1", "Pod", "backup-29000-q", Some(("batch/v1", "Job", "backup-29000")));
+        let cron = owned("batch/v1", "CronJob", "backup", None);
+        let inv = inventory(&[job_pod, cron]);
+        assert_eq!(judged(&inv, KINDS), ["CronJob backup"]);
+        assert_eq!(judged(&inv, DETECT_KINDS), ["Pod backup-29000-q"]);
+    }
+
+    #[test]
+    fn an_owner_cycle_in_broken_data_ends() {
+        let a = owned("apps/v1", "ReplicaSet", "a", Some(("apps/v1", "ReplicaSet", "b")));
+        let b = owned("apps/v1", "ReplicaSet", "b", Some(("apps/v1", "ReplicaSet", "a")));
+        let pod = owned("v1", "Pod", "p", Some(("apps/v1", "ReplicaSet", "a")));
+        assert_eq!(judged(&inventory(&[a, b, pod]), KINDS), ["Pod p"]);
+    }
 
     #[test]
     fn glob_star_matches_runs_including_empty_and_slashes() {
