@@ -321,15 +321,21 @@ fn snapshot_round_trip_gives_the_same_findings_and_no_secret_values() {
             }
         }
     }
-    // Only what the checks read is captured: an owned Pod keeps metadata, the status fields
-    // unstable-pods reads, and of its spec only the node and each container's requests
-    // (drain-capacity); only bare Pods' specs are read whole.
+    // Only what the checks read is captured: a Pod its Deployment's ReplicaSet stands for
+    // keeps metadata, the status fields unstable-pods reads, and of its spec only the node and
+    // each container's requests (drain-capacity); the specs of Pods judged themselves (bare,
+    // or a Job's) are kept whole.
     let docs = upgrade_preflight::inventory::snapshot::parse_documents(&text, "snap.json").unwrap();
     let items = docs.iter().find_map(|(_, d)| d.get("items").and_then(Value::as_array)).unwrap();
     let owned_pod = items
         .iter()
-        .find(|o| o["kind"] == "Pod" && o["metadata"]["ownerReferences"].is_array())
-        .expect("the demo has owned Pods");
+        .find(|o| o["kind"] == "Pod" && o["metadata"]["labels"]["pod-template-hash"].is_string())
+        .expect("the demo has Pods of Deployments");
+    let job_pod = items
+        .iter()
+        .find(|o| o["kind"] == "Pod" && o["metadata"]["ownerReferences"][0]["kind"] == "Job")
+        .expect("the demo has a Job's Pod");
+    assert!(job_pod["spec"]["containers"][0]["image"].is_string(), "{job_pod}");
     let spec = owned_pod["spec"].as_object().unwrap();
     assert!(
         spec.keys().all(|k| ["nodeName", "containers", "initContainers", "overhead"].contains(&k.as_str())),
@@ -548,4 +554,47 @@ fn applied_annotations_survive_the_projection() {
     };
     assert_eq!(names(&base), ["kapp"]);
     assert_eq!(names(&[&base[..], &["--additional-annotation", "example.com/applied"]].concat()), ["custom", "kapp"]);
+}
+
+/// Objects named in the findings of `check_id`, sorted.
+fn finding_objects(r: &Value, check_id: &str) -> Vec<String> {
+    let mut names: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["checkId"] == check_id)
+        .flat_map(|f| {
+            f["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| format!("{} {}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()))
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn pods_no_listed_controller_stands_for_are_judged_live_as_in_a_snapshot() {
+    // A live run keeps the spec only of Pods a judged controller stands for; the Pods of a
+    // Job, an Argo Rollouts ReplicaSet or a VirtualMachineInstance keep theirs.
+    let rel = "tests/fixtures/clusters/pods-judged-themselves.yaml";
+    let l = live(rel);
+    let (code, r, stderr) = l.check(&[]);
+    let (snap_code, snap) = crate::util::check_json(rel, &[]);
+    assert_eq!(code, snap_code, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    for id in ["floating-image-tags", "missing-references", "haraka-connection-ini"] {
+        assert_eq!(finding_objects(&r, id), finding_objects(&snap, id), "{id}");
+    }
+    assert_eq!(
+        finding_objects(&r, "floating-image-tags"),
+        ["Deployment api", "Pod migrate-8xq2z", "Pod web-rollout-7c9d8f6b5-x2k4p"]
+    );
+    assert!(
+        finding_objects(&r, "missing-references").contains(&"Pod virt-launcher-vm1-abcde".to_string()),
+        "{:?}",
+        finding_objects(&r, "missing-references")
+    );
 }

@@ -980,8 +980,9 @@ async fn list_kind_into(http: &Http, need: &Need, res: &Resolved, releases: &mut
                         Err(e) => return KindState::Failed(format!("list {what} {scope}: Helm release: {e}")),
                     }
                 }
-                let owned =
-                    item.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+                // Pods a listed controller stands for leave out what only Pods judged
+                // themselves need.
+                let owned = crate::inventory::projection::stood_for(&item);
                 need.keep.apply(&mut item, owned);
                 match Object::from_value(item) {
                     Ok(obj) => objects.push(obj),

@@ -22,8 +22,34 @@ pub struct Keep {
     pub all: bool,
     /// Paths kept for every object.
     pub paths: BTreeSet<Path>,
-    /// Paths kept only for objects without `ownerReferences`.
+    /// Paths kept only for objects no pod controller owns (see [`stood_for`]): a live run
+    /// leaves them out of the Pods a ReplicaSet, StatefulSet or DaemonSet owns, which are
+    /// judged through their owner.
     pub unowned_paths: BTreeSet<Path>,
+}
+
+/// True when the object's controller (else its first owner) is a StatefulSet, a DaemonSet,
+/// or a ReplicaSet of a Deployment (the Pod carries the `pod-template-hash` label the
+/// Deployment controller sets): a controller whose pod template the checks judge in the
+/// Pod's place, and which a live run lists whenever those checks run. Pods of anything else
+/// (a Job, an Argo Rollouts or standalone ReplicaSet, a KubeVirt VirtualMachineInstance, any
+/// custom resource) are judged themselves, as in a snapshot, so they keep their
+/// [`Keep::unowned_paths`] in a live run too.
+#[must_use]
+pub fn stood_for(value: &Value) -> bool {
+    let Some(refs) = value.pointer("/metadata/ownerReferences").and_then(Value::as_array) else { return false };
+    let owner =
+        refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)).or_else(|| refs.first());
+    let Some(owner) = owner else { return false };
+    let group = owner.get("apiVersion").and_then(Value::as_str).and_then(|a| a.split_once('/')).map(|(g, _)| g);
+    let kind = owner.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let of_deployment = || value.pointer("/metadata/labels/pod-template-hash").is_some();
+    matches!(group, Some("apps" | "extensions"))
+        && match kind {
+            "StatefulSet" | "DaemonSet" => true,
+            "ReplicaSet" => of_deployment(),
+            _ => false,
+        }
 }
 
 impl Keep {
@@ -59,7 +85,8 @@ impl Keep {
         self.unowned_paths.extend(other.unowned_paths.iter().cloned());
     }
 
-    /// Reduces `value` to what is kept.
+    /// Reduces `value` to what is kept; `owned`: a pod controller stands for it
+    /// ([`stood_for`]), so its `unowned_paths` are not kept.
     pub fn apply(&self, value: &mut Value, owned: bool) {
         if self.all {
             return;
@@ -297,6 +324,42 @@ mod tests {
         let mut v = obj.clone();
         Keep::all().apply(&mut v, false);
         assert_eq!(v, obj);
+    }
+
+    #[test]
+    fn only_pods_of_deployments_statefulsets_and_daemonsets_are_stood_for() {
+        let pod = |owners: Value, hash: bool| {
+            let mut p =
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "ownerReferences": owners}});
+            if hash {
+                p["metadata"]["labels"] = json!({"pod-template-hash": "5d8f9c"});
+            }
+            p
+        };
+        let owner = |av: &str, kind: &str, controller: bool| json!({"apiVersion": av, "kind": kind, "name": "o", "controller": controller});
+        for (av, kind, hash) in [
+            ("apps/v1", "ReplicaSet", true),
+            ("extensions/v1beta1", "ReplicaSet", true),
+            ("apps/v1", "StatefulSet", false),
+            ("apps/v1", "DaemonSet", false),
+        ] {
+            assert!(stood_for(&pod(json!([owner(av, kind, true)]), hash)), "{kind}");
+        }
+        for (av, kind, hash) in [
+            // A ReplicaSet no Deployment made (standalone, Argo Rollouts).
+            ("apps/v1", "ReplicaSet", false),
+            ("batch/v1", "Job", false),
+            ("kubevirt.io/v1", "VirtualMachineInstance", false),
+            ("example.com/v1", "ReplicaSet", true),
+        ] {
+            assert!(!stood_for(&pod(json!([owner(av, kind, true)]), hash)), "{av} {kind}");
+        }
+        // The controller decides, not the first reference.
+        let refs =
+            json!([owner("apps/v1", "DaemonSet", false), owner("kubevirt.io/v1", "VirtualMachineInstance", true)]);
+        assert!(!stood_for(&pod(refs, false)));
+        assert!(!stood_for(&pod(json!([]), false)));
+        assert!(!stood_for(&json!({"metadata": {"name": "p"}})));
     }
 
     #[test]
