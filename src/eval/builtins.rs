@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::detect::{Detected, image_version, matching_images, may_match};
+use super::detect::{Detected, image_version, matching_images, prefilter};
 use super::workloads::{self, ImageRef};
 use crate::catalog::{Builtin, Catalog, DetectSource, MountedConfig, Severity};
 use crate::inventory::projection::Keep;
@@ -307,7 +307,7 @@ fn floating_tags(inv: &Inventory, catalog: &Catalog) -> Vec<Hit> {
         }
         let mut seen = BTreeSet::new();
         for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-            for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, |o| may_match(src, o)) {
+            for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, prefilter(src, inv)) {
                 let spec = &spec;
                 for (c, image) in matching_images(src, obj, spec) {
                     // A digest pins the image whatever its tag says.
@@ -402,7 +402,7 @@ fn mounted_config(
     let mut seen = BTreeSet::new();
     let mut outside: BTreeSet<String> = BTreeSet::new();
     for src in m.detect.iter().filter_map(|d| if let DetectSource::Image(i) = d { Some(i) } else { None }) {
-        for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, |o| may_match(src, o)) {
+        for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, prefilter(src, inv)) {
             let spec = &spec;
             let images: Vec<ImageRef> = matching_images(src, obj, spec).into_iter().map(|(_, i)| i).collect();
             let Some(image) = images.first() else { continue };

@@ -70,6 +70,24 @@ pub(crate) fn eval_cel_reading(
     env: &Arc<cel::Env>,
     capture_time: &str,
 ) -> CelResult {
+    eval_cel_between(program, message, reads, obj, old, env, capture_time, None).0
+}
+
+/// [`eval_cel_reading`] at `capture_time`, and, when the rule is false there and `later` is
+/// given, again at `later` on the same converted object: the second value is true when the
+/// rule holds at `later` only (the result depends on a capture time known only to lie
+/// between the two).
+#[allow(clippy::too_many_arguments)] // Each is one of the rule's inputs; a struct would only rename them.
+pub(crate) fn eval_cel_between(
+    program: &cel::Program,
+    message: Option<&cel::Program>,
+    reads: &Keep,
+    obj: &Object,
+    old: Option<&Object>,
+    env: &Arc<cel::Env>,
+    capture_time: &str,
+    later: Option<&str>,
+) -> (CelResult, bool) {
     let mut value = read_top_level(obj.raw(), reads);
     reads.apply(&mut value, false);
     let old_value = old.map_or(serde_json::Value::Null, Object::value);
@@ -77,22 +95,30 @@ pub(crate) fn eval_cel_reading(
     ctx.add_variable_as_val("object", to_cel(&value));
     ctx.add_variable_as_val("oldObject", to_cel(&old_value));
     ctx.add_variable_as_val("captureTime", Box::new(cel::common::types::CelString::from(capture_time)));
-    match program.execute(&ctx) {
+    let result = match program.execute(&ctx) {
         Ok(cel::Value::Bool(false)) => Ok(None),
         Ok(cel::Value::Bool(true)) => {
             let msg = match message {
                 None => None,
                 Some(m) => match m.execute(&ctx) {
                     Ok(cel::Value::String(s)) => Some(s.to_string()),
-                    Ok(other) => return Err(format!("message-expression returned {other:?}, not a string")),
-                    Err(e) => return Err(format!("message-expression: {e}")),
+                    Ok(other) => return (Err(format!("message-expression returned {other:?}, not a string")), false),
+                    Err(e) => return (Err(format!("message-expression: {e}")), false),
                 },
             };
             Ok(Some(msg))
         }
         Ok(other) => Err(format!("rule returned {other:?}, not a bool")),
         Err(e) => Err(e.to_string()),
-    }
+    };
+    let depends = match (&result, later) {
+        (Ok(None), Some(later)) => {
+            ctx.add_variable_as_val("captureTime", Box::new(cel::common::types::CelString::from(later)));
+            matches!(program.execute(&ctx), Ok(cel::Value::Bool(true)))
+        }
+        _ => false,
+    };
+    (result, depends)
 }
 
 /// The object of `raw` with only the top-level fields `reads.apply` looks at (`apiVersion`,

@@ -168,16 +168,11 @@ fn limited_by_view(src: &DetectSource, inv: &Inventory) -> bool {
     }
 }
 
-/// False when `obj` cannot match the image source, decided without parsing it: its kind,
-/// namespace or name differ, or its text lacks the longest literal part of the repository
-/// pattern (a snapshot may hold 100,000 Pods, and each image source looks at every one).
-pub fn may_match(src: &ImageSource, obj: &Object) -> bool {
-    if src.kind.as_deref().is_some_and(|k| k != obj.kind)
-        || src.namespace.as_deref().is_some_and(|n| Some(n) != obj.namespace.as_deref())
-        || src.name.as_deref().is_some_and(|n| n != obj.name)
-    {
-        return false;
-    }
+/// A test of whether an object may match the image source, decided without parsing it:
+/// false when its kind, namespace or name differ, or its text lacks the longest literal part
+/// of the repository pattern, and for every object when no image in the inventory holds that
+/// part (a snapshot may hold 100,000 Pods, and each image source looks at every one).
+pub fn prefilter<'a>(src: &'a ImageSource, inv: &Inventory) -> impl Fn(&Object) -> bool + 'a {
     // The pattern is matched against the repository as parsed: an image written `nginx` is
     // `library/nginx`. Any part of the pattern between `*` and `/` is written in the image,
     // except one the added `library/` may supply.
@@ -185,7 +180,14 @@ pub fn may_match(src: &ImageSource, obj: &Object) -> bool {
         .repository
         .as_deref()
         .and_then(|p| p.split(['*', '/']).filter(|part| !"library".contains(part)).max_by_key(|part| part.len()));
-    literal.is_none_or(|l| obj.raw().contains(l))
+    let anywhere = literal.is_none_or(|l| inv.any_image(|i| i.contains(l)).unwrap_or(true));
+    move |obj: &Object| {
+        anywhere
+            && src.kind.as_deref().is_none_or(|k| k == obj.kind)
+            && src.namespace.as_deref().is_none_or(|n| Some(n) == obj.namespace.as_deref())
+            && src.name.as_deref().is_none_or(|n| n == obj.name)
+            && literal.is_none_or(|l| obj.raw().contains(l))
+    }
 }
 
 /// True when a container of `obj` matches the image source; returns the image.
@@ -216,7 +218,7 @@ fn image_candidates(src: &ImageSource, inv: &Inventory, failures: &mut Vec<Strin
         }
     }
     let mut out = Vec::new();
-    for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, |o| may_match(src, o)) {
+    for (obj, spec) in workloads::top_level_where(inv, workloads::DETECT_KINDS, prefilter(src, inv)) {
         let spec = &spec;
         for (_, image) in matching_images(src, obj, spec) {
             let raw = image.version_str().to_string();
@@ -352,11 +354,29 @@ fn kubelet(inv: &Inventory, x: &VersionSuffix, failures: &mut Vec<String>) -> Op
 #[cfg(test)]
 mod prefilter_tests {
     use super::*;
+    use crate::inventory::Origin;
+
+    fn inventory(objects: &[Value], finished: bool) -> Inventory {
+        let mut inv = Inventory::new(Origin::Snapshot("t".into()), true);
+        for o in objects {
+            inv.ingest(o.clone()).unwrap();
+        }
+        if finished {
+            inv.finish();
+        }
+        inv
+    }
+
+    fn pod(name: &str, image: &str) -> Value {
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "n"},
+            "spec": {"containers": [{"name": "c", "image": image}]}})
+    }
 
     /// The pre-filter never drops an object a source matches: every pattern of the catalog's
-    /// shapes against images written with and without registry, `library/` and tag.
+    /// shapes against images written with and without registry, `library/` and tag, in a
+    /// finished inventory (the images index) and in one that is not (each object asked).
     #[test]
-    fn may_match_keeps_whatever_matching_images_matches() {
+    fn the_prefilter_keeps_whatever_matching_images_matches() {
         let patterns =
             ["*/traefik", "library/nginx", "*/haraka", "rancher/rancher", "*ingress-nginx/controller", "li*ry/nginx"];
         let images = [
@@ -371,18 +391,28 @@ mod prefilter_tests {
         for p in patterns {
             let src: ImageSource = serde_json::from_value(serde_json::json!({"repository": p})).unwrap();
             for image in images {
-                let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
-                    "spec": {"containers": [{"name": "c", "image": image}]}});
-                let obj = Object::from_value(pod).unwrap();
+                let obj = Object::from_value(pod("p", image)).unwrap();
                 let spec = workloads::pod_spec(&obj).unwrap();
                 if !matching_images(&src, &obj, &spec).is_empty() {
-                    assert!(may_match(&src, &obj), "{p} matches {image} but the pre-filter drops it");
+                    for finished in [true, false] {
+                        let inv = inventory(&[pod("p", image), pod("q", "quay.io/x/other:1")], finished);
+                        assert!(prefilter(&src, &inv)(&obj), "{p} matches {image} but the pre-filter drops it");
+                    }
                 }
             }
         }
+        // One that drops: by the object's text, and for every object by the index.
         let src: ImageSource = serde_json::from_value(serde_json::json!({"repository": "*/haraka"})).unwrap();
-        let other = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}});
-        assert!(!may_match(&src, &Object::from_value(other).unwrap()), "a pre-filter that drops nothing");
+        let haraka = pod("h", "docker.io/oneuptime/haraka:release");
+        let nginx = Object::from_value(pod("p", "nginx:1.27")).unwrap();
+        let inv = inventory(&[haraka.clone(), pod("p", "nginx:1.27")], true);
+        assert!(!prefilter(&src, &inv)(&nginx), "a pre-filter that drops nothing");
+        assert!(prefilter(&src, &inv)(&Object::from_value(haraka).unwrap()));
+        let no_haraka = inventory(&[pod("p", "nginx:1.27"), pod("x", "docker.io/oneuptime/haraka-like:1")], true);
+        assert_eq!(no_haraka.any_image(|i| i.contains("haraka")), Some(true));
+        assert_eq!(no_haraka.any_image(|i| i.contains("traefik")), Some(false));
+        assert_eq!(inventory(&[pod("p", "nginx:1.27")], false).any_image(|_| true), None);
+        // An image whose text holds an escape is not indexed: each object is asked.
+        assert_eq!(inventory(&[pod("p", "a\\b:1")], true).any_image(|_| false), None);
     }
 }

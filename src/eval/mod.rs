@@ -559,22 +559,16 @@ fn run_check(
                         let work = move || {
                             part.iter()
                                 .map(|obj| {
-                                    let at = |t: &str| {
-                                        cel_rule::eval_cel_reading(
-                                            program,
-                                            message.as_ref(),
-                                            reads,
-                                            obj,
-                                            old_of(obj),
-                                            env,
-                                            t,
-                                        )
-                                    };
-                                    let earliest = at(capture_time);
-                                    match (latest_possible, &earliest) {
-                                        (Some(now), Ok(None)) if matches!(at(now), Ok(Some(_))) => (earliest, true),
-                                        _ => (earliest, false),
-                                    }
+                                    cel_rule::eval_cel_between(
+                                        program,
+                                        message.as_ref(),
+                                        reads,
+                                        obj,
+                                        old_of(obj),
+                                        env,
+                                        capture_time,
+                                        latest_possible,
+                                    )
                                 })
                                 .collect::<Vec<_>>()
                         };

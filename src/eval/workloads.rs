@@ -19,7 +19,7 @@ pub fn pod_spec(obj: &Object) -> Option<Value> {
 }
 
 /// Workloads of `kinds` with their pod specs, skipping objects that an owner of one of
-/// `kinds` in the inventory stands for ([`covered`]): that owner is judged instead, once.
+/// `kinds` in the inventory stands for (`covered`): that owner is judged instead, once.
 /// Any other object is judged itself, otherwise nobody would judge it: a Pod whose owner was
 /// not captured, or is a kind the caller does not judge (a ReplicaSet without its Deployment,
 /// a custom resource). Parsed one at a time as the caller iterates: a snapshot may hold

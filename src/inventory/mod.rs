@@ -177,6 +177,23 @@ pub fn labels_of(v: &Value) -> Option<BTreeMap<String, String>> {
     Some(m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
 }
 
+/// Adds the value of every `"image":"…"` in compact JSON `raw` to `set`; false when one
+/// holds an escape (its text is not the image as written).
+fn image_strings<'a>(raw: &'a str, set: &mut std::collections::HashSet<&'a str>) -> bool {
+    const KEY: &str = "\"image\":\"";
+    let mut rest = raw;
+    while let Some(at) = rest.find(KEY) {
+        let value = &rest[at + KEY.len()..];
+        let Some(end) = value.find(['"', '\\']) else { return false };
+        if value[end..].starts_with('\\') {
+            return false;
+        }
+        set.insert(&value[..end]);
+        rest = &value[end..];
+    }
+    true
+}
+
 /// Follows a path of object keys to a string.
 #[must_use]
 pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -282,6 +299,10 @@ pub struct Inventory {
     kinds: BTreeMap<GroupKind, KindState>,
     /// Per kind: (namespace, name) → position in its list; built by `finish`.
     index: std::collections::HashMap<GroupKind, std::collections::HashMap<(Option<String>, String), usize>>,
+    /// Every `image` string in the objects of kinds that carry a pod spec, built with
+    /// `index`; `None` before, or when one could not be read plainly (see
+    /// [`Inventory::any_image`]).
+    images: Option<std::collections::HashSet<Box<str>>>,
     /// True when `kinds` is authoritative (a live collection, or a snapshot that says which
     /// kinds it collected). Otherwise a built-in kind the snapshot does not mention is taken
     /// as empty and a custom kind as absent.
@@ -321,6 +342,7 @@ impl Inventory {
             origin,
             kinds: BTreeMap::new(),
             index: std::collections::HashMap::new(),
+            images: None,
             authoritative,
             change: None,
             no_cluster: false,
@@ -418,12 +440,32 @@ impl Inventory {
     /// Rebuilds the (namespace, name) index of every collected kind.
     fn reindex(&mut self) {
         self.index.clear();
+        let mut images: Option<std::collections::HashSet<&str>> = Some(std::collections::HashSet::new());
         for (gk, state) in &self.kinds {
             if let KindState::Collected(v) = state {
                 let idx = v.iter().enumerate().map(|(i, o)| ((o.namespace.clone(), o.name.clone()), i)).collect();
                 self.index.insert(gk.clone(), idx);
+                if crate::resource::WORKLOAD_KINDS
+                    .iter()
+                    .chain([&("apps", "ReplicaSet")])
+                    .any(|(g, k)| gk.group == *g && gk.kind == *k)
+                {
+                    for o in v {
+                        images = images.and_then(|mut set| image_strings(o.raw(), &mut set).then_some(set));
+                    }
+                }
             }
         }
+        self.images = images.map(|set| set.into_iter().map(Box::from).collect());
+    }
+
+    /// Whether any object of a kind that carries a pod spec has an `image` for which `pred`
+    /// holds; `None` when not known (the inventory was not finished, or an image string holds
+    /// an escape): then each object must be asked. A source of images that no image in the
+    /// cluster can match looks at no object at all (a snapshot may hold 100,000 Pods).
+    #[must_use]
+    pub fn any_image(&self, pred: impl Fn(&str) -> bool) -> Option<bool> {
+        self.images.as_ref().map(|set| set.iter().any(|i| pred(i)))
     }
 
     /// The state of a kind, applying the snapshot defaults described on [`Inventory`]. A
