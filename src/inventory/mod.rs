@@ -181,11 +181,13 @@ pub fn labels_of(v: &Value) -> Option<BTreeMap<String, String>> {
 /// holds an escape (its text is not the image as written).
 fn image_strings<'a>(raw: &'a str, set: &mut std::collections::HashSet<&'a str>) -> bool {
     const KEY: &str = "\"image\":\"";
+    // Found with SIMD: this runs over every Pod's text (`str::find` took 7% of a run).
+    let finder = memchr::memmem::Finder::new(KEY);
     let mut rest = raw;
-    while let Some(at) = rest.find(KEY) {
+    while let Some(at) = finder.find(rest.as_bytes()) {
         let value = &rest[at + KEY.len()..];
-        let Some(end) = value.find(['"', '\\']) else { return false };
-        if value[end..].starts_with('\\') {
+        let Some(end) = memchr::memchr2(b'"', b'\\', value.as_bytes()) else { return false };
+        if value.as_bytes()[end] == b'\\' {
             return false;
         }
         set.insert(&value[..end]);
