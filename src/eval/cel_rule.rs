@@ -121,6 +121,69 @@ pub(crate) fn eval_cel_between(
     (result, depends)
 }
 
+/// Texts the object's compact JSON must hold for the rule to be true, found in its
+/// top-level conjunction: `has(object.a.b) && object.a.b == 'x'` needs `"x"` (the field is a
+/// string equal to `x`, written by serde_json as the stored text was). An equality without
+/// the `has` beside it gives nothing: on an object without the field the rule is an error,
+/// which must stay one. An object lacking a text is false without being parsed (a rule on
+/// Pending Pods looks at 100,000 running ones).
+pub(crate) fn required_texts(program: &cel::Program) -> Vec<String> {
+    use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
+    fn conjuncts<'a>(e: &'a IdedExpr, out: &mut Vec<&'a IdedExpr>) {
+        match &e.expr {
+            Expr::Call(c) if c.func_name == operators::LOGICAL_AND && c.target.is_none() && c.args.len() == 2 => {
+                conjuncts(&c.args[0], out);
+                conjuncts(&c.args[1], out);
+            }
+            _ => out.push(e),
+        }
+    }
+    /// The path of a field selection on `object` (`object.a.b` → `[a, b]`; `object` → `[]`).
+    fn path(e: &IdedExpr) -> Option<Vec<&str>> {
+        let mut fields = Vec::new();
+        let mut cur = e;
+        loop {
+            match &cur.expr {
+                Expr::Select(s) if !s.test => {
+                    fields.push(s.field.as_str());
+                    cur = &s.operand;
+                }
+                Expr::Ident(name) if name == "object" => {
+                    fields.reverse();
+                    return Some(fields);
+                }
+                _ => return None,
+            }
+        }
+    }
+    let mut all = Vec::new();
+    conjuncts(program.expression(), &mut all);
+    let tested: Vec<Vec<&str>> = all
+        .iter()
+        .filter_map(|e| match &e.expr {
+            Expr::Select(s) if s.test => path(&s.operand).map(|mut p| {
+                p.push(s.field.as_str());
+                p
+            }),
+            _ => None,
+        })
+        .collect();
+    all.iter()
+        .filter_map(|e| match &e.expr {
+            Expr::Call(c) if c.func_name == operators::EQUALS && c.target.is_none() && c.args.len() == 2 => {
+                let (field, lit) = match (&c.args[0].expr, &c.args[1].expr) {
+                    (_, Expr::Literal(LiteralValue::String(s))) => (&c.args[0], s),
+                    (Expr::Literal(LiteralValue::String(s)), _) => (&c.args[1], s),
+                    _ => return None,
+                };
+                let p = path(field).filter(|p| !p.is_empty())?;
+                tested.contains(&p).then(|| serde_json::to_string(&**lit).ok()).flatten()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The object of `raw` with only the top-level fields `reads.apply` looks at (`apiVersion`,
 /// `kind`, `metadata` and the first segment of each path), the others skipped unparsed: a
 /// Pod's `spec` is most of its text, and a rule on its `status` never needs it parsed.
@@ -186,6 +249,24 @@ fn to_cel(v: &serde_json::Value) -> Box<dyn cel::common::value::Val + '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_texts_come_from_guarded_equalities_of_the_top_level_conjunction() {
+        let texts = |src: &str| required_texts(&cel::Program::compile(src).unwrap());
+        assert_eq!(
+            texts("has(object.status) && has(object.status.phase) && object.status.phase == 'Pending' && object.x > 1"),
+            ["\"Pending\""]
+        );
+        assert_eq!(texts("has(object.status.phase) && 'Pending' == object.status.phase"), ["\"Pending\""]);
+        // Quotes and backslashes as serde_json writes them in the stored text.
+        assert_eq!(texts("has(object.a) && object.a == 'say \\\"hi\\\"'"), ["\"say \\\"hi\\\"\""]);
+        // Unguarded (an error on objects without the field), under || or !, or not a string.
+        assert!(texts("object.status.phase == 'Pending'").is_empty());
+        assert!(texts("has(object.status.phase) && (object.status.phase == 'Pending' || object.x == 1)").is_empty());
+        assert!(texts("has(object.status.phase) && !(object.status.phase == 'Running')").is_empty());
+        assert!(texts("has(object.n) && object.n == 1").is_empty());
+        assert!(texts("has(object.s.p) && object.s.q == 'x'").is_empty());
+    }
 
     #[test]
     fn reading_top_level_fields_gives_what_the_whole_object_gives() {

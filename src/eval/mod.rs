@@ -507,6 +507,9 @@ fn run_check(
             // What the rule and its message read of `object`: the rest is not handed to CEL.
             let reads = cel_rule::reads(program, message.as_ref());
             let reads = &reads;
+            let required: Vec<memchr::memmem::Finder<'_>> =
+                cel_rule::required_texts(program).iter().map(|t| memchr::memmem::Finder::new(t).into_owned()).collect();
+            let required = &required;
             let candidates: Vec<&Object> = check
                 .resources
                 .iter()
@@ -559,6 +562,10 @@ fn run_check(
                         let work = move || {
                             part.iter()
                                 .map(|obj| {
+                                    // False at any capture time without the text it compares.
+                                    if required.iter().any(|f| f.find(obj.raw().as_bytes()).is_none()) {
+                                        return (Ok(None), false);
+                                    }
                                     cel_rule::eval_cel_between(
                                         program,
                                         message.as_ref(),
