@@ -121,13 +121,33 @@ pub(crate) fn eval_cel_between(
     (result, depends)
 }
 
+/// A text the object's compact JSON must hold for the rule to be true, and the field path it
+/// comes from (see [`required_texts`]).
+pub(crate) struct Required {
+    /// The string literal as serde_json writes it (quotes included).
+    pub text: String,
+    /// The compared field below `object`.
+    pub path: Vec<String>,
+}
+
+impl Required {
+    /// True when the rule is certainly false on the object of compact JSON `raw`: the text
+    /// is missing, and every field above the compared one is an object where present (then
+    /// the `has()` guards make a missing field false, never an error).
+    pub(crate) fn rules_out(&self, finder: &memchr::memmem::Finder<'_>, raw: &str) -> bool {
+        finder.find(raw.as_bytes()).is_none() && parents_are_maps(raw, &self.path)
+    }
+}
+
 /// Texts the object's compact JSON must hold for the rule to be true, found in its
-/// top-level conjunction: `has(object.a.b) && object.a.b == 'x'` needs `"x"` (the field is a
-/// string equal to `x`, written by serde_json as the stored text was). An equality without
-/// the `has` beside it gives nothing: on an object without the field the rule is an error,
-/// which must stay one. An object lacking a text is false without being parsed (a rule on
-/// Pending Pods looks at 100,000 running ones).
-pub(crate) fn required_texts(program: &cel::Program) -> Vec<String> {
+/// top-level conjunction: `has(object.a) && has(object.a.b) && object.a.b == 'x'` needs `"x"`
+/// (the field is a string equal to `x`, written by serde_json as the stored text was). Only
+/// when every prefix of the path is `has()`-tested, in order, before the equality: on an
+/// object without a field above the compared one the rule is then false, not an error, and an
+/// error must stay one ([`Required::rules_out`] also asks that those fields be objects). An
+/// object ruled out is false without being parsed (a rule on Pending Pods looks at 100,000
+/// running ones).
+pub(crate) fn required_texts(program: &cel::Program) -> Vec<Required> {
     use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
     fn conjuncts<'a>(e: &'a IdedExpr, out: &mut Vec<&'a IdedExpr>) {
         match &e.expr {
@@ -158,9 +178,10 @@ pub(crate) fn required_texts(program: &cel::Program) -> Vec<String> {
     }
     let mut all = Vec::new();
     conjuncts(program.expression(), &mut all);
-    let tested: Vec<Vec<&str>> = all
+    // The path each conjunct `has()`-tests, by position.
+    let tested: Vec<Option<Vec<&str>>> = all
         .iter()
-        .filter_map(|e| match &e.expr {
+        .map(|e| match &e.expr {
             Expr::Select(s) if s.test => path(&s.operand).map(|mut p| {
                 p.push(s.field.as_str());
                 p
@@ -168,8 +189,20 @@ pub(crate) fn required_texts(program: &cel::Program) -> Vec<String> {
             _ => None,
         })
         .collect();
+    // `has()` of each prefix of `p`, one after another, all before position `before`.
+    let guarded = |p: &[&str], before: usize| {
+        let mut from = 0;
+        (1..=p.len()).all(|n| match tested[from..before].iter().position(|t| t.as_deref() == Some(&p[..n])) {
+            Some(i) => {
+                from += i + 1;
+                true
+            }
+            None => false,
+        })
+    };
     all.iter()
-        .filter_map(|e| match &e.expr {
+        .enumerate()
+        .filter_map(|(at, e)| match &e.expr {
             Expr::Call(c) if c.func_name == operators::EQUALS && c.target.is_none() && c.args.len() == 2 => {
                 let (field, lit) = match (&c.args[0].expr, &c.args[1].expr) {
                     (_, Expr::Literal(LiteralValue::String(s))) => (&c.args[0], s),
@@ -177,11 +210,49 @@ pub(crate) fn required_texts(program: &cel::Program) -> Vec<String> {
                     _ => return None,
                 };
                 let p = path(field).filter(|p| !p.is_empty())?;
-                tested.contains(&p).then(|| serde_json::to_string(&**lit).ok()).flatten()
+                if !guarded(&p, at) {
+                    return None;
+                }
+                let text = serde_json::to_string(&**lit).ok()?;
+                Some(Required { text, path: p.iter().map(ToString::to_string).collect() })
             }
             _ => None,
         })
         .collect()
+}
+
+/// True when every field on `path` but the last is an object wherever it is present in the
+/// compact JSON object `raw` (read without building it). Anything else (a `null`, a string,
+/// a list, text that does not parse) is false.
+fn parents_are_maps(raw: &str, path: &[String]) -> bool {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    struct Walk<'p>(&'p [String]);
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match self.0 {
+                    [first, rest @ ..] if !rest.is_empty() && *first == k => map.next_value_seed(Walk(rest))?,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            // Any value but an object is an error: the visitor accepts maps only.
+            d.deserialize_map(self)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    Walk(path).deserialize(&mut de).is_ok()
 }
 
 /// The object of `raw` with only the top-level fields `reads.apply` looks at (`apiVersion`,
@@ -252,20 +323,54 @@ mod tests {
 
     #[test]
     fn required_texts_come_from_guarded_equalities_of_the_top_level_conjunction() {
-        let texts = |src: &str| required_texts(&cel::Program::compile(src).unwrap());
+        let texts = |src: &str| -> Vec<String> {
+            required_texts(&cel::Program::compile(src).unwrap()).into_iter().map(|r| r.text).collect()
+        };
         assert_eq!(
             texts("has(object.status) && has(object.status.phase) && object.status.phase == 'Pending' && object.x > 1"),
             ["\"Pending\""]
         );
-        assert_eq!(texts("has(object.status.phase) && 'Pending' == object.status.phase"), ["\"Pending\""]);
+        assert_eq!(texts("has(object.a) && 'Pending' == object.a"), ["\"Pending\""]);
         // Quotes and backslashes as serde_json writes them in the stored text.
         assert_eq!(texts("has(object.a) && object.a == 'say \\\"hi\\\"'"), ["\"say \\\"hi\\\"\""]);
-        // Unguarded (an error on objects without the field), under || or !, or not a string.
+        // Unguarded, a parent unguarded, guards out of order or after the equality (each an
+        // error on some object), under || or !, or not a string.
         assert!(texts("object.status.phase == 'Pending'").is_empty());
-        assert!(texts("has(object.status.phase) && (object.status.phase == 'Pending' || object.x == 1)").is_empty());
-        assert!(texts("has(object.status.phase) && !(object.status.phase == 'Running')").is_empty());
+        assert!(texts("has(object.status.phase) && object.status.phase == 'Pending'").is_empty());
+        assert!(texts("has(object.status.phase) && has(object.status) && object.status.phase == 'Pending'").is_empty());
+        assert!(texts("has(object.status) && object.status.phase == 'Pending' && has(object.status.phase)").is_empty());
+        assert!(texts("has(object.s) && has(object.s.p) && (object.s.p == 'P' || object.x == 1)").is_empty());
+        assert!(texts("has(object.p) && !(object.p == 'Running')").is_empty());
         assert!(texts("has(object.n) && object.n == 1").is_empty());
-        assert!(texts("has(object.s.p) && object.s.q == 'x'").is_empty());
+        assert!(texts("has(object.s) && has(object.s.p) && object.s.q == 'x'").is_empty());
+    }
+
+    #[test]
+    fn an_object_is_ruled_out_only_when_the_rule_is_certainly_false() {
+        let rule = "has(object.status) && has(object.status.phase) && object.status.phase == 'Pending'";
+        let program = cel::Program::compile(rule).unwrap();
+        let [req] = required_texts(&program).try_into().ok().unwrap();
+        let finder = memchr::memmem::Finder::new(&req.text);
+        let env = Arc::new(cel::Env::stdlib());
+        for (raw, out) in [
+            (r#"{"kind":"Pod","status":{"phase":"Running"}}"#, true),
+            (r#"{"kind":"Pod"}"#, true),
+            (r#"{"kind":"Pod","status":{}}"#, true),
+            (r#"{"kind":"Pod","status":{"phase":"Pending"}}"#, false),
+            // The rule would be an error here, not false: evaluate it.
+            (r#"{"kind":"Pod","status":null}"#, false),
+            (r#"{"kind":"Pod","status":"Running"}"#, false),
+            (r#"{"kind":"Pod","status":[{"phase":"x"}]}"#, false),
+        ] {
+            assert_eq!(req.rules_out(&finder, raw), out, "{raw}");
+            if out {
+                // Ruled out means the rule itself says false.
+                let v: serde_json::Value = serde_json::from_str(raw).unwrap();
+                let mut ctx = cel::Context::with_env(Arc::clone(&env));
+                ctx.add_variable_as_val("object", to_cel(&v));
+                assert!(matches!(program.execute(&ctx), Ok(cel::Value::Bool(false))), "{raw}");
+            }
+        }
     }
 
     #[test]

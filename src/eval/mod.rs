@@ -507,8 +507,14 @@ fn run_check(
             // What the rule and its message read of `object`: the rest is not handed to CEL.
             let reads = cel_rule::reads(program, message.as_ref());
             let reads = &reads;
-            let required: Vec<memchr::memmem::Finder<'_>> =
-                cel_rule::required_texts(program).iter().map(|t| memchr::memmem::Finder::new(t).into_owned()).collect();
+            let required: Vec<(cel_rule::Required, memchr::memmem::Finder<'static>)> =
+                cel_rule::required_texts(program)
+                    .into_iter()
+                    .map(|r| {
+                        let finder = memchr::memmem::Finder::new(&r.text).into_owned();
+                        (r, finder)
+                    })
+                    .collect();
             let required = &required;
             let candidates: Vec<&Object> = check
                 .resources
@@ -563,7 +569,7 @@ fn run_check(
                             part.iter()
                                 .map(|obj| {
                                     // False at any capture time without the text it compares.
-                                    if required.iter().any(|f| f.find(obj.raw().as_bytes()).is_none()) {
+                                    if required.iter().any(|(r, f)| r.rules_out(f, obj.raw())) {
                                         return (Ok(None), false);
                                     }
                                     cel_rule::eval_cel_between(
