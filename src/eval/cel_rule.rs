@@ -46,7 +46,7 @@ pub fn eval_cel_full(
     env: &Arc<cel::Env>,
     capture_time: &str,
 ) -> CelResult {
-    eval_cel_reading(program, message, &Keep::all(), obj, old, env, capture_time)
+    eval_cel_between(program, message, &Keep::all(), obj, old, env, capture_time, None).0
 }
 
 /// What a rule and its message expression read of `object` (see [`cel_paths`]).
@@ -59,21 +59,8 @@ pub(crate) fn reads(program: &cel::Program, message: Option<&cel::Program>) -> K
 }
 
 /// [`eval_cel_full`] handing CEL only what `reads` keeps of `object` (as the live inventory
-/// is projected): converting a whole Pod's spec for a rule that reads its status cost more
-/// than the rule.
-pub(crate) fn eval_cel_reading(
-    program: &cel::Program,
-    message: Option<&cel::Program>,
-    reads: &Keep,
-    obj: &Object,
-    old: Option<&Object>,
-    env: &Arc<cel::Env>,
-    capture_time: &str,
-) -> CelResult {
-    eval_cel_between(program, message, reads, obj, old, env, capture_time, None).0
-}
-
-/// [`eval_cel_reading`] at `capture_time`, and, when the rule is false there and `later` is
+/// is projected: converting a whole Pod's spec for a rule that reads its status cost more
+/// than the rule), at `capture_time`, and, when the rule is false there and `later` is
 /// given, again at `later` on the same converted object: the second value is true when the
 /// rule holds at `later` only (the result depends on a capture time known only to lie
 /// between the two).

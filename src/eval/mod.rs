@@ -549,11 +549,8 @@ fn run_check(
             // than its latest timestamp and no later than now. A rule about how long a state has
             // lasted, true at the earliest possible capture time, stays true; one that is false
             // there but true now cannot be decided: that object is *could not evaluate*.
-            let latest_possible = (inv.captured_at.is_none() && source.contains("captureTime")).then(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or_else(|_| String::new(), |d| crate::inventory::rfc3339(d.as_secs()))
-            });
+            let latest_possible = (inv.captured_at.is_none() && source.contains("captureTime"))
+                .then(|| crate::inventory::now_rfc3339().unwrap_or_default());
             let latest_possible = latest_possible.as_deref();
             // Objects are independent: evaluate chunks on all cores, then merge in order.
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 8);

@@ -610,10 +610,7 @@ async fn run(http: Arc<Http>, needs: &[Need], url: String, context: String) -> R
         Err(e) => return Err(LiveError::Unreachable { url, reason: e.describe() }),
     };
     let mut inv = Inventory::new(Origin::Live { context, server: url.clone() }, true);
-    inv.captured_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| crate::inventory::rfc3339(d.as_secs()));
+    inv.captured_at = crate::inventory::now_rfc3339();
     inv.server_version = Some(version.git_version);
     if let Some(view) = &http.opts.namespaces {
         check_namespaces(&http, view, &url).await?;

@@ -41,7 +41,7 @@ use serde_json::Value;
 use crate::resource::{Change, GroupKind, ObjectRef};
 
 use notes::dedupe;
-pub use notes::{InputNotes, SkippedInput, epoch_seconds, rfc3339, rfc3339_signed};
+pub use notes::{InputNotes, SkippedInput, epoch_seconds, now_rfc3339, rfc3339, rfc3339_signed};
 pub use prepare::Prepared;
 pub(crate) use snapshot::batch::par_map;
 pub use view::Lookup;
@@ -68,7 +68,6 @@ pub struct Object {
     pub change: Option<Change>,
     /// With a planned change: the template it was rendered from (Helm's `# Source:`).
     pub source: Option<String>,
-    owned: bool,
     status: bool,
     /// The controlling (else first) owner: apiVersion, kind, name.
     owner: Option<Box<(String, String, String)>>,
@@ -88,21 +87,15 @@ impl Object {
             None => UNNAMED.to_string(),
         };
         let namespace = str_at(&value, &["metadata", "namespace"]).map(ToString::to_string);
-        let refs = value.pointer("/metadata/ownerReferences").and_then(Value::as_array);
-        let owned = refs.is_some_and(|a| !a.is_empty());
         let status = value.get("status").is_some();
-        let owner = refs
-            .and_then(|a| {
-                a.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)).or_else(|| a.first())
-            })
-            .map(|r| {
-                let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-                Box::new((s("apiVersion"), s("kind"), s("name")))
-            });
+        let owner = controller_ref(&value).map(|r| {
+            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            Box::new((s("apiVersion"), s("kind"), s("name")))
+        });
         normalise(&mut value, &kind);
         // Serialising a `Value` cannot fail (its map keys are strings).
         let raw = serde_json::to_string(&value).unwrap_or_default().into_boxed_str();
-        Ok(Self { api_version, kind, namespace, name, change: None, source: None, owned, status, owner, raw })
+        Ok(Self { api_version, kind, namespace, name, change: None, source: None, status, owner, raw })
     }
 
     /// The object, parsed. The text was produced by `serde_json` from a `Value`, so it always
@@ -152,7 +145,7 @@ impl Object {
     /// True when `metadata.ownerReferences` is non-empty.
     #[must_use]
     pub fn is_owned(&self) -> bool {
-        self.owned
+        self.owner.is_some()
     }
 
     /// The owner (controller, else first owner reference): its group and kind, and name.
@@ -176,6 +169,13 @@ pub const NO_NODES: &str =
 pub fn labels_of(v: &Value) -> Option<BTreeMap<String, String>> {
     let m = v.get("metadata")?.get("labels")?.as_object()?;
     Some(m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+}
+
+/// An object's owner reference that matters: its controller, else its first owner.
+#[must_use]
+pub fn controller_ref(value: &Value) -> Option<&Value> {
+    let refs = value.pointer("/metadata/ownerReferences").and_then(Value::as_array)?;
+    refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)).or_else(|| refs.first())
 }
 
 /// Follows a path of object keys to a string.

@@ -64,6 +64,12 @@ pub(super) fn latest_timestamp<'a>(v: &'a Value) -> Option<&'a str> {
     best
 }
 
+/// Now, in RFC 3339 UTC; `None` when the clock is before 1970.
+#[must_use]
+pub fn now_rfc3339() -> Option<String> {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| rfc3339(d.as_secs()))
+}
+
 /// RFC 3339 UTC for seconds since the Unix epoch (`2026-11-30T03:04:05Z`).
 #[must_use]
 pub fn rfc3339(secs: u64) -> String {

@@ -37,10 +37,7 @@ pub struct Keep {
 /// [`Keep::unowned_paths`] in a live run too.
 #[must_use]
 pub fn stood_for(value: &Value) -> bool {
-    let Some(refs) = value.pointer("/metadata/ownerReferences").and_then(Value::as_array) else { return false };
-    let owner =
-        refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)).or_else(|| refs.first());
-    let Some(owner) = owner else { return false };
+    let Some(owner) = super::controller_ref(value) else { return false };
     let group = owner.get("apiVersion").and_then(Value::as_str).and_then(|a| a.split_once('/')).map(|(g, _)| g);
     let kind = owner.get("kind").and_then(Value::as_str).unwrap_or_default();
     let of_deployment = || value.pointer("/metadata/labels/pod-template-hash").is_some();

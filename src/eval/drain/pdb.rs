@@ -160,10 +160,7 @@ fn managed_by(pdb: &Object, v: &Value) -> Option<&'static str> {
 /// `<deployment>-<pod-template-hash>`), or the pod itself.
 fn workload_of(inv: &Inventory, pod: &Object, v: &Value) -> ObjectRef {
     let ns = pod.namespace.as_deref();
-    let owner = v.pointer("/metadata/ownerReferences").and_then(Value::as_array).and_then(|refs| {
-        refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)).or_else(|| refs.first())
-    });
-    let Some(owner) = owner else { return pod.obj_ref() };
+    let Some(owner) = crate::inventory::controller_ref(v) else { return pod.obj_ref() };
     let s = |k: &str| owner.get(k).and_then(Value::as_str).unwrap_or_default();
     let (api_version, kind, name) = (s("apiVersion"), s("kind"), s("name"));
     if kind == "ReplicaSet" {
